@@ -1,0 +1,13 @@
+"""Errors a user can act on: the CLI prints them as one line, without a traceback."""
+
+
+class SeqpipeError(Exception):
+    """Base class of every error caused by the user's config or data, not by a bug."""
+
+
+class ConfigError(SeqpipeError):
+    """A config value is missing, unknown or of the wrong type; the message names its key path."""
+
+
+class DataError(SeqpipeError):
+    """Input data cannot be used: a missing file, too many rejected records, an anomaly."""
