@@ -1,0 +1,83 @@
+"""Ingest: raw corpus files -> `Examples` split train/eval/test, plus `Rejects`."""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import hashlib
+import pathlib
+
+from pipeline import artifacts
+from pipeline.component import Component, ComponentSpec
+from pipeline.config import PipelineConfig, SplitConfig, TaskConfig
+from pipeline.errors import ConfigError
+
+SPEC = ComponentSpec(
+    name="ingest",
+    inputs={},
+    outputs={"examples": artifacts.Examples, "rejects": artifacts.Rejects},
+    executor="components.ingest.executor:run",
+    code=("components/ingest",),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class InputFile:
+    """One corpus file: where its records go, its name as users see it, and its content hash."""
+
+    role: str  # "train" (hash-split into train/eval/test), "eval" or "test"
+    name: str  # relative to the config file's folder: the record keys use it, so splits stay stable
+    sha256: str
+    path: pathlib.Path = dataclasses.field(metadata={"internal": True})  # absolute; not fingerprinted
+
+
+@dataclasses.dataclass(frozen=True)
+class IngestParameters:
+    format: str
+    tag_column: str
+    split: SplitConfig
+    files: tuple[InputFile, ...]
+
+
+def component(task: TaskConfig, config: PipelineConfig) -> Component:
+    """The ingest stage of `task`: expands the file globs and hashes the files they name."""
+    data = task.data
+    files = []
+    for role in ("train", "eval", "test"):
+        pattern = getattr(data, role)
+        if pattern is None:
+            continue
+        paths = _expand(config, pattern, f"tasks.{task.name}.data.{role}")
+        files.extend(InputFile(role, _display_name(config, p), _sha256(p), p) for p in paths)
+    split = data.split
+    if data.eval is not None:
+        split = dataclasses.replace(split, eval=0.0)
+    if data.test is not None:
+        split = dataclasses.replace(split, test=0.0)
+    if split.eval + split.test >= 1.0:
+        raise ConfigError(f"tasks.{task.name}.data.split: eval + test must leave something to train on")
+    return Component(SPEC, IngestParameters(data.format, data.tag_column, split, tuple(files)))
+
+
+def _expand(config: PipelineConfig, pattern: str, where: str) -> list[pathlib.Path]:
+    resolved = config.resolve(pattern)
+    paths = sorted(pathlib.Path(p) for p in glob.glob(str(resolved), recursive=True))
+    paths = [p for p in paths if p.is_file()]
+    if not paths:
+        raise ConfigError(f"{where}: no file matches {pattern!r} (looked for {resolved})")
+    return paths
+
+
+def _display_name(config: PipelineConfig, path: pathlib.Path) -> str:
+    try:
+        return path.relative_to(config.base_dir).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _sha256(path: pathlib.Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,27 @@
+"""Train (Keras): `Shards` + `Vocabulary` -> `Model`."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from pipeline import artifacts
+from pipeline.component import Component, ComponentSpec
+from pipeline.config import ModelConfig, PipelineConfig, TaskConfig, TrainConfig
+
+SPEC = ComponentSpec(
+    name="train",
+    inputs={"shards": artifacts.Shards, "vocabulary": artifacts.Vocabulary},
+    outputs={"model": artifacts.Model},
+    executor="components.train.executor:run",
+    code=("components/train", "models"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainParameters:
+    model: ModelConfig
+    train: TrainConfig
+
+
+def component(task: TaskConfig, config: PipelineConfig) -> Component:
+    return Component(SPEC, TrainParameters(task.model, task.train))

@@ -1,0 +1,91 @@
+"""tf.data over the preprocess stage's SequenceExample shards: parsing, length bucketing, padding."""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Sequence
+
+import tensorflow as tf
+
+from models import text
+
+_SEQUENCE_FEATURES = {
+    text.TOKENS: tf.io.FixedLenSequenceFeature([], tf.string),
+    text.TAGS: tf.io.FixedLenSequenceFeature([], tf.string),
+    text.TOKEN_IDS: tf.io.FixedLenSequenceFeature([], tf.int64),
+    text.TAG_IDS: tf.io.FixedLenSequenceFeature([], tf.int64),
+    text.CHAR_IDS: tf.io.RaggedFeature(tf.int64),
+}
+_CONTEXT_FEATURES = {text.KEY: tf.io.FixedLenFeature([], tf.string)}
+# Sentences are batched with others of similar length, so little compute goes to padding.
+BUCKET_BOUNDARIES = (8, 12, 16, 20, 25, 30, 40, 50, 70, 100)
+
+
+def parse(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+    """One serialized SequenceExample -> its features; `char_ids` as int32 [time, chars]."""
+    context, sequence = tf.io.parse_single_sequence_example(
+        serialized, context_features=_CONTEXT_FEATURES, sequence_features=_SEQUENCE_FEATURES
+    )
+    features = {**context, **sequence}
+    for key in (text.TOKEN_IDS, text.TAG_IDS):
+        features[key] = tf.cast(features[key], tf.int32)
+    features[text.CHAR_IDS] = tf.cast(features[text.CHAR_IDS].to_tensor(), tf.int32)
+    return features
+
+
+def tagger_dataset(
+    files: Sequence[pathlib.Path],
+    batch_size: int,
+    *,
+    char_features: bool,
+    shuffle_buffer: int = 0,
+    seed: int | None = None,
+    with_strings: bool = False,
+) -> tf.data.Dataset:
+    """Batches of (inputs, tag_ids, weights), bucketed by length and right padded.
+
+    Args:
+        files: TFRecord shards.
+        batch_size: sentences per batch.
+        char_features: include `char_ids` int32 [batch, time, chars] in the inputs.
+        shuffle_buffer: shuffle with this buffer (training); 0 keeps the shard order (evaluation).
+        seed: the shuffle seed.
+        with_strings: also yield `tokens`, `tags` and `key` strings in the inputs (for evaluation).
+
+    Returns:
+        A dataset of (inputs: dict with `token_ids` int32 [batch, time] ..., tag_ids int32 [batch, time],
+        weights float32 [batch, time]: 1 on real tokens, 0 on padding).
+    """
+    dataset = tf.data.TFRecordDataset([str(f) for f in files])
+    if shuffle_buffer:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+    def select(features):
+        keys = [text.TOKEN_IDS, text.TAG_IDS] + ([text.CHAR_IDS] if char_features else [])
+        keys += [text.TOKENS, text.TAGS, text.KEY] if with_strings else []
+        return {key: features[key] for key in keys}
+
+    dataset = dataset.map(select)
+    padding = {text.TOKENS: "", text.TAGS: "", text.KEY: ""}
+    if shuffle_buffer:
+        dataset = dataset.bucket_by_sequence_length(
+            lambda f: tf.shape(f[text.TOKEN_IDS])[0],
+            bucket_boundaries=list(BUCKET_BOUNDARIES),
+            bucket_batch_sizes=[batch_size] * (len(BUCKET_BOUNDARIES) + 1),
+            padding_values={k: padding.get(k, 0) for k in dataset.element_spec} if with_strings else None,
+        )
+    else:
+        dataset = dataset.padded_batch(
+            batch_size,
+            padding_values={
+                k: tf.constant(padding.get(k, 0), dataset.element_spec[k].dtype) for k in dataset.element_spec
+            },
+        )
+
+    def split(features):
+        tag_ids = features.pop(text.TAG_IDS)
+        weights = tf.cast(features[text.TOKEN_IDS] > 0, tf.float32)
+        return features, tag_ids, weights
+
+    return dataset.map(split).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,69 @@
+"""The exported tagger: raw strings in, tokens and tags out, tokenization inside the graph."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from models import text
+
+
+class TaggerServingModule(tf.Module):
+    """Wraps a trained tagger with its tokenizer and vocabularies for `tf.saved_model.save`.
+
+    Signatures (the serving contract):
+        serving_default: `text` string [batch] -> `tokens`, `tags` string [batch, time], "" on padding.
+        tag_tokens: `tokens` string [batch, time], "" on padding -> `tags` string [batch, time].
+    """
+
+    def __init__(
+        self,
+        model: keras.Model,
+        featurizer: text.TaggerFeaturizer,
+        tokenizer,
+        *,
+        max_length: int,
+        char_features: bool,
+    ) -> None:
+        super().__init__(name="tagger")
+        self.model = model
+        self.featurizer = featurizer
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.char_features = char_features
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def serve_text(self, text_batch):
+        tokens = self.tokenizer.tokenize(text_batch)[:, : self.max_length]
+        return {"tokens": tokens.to_tensor(""), "tags": self.tag_ragged(tokens)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.string, name="tokens")])
+    def tag_tokens(self, tokens):
+        ragged = tf.RaggedTensor.from_tensor(tokens, padding="")
+        tags = self.tag_ragged(ragged)
+        # Same shape as the input, even when trailing columns are all padding.
+        width = tf.shape(tokens)[1]
+        return {"tags": tf.pad(tags, [[0, 0], [0, width - tf.shape(tags)[1]]], constant_values="")}
+
+    def tag_ragged(self, tokens: tf.RaggedTensor) -> tf.Tensor:
+        """Tags of tokens string [batch, (time)] -> string [batch, time], "" on padding."""
+        width = tf.cast(tokens.bounding_shape(axis=1), tf.int32)
+        # One padding column (and character) more than needed, so that an empty input still has a
+        # time step for the recurrent layers; padding is masked, so the real tokens are unaffected.
+        token_ids = tf.pad(tf.cast(self.featurizer.token_ids(tokens).to_tensor(0), tf.int32), [[0, 0], [0, 1]])
+        inputs = {text.TOKEN_IDS: token_ids}
+        if self.char_features:
+            char_ids = tf.cast(self.featurizer.char_ids(tokens).to_tensor(0), tf.int32)
+            inputs[text.CHAR_IDS] = tf.pad(char_ids, [[0, 0], [0, 1], [0, 1]])
+        logits = self.model(inputs, training=False)
+        reserved = len(text.RESERVED_TAGS)
+        best = tf.argmax(logits[..., reserved:], axis=-1, output_type=tf.int32) + reserved
+        tags = self.featurizer.tag_strings(best)[:, :width]
+        real = tf.sequence_mask(tokens.row_lengths(), width)
+        return tf.where(real, tags, tf.constant("", tf.string))
+
+    def signatures(self) -> dict:
+        return {
+            "serving_default": self.serve_text.get_concrete_function(),
+            "tag_tokens": self.tag_tokens.get_concrete_function(),
+        }

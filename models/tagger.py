@@ -1,0 +1,111 @@
+"""Sequence tagger: word embeddings (plus character features) -> recurrent encoder -> a tag per token."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+from keras import ops
+
+from models.encoder import RecurrentEncoder
+from models.text import CHAR_IDS, TOKEN_IDS
+
+
+@keras.saving.register_keras_serializable(package="seqpipe")
+class CharacterCNN(keras.layers.Layer):
+    """A word's characters -> one vector: embedding, convolution, max over time (Ma and Hovy 2016).
+
+    A convolution rather than a character BiLSTM (Lample et al. 2016): about as accurate for tagging
+    and several times faster on a CPU.
+
+    Args:
+        vocabulary_size: characters in the vocabulary, reserved ones included (id 0 is padding).
+        embedding_dim: size of a character embedding.
+        filters: size of the word vector.
+        kernel_size: width of the convolution, in characters.
+
+    Call args:
+        char_ids: int [batch, time, chars], 0 on padding.
+
+    Returns:
+        float [batch, time, filters].
+    """
+
+    def __init__(
+        self, vocabulary_size: int, embedding_dim: int = 24, filters: int = 48, kernel_size: int = 3, **kwargs
+    ):
+        super().__init__(**kwargs)
+        self.vocabulary_size = vocabulary_size
+        self.embedding_dim = embedding_dim
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, name="char_embedding")
+        self.convolution = keras.layers.Conv1D(
+            filters, kernel_size, padding="same", activation="tanh", name="char_conv"
+        )
+
+    def build(self, input_shape):
+        self.embedding.build(input_shape)
+        self.convolution.build((None, None, self.embedding_dim))
+        self.built = True
+
+    def call(self, char_ids):
+        shape = ops.shape(char_ids)
+        flat = ops.reshape(char_ids, (-1, shape[2]))  # [batch * time, chars]
+        features = self.convolution(self.embedding(flat))
+        # Padding characters must not win the max: push them far below any real activation.
+        real = ops.expand_dims(ops.cast(flat > 0, features.dtype), -1)
+        pooled = ops.max(features * real - 2.0 * (1.0 - real), axis=1)
+        word_has_chars = ops.cast(ops.any(flat > 0, axis=1, keepdims=True), features.dtype)
+        return ops.reshape(pooled * word_has_chars, (shape[0], shape[1], self.filters))
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:2], self.filters)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "vocabulary_size": self.vocabulary_size,
+            "embedding_dim": self.embedding_dim,
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class TaggerSizes:
+    """What the model's shape takes from the data: the vocabulary sizes (read from the Vocabulary artifact)."""
+
+    words: int
+    chars: int
+    tags: int
+
+
+def build_tagger(sizes: TaggerSizes, model_config) -> keras.Model:
+    """A bidirectional recurrent tagger.
+
+    Args:
+        sizes: vocabulary sizes, reserved entries included.
+        model_config: a `pipeline.config.ModelConfig`.
+
+    Returns:
+        A model from {"token_ids": int [batch, time], "char_ids": int [batch, time, chars]} (char_ids
+        only with `char_features`) to tag logits float [batch, time, tags], masked on padding (id 0).
+    """
+    c = model_config
+    token_ids = keras.Input((None,), dtype="int32", name=TOKEN_IDS)
+    inputs = {TOKEN_IDS: token_ids}
+    # mask_zero: padding (id 0) is masked from here on, through the encoder to the loss.
+    features = keras.layers.Embedding(sizes.words, c.embedding_dim, mask_zero=True, name="word_embedding")(token_ids)
+    if c.char_features:
+        char_ids = keras.Input((None, None), dtype="int32", name=CHAR_IDS)
+        inputs[CHAR_IDS] = char_ids
+        chars = CharacterCNN(sizes.chars, c.char_embedding_dim, c.char_filters, c.char_kernel_size, name="char_cnn")(
+            char_ids
+        )
+        features = keras.layers.Concatenate(name="word_and_chars")([features, chars])
+    features = keras.layers.Dropout(c.dropout, name="input_dropout")(features)
+    encoded = RecurrentEncoder(c.cell, c.layers, c.hidden_dim, c.bidirectional, c.dropout, name="encoder")(features)
+    encoded = keras.layers.Dropout(c.dropout, name="output_dropout")(encoded)
+    logits = keras.layers.Dense(sizes.tags, name="tag_logits")(encoded)
+    return keras.Model(inputs, logits, name=f"{'bi' if c.bidirectional else ''}{c.cell}_tagger")

@@ -1,0 +1,124 @@
+"""Text to ids, in TensorFlow: the one implementation used by preprocessing, training and serving.
+
+Preprocessing runs these functions inside its Beam workers to write the shards, and the exported
+SavedModel runs the same functions in its graph, so a string gets the same ids in both places.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+RESERVED_TOKENS = ("[PAD]", "[UNK]", "[START]", "[END]")
+PAD_ID, UNK_ID, START_ID, END_ID = range(len(RESERVED_TOKENS))
+# Tag vocabularies reserve padding and unknown only: a tag is never a sequence boundary.
+RESERVED_TAGS = RESERVED_TOKENS[:2]
+
+# Feature keys of the SequenceExample shards.
+KEY = "key"
+TOKENS = "tokens"
+TOKEN_IDS = "token_ids"
+CHAR_IDS = "char_ids"
+TAGS = "tags"
+TAG_IDS = "tag_ids"
+
+TOKENIZERS = ("regex", "whitespace", "unicode_script")
+
+
+class RegexTokenizer(tf_text.Tokenizer):
+    """Keeps every match of `pattern` as a token and drops white space and anything else between matches."""
+
+    def __init__(self, pattern: str) -> None:
+        super().__init__()
+        self.pattern = pattern
+
+    def tokenize(self, input: tf.Tensor) -> tf.RaggedTensor:  # noqa: A002 (the tf_text signature)
+        """Splits `input` string [batch] into tokens string [batch, (tokens)]."""
+        # regex_split drops the empty pieces between adjacent kept delimiters, leaving the matches.
+        return tf_text.regex_split(input, rf"\s+|({self.pattern})", rf"({self.pattern})")
+
+
+def make_tokenizer(name: str, pattern: str) -> tf_text.Tokenizer:
+    """The tensorflow-text tokenizer called `name` (one of `TOKENIZERS`); `pattern` is for `regex`."""
+    if name == "regex":
+        return RegexTokenizer(pattern)
+    if name == "whitespace":
+        return tf_text.WhitespaceTokenizer()
+    if name == "unicode_script":
+        return tf_text.UnicodeScriptTokenizer()
+    raise ValueError(f"unknown tokenizer {name!r} (available: {', '.join(TOKENIZERS)})")
+
+
+def normalize_words(tokens: tf.Tensor | tf.RaggedTensor, lowercase: bool) -> tf.Tensor | tf.RaggedTensor:
+    """The form of a token that the word vocabulary holds: as is, or lowercased (Unicode-aware)."""
+    if not lowercase:
+        return tokens
+    return tf.ragged.map_flat_values(tf.strings.lower, tokens, encoding="utf-8")
+
+
+def split_chars(tokens: tf.Tensor | tf.RaggedTensor, max_word_length: int) -> tf.RaggedTensor:
+    """Splits tokens into at most `max_word_length` characters (Unicode code points).
+
+    Args:
+        tokens: string [...]; dense or ragged.
+    Returns:
+        string [..., (chars)].
+    """
+    chars = tf.strings.unicode_split(tokens, "UTF-8", errors="replace")
+    return chars[..., :max_word_length]
+
+
+def lookup_table(tokens: Sequence[str], default_id: int = UNK_ID) -> tf.lookup.StaticHashTable:
+    """A table from token to its index in `tokens`; anything else maps to `default_id`."""
+    initializer = tf.lookup.KeyValueTensorInitializer(
+        tf.constant(list(tokens), tf.string), tf.range(len(tokens), dtype=tf.int64)
+    )
+    return tf.lookup.StaticHashTable(initializer, default_id)
+
+
+class TaggerFeaturizer(tf.Module):
+    """Token and tag strings to the ids a tagger reads and writes.
+
+    Args:
+        words: the word vocabulary, reserved tokens first.
+        chars: the character vocabulary, reserved tokens first.
+        tags: the tag vocabulary, `RESERVED_TAGS` first.
+        lowercase: look words up lowercased.
+        max_word_length: characters kept per token for the character features.
+    """
+
+    def __init__(
+        self,
+        words: Sequence[str],
+        chars: Sequence[str],
+        tags: Sequence[str],
+        *,
+        lowercase: bool,
+        max_word_length: int,
+    ) -> None:
+        super().__init__(name="tagger_featurizer")
+        self.lowercase = lowercase
+        self.max_word_length = max_word_length
+        self.word_table = lookup_table(words)
+        self.char_table = lookup_table(chars)
+        self.tag_table = lookup_table(tags)
+        self.tag_names = tf.constant(list(tags), tf.string)
+
+    def token_ids(self, tokens: tf.Tensor | tf.RaggedTensor) -> tf.Tensor | tf.RaggedTensor:
+        """Word ids of `tokens` string [...] -> int64 [...]; "" (padding) becomes `PAD_ID`."""
+        ids = tf.ragged.map_flat_values(self.word_table.lookup, normalize_words(tokens, self.lowercase))
+        return tf.where(tokens == "", tf.constant(PAD_ID, tf.int64), ids) if isinstance(tokens, tf.Tensor) else ids
+
+    def char_ids(self, tokens: tf.Tensor | tf.RaggedTensor) -> tf.RaggedTensor:
+        """Character ids of `tokens` string [...] -> int64 [..., (chars)]; "" has no characters."""
+        return tf.ragged.map_flat_values(self.char_table.lookup, split_chars(tokens, self.max_word_length))
+
+    def tag_ids(self, tags: tf.Tensor | tf.RaggedTensor) -> tf.Tensor | tf.RaggedTensor:
+        """Ids of tag strings; an unknown tag gets the id of `[UNK]`."""
+        return tf.ragged.map_flat_values(self.tag_table.lookup, tags)
+
+    def tag_strings(self, ids: tf.Tensor) -> tf.Tensor:
+        """Tag strings of tag ids int [...] -> string [...]."""
+        return tf.gather(self.tag_names, ids)

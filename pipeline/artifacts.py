@@ -1,0 +1,201 @@
+"""Typed artifacts: folders that describe themselves with an `artifact.json`.
+
+Each artifact type knows its own file layout, so a stage reads another stage's output through the
+type's accessors, never by globbing its folder. A stage writes its outputs into a temporary folder;
+the runner writes `artifact.json` last and renames the folder into place, so a folder with an
+`artifact.json` is always complete.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+
+ARTIFACT_FILE = "artifact.json"
+SPLITS = ("train", "eval", "test")
+
+
+class Artifact:
+    """A folder of files plus its metadata.
+
+    Attributes:
+        uri: the folder.
+        fingerprint: hash of the producing stage's parameters, code and inputs.
+        producer: the name of the stage that wrote it.
+        properties: small JSON-able facts about the content (counts, sizes, flags).
+    """
+
+    TYPE_NAME: ClassVar[str] = "Artifact"
+    _registry: ClassVar[dict[str, type[Artifact]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        Artifact._registry[cls.TYPE_NAME] = cls
+
+    def __init__(
+        self,
+        uri: pathlib.Path,
+        fingerprint: str = "",
+        producer: str = "",
+        properties: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.uri = pathlib.Path(uri)
+        self.fingerprint = fingerprint
+        self.producer = producer
+        self.properties: dict[str, Any] = dict(properties or {})
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.uri})"
+
+    def write_metadata(self) -> None:
+        """Writes `artifact.json`; called last, when every file of the artifact is in place."""
+        metadata = {
+            "type": self.TYPE_NAME,
+            "fingerprint": self.fingerprint,
+            "producer": self.producer,
+            "properties": self.properties,
+        }
+        (self.uri / ARTIFACT_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+
+    @staticmethod
+    def load(uri: pathlib.Path) -> Artifact | None:
+        """Reads the artifact at `uri`, or None when there is no complete artifact there."""
+        try:
+            metadata = json.loads((pathlib.Path(uri) / ARTIFACT_FILE).read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        cls = Artifact._registry.get(metadata.get("type"), Artifact)
+        return cls(uri, metadata["fingerprint"], metadata["producer"], metadata["properties"])
+
+
+class Examples(Artifact):
+    """Normalised records split into train/eval/test: one JSON object a line, `<split>.jsonl`."""
+
+    TYPE_NAME = "Examples"
+
+    def split_path(self, split: str) -> pathlib.Path:
+        return self.uri / f"{split}.jsonl"
+
+    def read(self, split: str) -> Iterator[dict[str, Any]]:
+        with self.split_path(split).open(encoding="utf-8") as lines:
+            for line in lines:
+                yield json.loads(line)
+
+
+class Rejects(Artifact):
+    """Every input record that could not be used, with file, line and reason (`rejects.jsonl`)."""
+
+    TYPE_NAME = "Rejects"
+
+    @property
+    def path(self) -> pathlib.Path:
+        return self.uri / "rejects.jsonl"
+
+    def read(self) -> Iterator[dict[str, Any]]:
+        with self.path.open(encoding="utf-8") as lines:
+            for line in lines:
+                yield json.loads(line)
+
+
+class Statistics(Artifact):
+    """Counts and histograms of the examples (`statistics.json`) and plots."""
+
+    TYPE_NAME = "Statistics"
+
+    @property
+    def path(self) -> pathlib.Path:
+        return self.uri / "statistics.json"
+
+    def read(self) -> dict[str, Any]:
+        return json.loads(self.path.read_text())
+
+
+class Anomalies(Artifact):
+    """What the statistics stage found suspicious but not fatal (`anomalies.json`)."""
+
+    TYPE_NAME = "Anomalies"
+
+    @property
+    def path(self) -> pathlib.Path:
+        return self.uri / "anomalies.json"
+
+
+class Vocabulary(Artifact):
+    """Vocabularies, one `<name>.tsv` each: `token<TAB>count` a line, the line number is the id.
+
+    Reserved tokens come first with count 0. Names: `words`, `chars`, `tags`.
+    """
+
+    TYPE_NAME = "Vocabulary"
+
+    def path(self, name: str) -> pathlib.Path:
+        return self.uri / f"{name}.tsv"
+
+    def tokens(self, name: str) -> list[str]:
+        return [token for token, _ in self.entries(name)]
+
+    def entries(self, name: str) -> list[tuple[str, int]]:
+        entries = []
+        with self.path(name).open(encoding="utf-8") as lines:
+            for line in lines:
+                token, _, count = line.rstrip("\n").rpartition("\t")
+                entries.append((token, int(count)))
+        return entries
+
+
+class Shards(Artifact):
+    """TFRecord files of `tf.train.SequenceExample`, N shards per split, plus `manifest.json`."""
+
+    TYPE_NAME = "Shards"
+
+    def files(self, split: str) -> list[pathlib.Path]:
+        manifest = self.manifest()
+        return [self.uri / name for name in manifest["splits"][split]["files"]]
+
+    def manifest(self) -> dict[str, Any]:
+        return json.loads((self.uri / "manifest.json").read_text())
+
+
+class Model(Artifact):
+    """A trained Keras model (`model.keras`), its training history and the model arguments."""
+
+    TYPE_NAME = "Model"
+
+    @property
+    def path(self) -> pathlib.Path:
+        return self.uri / "model.keras"
+
+
+class Evaluation(Artifact):
+    """Metrics of the model and its baselines per split (`metrics.json`) and plots."""
+
+    TYPE_NAME = "Evaluation"
+
+    @property
+    def path(self) -> pathlib.Path:
+        return self.uri / "metrics.json"
+
+    def read(self) -> dict[str, Any]:
+        return json.loads(self.path.read_text())
+
+
+class Blessing(Artifact):
+    """The evaluator's verdict: `properties["blessed"]` and the reason."""
+
+    TYPE_NAME = "Blessing"
+
+    @property
+    def blessed(self) -> bool:
+        return bool(self.properties.get("blessed"))
+
+
+class PushedModel(Artifact):
+    """The exported SavedModel and, when blessed, the serving version it was pushed to."""
+
+    TYPE_NAME = "PushedModel"
+
+    @property
+    def saved_model_path(self) -> pathlib.Path:
+        return self.uri / "saved_model"

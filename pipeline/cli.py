@@ -1,0 +1,178 @@
+"""The command line: parse, load the config, run. `python -m pipeline --help` lists the commands."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+
+import yaml
+
+from pipeline import config as config_lib
+from pipeline.errors import SeqpipeError
+
+DEFAULT_CONFIG = "pipeline_config.yaml"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.command(args)
+    except SeqpipeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline",
+        description="seqpipe: raw text corpus to a trained, evaluated and served recurrent model, tracked in MLflow.",
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the pipeline of every task (or of --tasks)")
+    _config_options(run)
+    run.add_argument("--tasks", metavar="NAME[,NAME]", help="run only these tasks (comma-separated names)")
+    run.add_argument("--force", action="store_true", help="rerun every stage, even those whose outputs are cached")
+    run.set_defaults(command=_run)
+
+    validate = commands.add_parser("validate", help="check a config (keys, types, files) without running anything")
+    _config_options(validate)
+    validate.set_defaults(command=_validate)
+
+    ui = commands.add_parser("ui", help="start the MLflow UI over the configured tracking store")
+    _config_options(ui)
+    ui.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
+    ui.add_argument("--port", type=int, default=5000, help="port (default: %(default)s)")
+    ui.set_defaults(command=_ui)
+    return parser
+
+
+def _config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default=DEFAULT_CONFIG, help="pipeline config file (default: %(default)s)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config value, e.g. tasks.brown-pos.train.epochs=1 (repeatable; the value is YAML)",
+    )
+    parser.add_argument("--output-dir", help="where artifacts go (default: output_dir of the config)")
+    parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: tracking.uri of the config)")
+
+
+def load_config(args: argparse.Namespace) -> config_lib.PipelineConfig:
+    """The config file with --set, --output-dir and --tracking-uri applied (CLI paths are relative to the cwd)."""
+    overrides = list(args.overrides)
+    if args.output_dir:
+        overrides.append(f"output_dir={pathlib.Path(args.output_dir).resolve()}")
+    if args.tracking_uri:
+        uri = args.tracking_uri
+        if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+            uri = "sqlite:///" + str(pathlib.Path(uri[len("sqlite:///") :]).resolve())
+        overrides.append(f"tracking.uri={uri}")
+    return config_lib.load(args.config, overrides)
+
+
+def _selected_tasks(config: config_lib.PipelineConfig, names: str | None) -> list[config_lib.TaskConfig]:
+    if not names:
+        return list(config.tasks)
+    return [config.task(name.strip()) for name in names.split(",") if name.strip()]
+
+
+def _run(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from pipeline import dag, runner, tracking
+
+    config = load_config(args)
+    tasks = _selected_tasks(config, args.tasks)
+    pipelines = {task.name: dag.build(task, config) for task in tasks}  # every config error before any work
+    output_dir = config.resolve(config.output_dir)
+    for task in tasks:
+        tracker = tracking.RunTracker(
+            config.tracking_uri,
+            experiment=task.name,
+            run_name=datetime.datetime.now().strftime("%Y%m%d-%H%M%S"),
+            tags={"kind": task.kind, "task": task.name},
+            artifact_root=_artifact_root(config),
+        )
+        status = "FAILED"
+        try:
+            resolved = {**config_lib.to_dict(task), "seed": config.seed}
+            tracker.log_params(config_lib.flatten(resolved))
+            tracker.log_text(yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True), "config/task.yaml")
+            print(f"[{task.name}] MLflow run {tracker.run_id} in experiment {task.name!r} at {config.tracking_uri}")
+            results = runner.run_task(
+                pipelines[task.name],
+                task=task.name,
+                task_dir=output_dir / task.name,
+                seed=config.seed,
+                beam=config.beam,
+                tracker=tracker,
+                force=args.force,
+            )
+            status = "FINISHED"
+        finally:
+            tracker.finish(status)
+        _summarize(task.name, results)
+    return 0
+
+
+def _artifact_root(config: config_lib.PipelineConfig) -> pathlib.Path | None:
+    """Where a SQLite store's run files go: `mlruns/` beside the database, whatever the cwd."""
+    uri = config.tracking_uri
+    if uri.startswith("sqlite:///"):
+        return pathlib.Path(uri[len("sqlite:///") :]).parent / "mlruns"
+    return None
+
+
+def _summarize(task: str, results) -> None:
+    ran = [r.stage for r in results if r.status == "ran"]
+    print(f"[{task}] done: {len(ran)} stage(s) ran ({', '.join(ran) or 'none'}), {len(results) - len(ran)} cached")
+    outputs = {name: artifact for r in results for name, artifact in r.outputs.items()}
+    if "evaluation" in outputs:
+        test = outputs["evaluation"].read().get("test")
+        if test:
+            print(
+                f"[{task}] test token accuracy {test['model']['token_accuracy']:.4f}, "
+                f"OOV accuracy {test['model']['oov_accuracy']:.4f}; "
+                f"most-frequent-tag baseline {test['baseline']['token_accuracy']:.4f}"
+            )
+    pushed = outputs.get("pushed_model")
+    if pushed is not None:
+        if pushed.properties.get("pushed"):
+            print(f"[{task}] serving: {pushed.properties['serving_dir']}")
+        else:
+            print(f"[{task}] not exported: {pushed.properties['reason']}")
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from pipeline import dag
+
+    config = load_config(args)
+    for task in config.tasks:
+        dag.build(task, config)  # expands globs and checks the files exist
+    print(f"{args.config}: ok ({len(config.tasks)} task(s): {', '.join(t.name for t in config.tasks)})")
+    return 0
+
+
+def _ui(args: argparse.Namespace) -> int:
+    config = load_config(args)
+    command = [
+        sys.executable, "-m", "mlflow", "ui",
+        "--backend-store-uri", config.tracking_uri,
+        "--host", args.host, "--port", str(args.port),
+    ]  # fmt: skip
+    print(f"MLflow UI on http://{args.host}:{args.port} over {config.tracking_uri}", flush=True)
+    with tempfile.TemporaryDirectory() as cwd:  # the UI writes nothing into the project
+        return subprocess.call(command, cwd=cwd)

@@ -1,0 +1,343 @@
+"""The typed pipeline config: YAML in, frozen dataclasses out.
+
+Defaults live only here. Loading checks every key against the schema, so an unknown key, a wrong
+type or a value outside its allowed set is a `ConfigError` that names the key path
+(`tasks.brown-pos.train.epochs`). Relative paths in the file are resolved against the file's folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import yaml
+
+from pipeline.errors import ConfigError
+
+KINDS = ("tagger", "classifier", "translator", "language_model")
+IMPLEMENTED_KINDS = ("tagger",)
+
+
+def _choice(*values: str) -> dict[str, Any]:
+    return {"choices": values}
+
+
+def _at_least(bound: float) -> dict[str, Any]:
+    return {"min": bound}
+
+
+def _fraction() -> dict[str, Any]:
+    return {"min": 0.0, "max": 1.0}
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitConfig:
+    """Fractions of the `train` files hashed into eval and test when those are not given as files."""
+
+    eval: float = dataclasses.field(default=0.1, metadata=_fraction())
+    test: float = dataclasses.field(default=0.1, metadata=_fraction())
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    format: str = dataclasses.field(default="brown", metadata=_choice("brown", "conllu", "conll"))
+    train: str = ""
+    eval: str | None = None
+    test: str | None = None
+    split: SplitConfig = SplitConfig()
+    tag_column: str = dataclasses.field(default="upos", metadata=_choice("upos", "xpos"))
+    # The run fails when more than this fraction of the input records is rejected.
+    max_reject_fraction: float = dataclasses.field(default=0.01, metadata=_fraction())
+
+
+@dataclasses.dataclass(frozen=True)
+class PreprocessConfig:
+    # Splits raw text into tokens in the exported graph (training data comes tokenized).
+    tokenizer: str = dataclasses.field(default="regex", metadata=_choice("regex", "whitespace", "unicode_script"))
+    # The `regex` tokenizer keeps every match of this RE2 pattern as a token. The default cuts text the
+    # way the Brown corpus and the Penn Treebank do: a contraction or possessive stays with its word
+    # ("didn't", "Atlanta's"), a number keeps its inner separators ("3.50", "1,000", "1/2"), quote
+    # pairs and dashes are one token, any other punctuation one character each.
+    token_pattern: str = r"\d+(?:[.,:/]\d+)*|\w+(?:['’.-]\w+)*|''|``|--|\.\.\.|[^\w\s]"
+    lowercase: bool = False
+    min_count: int = dataclasses.field(default=1, metadata=_at_least(1))
+    max_size: int | None = dataclasses.field(default=None, metadata=_at_least(5))
+    char_min_count: int = dataclasses.field(default=1, metadata=_at_least(1))
+    max_word_length: int = dataclasses.field(default=20, metadata=_at_least(1))
+    num_shards: int = dataclasses.field(default=2, metadata=_at_least(1))
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    cell: str = dataclasses.field(default="lstm", metadata=_choice("rnn", "gru", "lstm"))
+    layers: int = dataclasses.field(default=1, metadata=_at_least(1))
+    bidirectional: bool = True
+    embedding_dim: int = dataclasses.field(default=100, metadata=_at_least(1))
+    hidden_dim: int = dataclasses.field(default=128, metadata=_at_least(1))
+    dropout: float = dataclasses.field(default=0.25, metadata={"min": 0.0, "max": 0.95})
+    char_features: bool = True
+    char_embedding_dim: int = dataclasses.field(default=24, metadata=_at_least(1))
+    char_filters: int = dataclasses.field(default=48, metadata=_at_least(1))
+    char_kernel_size: int = dataclasses.field(default=3, metadata=_at_least(1))
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = dataclasses.field(default=2, metadata=_at_least(1))
+    batch_size: int = dataclasses.field(default=32, metadata=_at_least(1))
+    learning_rate: float = dataclasses.field(default=2e-3, metadata={"min": 0.0})
+    # Gradients are rescaled so that their global norm is at most this (Pascanu et al. 2013).
+    clip_norm: float | None = dataclasses.field(default=5.0, metadata={"min": 0.0})
+    shuffle_buffer: int = dataclasses.field(default=4096, metadata=_at_least(1))
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluateConfig:
+    # The model is blessed only when its eval token accuracy beats the baseline's by this much.
+    bless_margin: float = dataclasses.field(default=0.01, metadata={"min": 0.0, "max": 1.0})
+    batch_size: int = dataclasses.field(default=128, metadata=_at_least(1))
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportConfig:
+    # Raw text is cut to this many tokens in the serving graph.
+    max_length: int = dataclasses.field(default=256, metadata=_at_least(1))
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskConfig:
+    name: str
+    kind: str = dataclasses.field(metadata=_choice(*KINDS))
+    data: DataConfig
+    preprocess: PreprocessConfig = PreprocessConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+    export: ExportConfig = ExportConfig()
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackingConfig:
+    uri: str = "sqlite:///mlflow.db"
+
+
+@dataclasses.dataclass(frozen=True)
+class BeamConfig:
+    runner: str = "DirectRunner"
+    options: Mapping[str, Any] = dataclasses.field(
+        default_factory=lambda: types.MappingProxyType(
+            {"direct_num_workers": 2, "direct_running_mode": "multi_processing"}
+        )
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    tasks: tuple[TaskConfig, ...]
+    output_dir: str = "runs"
+    tracking: TrackingConfig = TrackingConfig()
+    beam: BeamConfig = BeamConfig()
+    seed: int = 8
+    # The folder relative paths are resolved against: the config file's folder. Not a YAML key.
+    base_dir: pathlib.Path = dataclasses.field(default=pathlib.Path("."), metadata={"internal": True})
+
+    def task(self, name: str) -> TaskConfig:
+        for task in self.tasks:
+            if task.name == name:
+                return task
+        raise ConfigError(f"no task named {name!r} (tasks: {', '.join(t.name for t in self.tasks)})")
+
+    def resolve(self, path: str) -> pathlib.Path:
+        """Returns `path` resolved against the config file's folder (absolute paths unchanged)."""
+        return (self.base_dir / pathlib.Path(path).expanduser()).resolve()
+
+    @property
+    def tracking_uri(self) -> str:
+        """The tracking URI, with a relative SQLite path resolved against the config file's folder."""
+        uri = self.tracking.uri
+        prefix = "sqlite:///"
+        if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+            return prefix + str(self.resolve(uri[len(prefix) :]))
+        return uri
+
+
+# ----------------------------------------------------------------------------------------------
+# Loading
+
+
+def load(path: pathlib.Path | str, overrides: Sequence[str] = ()) -> PipelineConfig:
+    """Loads a config file, applies `KEY=VALUE` overrides, and checks it against the schema.
+
+    Raises:
+        ConfigError: the file is missing or not YAML, or a key is unknown, missing or mistyped.
+    """
+    path = pathlib.Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        reason = str(error).replace("\n", " ")
+        raise ConfigError(f"cannot read config {path}: {reason}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config {path}: the top level must be a mapping")
+    for override in overrides:
+        apply_override(raw, override)
+    config = from_dict(PipelineConfig, raw, "")
+    config = dataclasses.replace(config, base_dir=path.resolve().parent)
+    _check_tasks(config)
+    return config
+
+
+def _check_tasks(config: PipelineConfig) -> None:
+    if not config.tasks:
+        raise ConfigError("tasks: at least one task is needed")
+    seen = set()
+    for task in config.tasks:
+        if task.name in seen:
+            raise ConfigError(f"tasks.{task.name}: two tasks share this name")
+        seen.add(task.name)
+        if not task.name or any(c in task.name for c in "/\\. "):
+            raise ConfigError(f"tasks.{task.name}.name: use letters, digits, '-' and '_' only")
+        if not task.data.train:
+            raise ConfigError(f"tasks.{task.name}.data.train: a file or glob is needed")
+
+
+def apply_override(raw: dict[str, Any], override: str) -> None:
+    """Applies one `a.b.c=value` override to the raw config; `tasks.<name>` addresses a task by name.
+
+    The value is parsed as YAML, so `3`, `0.5`, `true`, `null` and `[a, b]` get their types.
+    """
+    key, sep, text = override.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--set {override!r}: expected KEY=VALUE")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise ConfigError(f"--set {key}: cannot parse value {text!r}") from None
+    parts = key.split(".")
+    node: Any = raw
+    for depth, part in enumerate(parts[:-1]):
+        where = ".".join(parts[: depth + 1])
+        if isinstance(node, list):
+            node = _task_by_name(node, part, where)
+            continue
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {key}: {where} is not a mapping")
+        node = node.setdefault(part, {})
+    if isinstance(node, list):
+        raise ConfigError(f"--set {key}: cannot replace a whole task")
+    node[parts[-1]] = value
+
+
+def _task_by_name(tasks: list[Any], name: str, where: str) -> dict[str, Any]:
+    for task in tasks:
+        if isinstance(task, dict) and task.get("name") == name:
+            return task
+    names = ", ".join(str(t.get("name")) for t in tasks if isinstance(t, dict))
+    raise ConfigError(f"--set {where}: no task named {name!r} (tasks: {names})")
+
+
+def from_dict(cls: type, raw: Any, where: str) -> Any:
+    """Builds dataclass `cls` from `raw`, checking keys and types; `where` is the key path so far."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where or 'config'}: expected a mapping, got {_type_name(raw)}")
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(f"{_join(where, str(unknown[0]))}: unknown key (allowed: {', '.join(fields)})")
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for name, field in fields.items():
+        path = _join(where, name)
+        if name not in raw:
+            if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"{path}: required key is missing")
+            continue
+        values[name] = _convert(hints[name], raw[name], path, field.metadata)
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any, path: str, metadata: Mapping[str, Any]) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _convert(inner, value, path, metadata)
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ConfigError(f"{path}: expected a list, got {_type_name(value)}")
+        item = args[0]
+        converted = []
+        for i, element in enumerate(value):
+            name = element.get("name") if isinstance(element, dict) else None
+            converted.append(_convert(item, element, _join(path, str(name or i)), {}))
+        return tuple(converted)
+    if origin is Mapping or hint is Mapping:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a mapping, got {_type_name(value)}")
+        return types.MappingProxyType(dict(value))
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, path)
+    return _check_scalar(hint, value, path, metadata)
+
+
+def _check_scalar(hint: type, value: Any, path: str, metadata: Mapping[str, Any]) -> Any:
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if hint is pathlib.Path and isinstance(value, str):
+        value = pathlib.Path(value)
+    # bool is an int in Python; `epochs: true` must still be an error.
+    if not isinstance(value, hint) or (hint is not bool and isinstance(value, bool)):
+        raise ConfigError(f"{path}: expected {hint.__name__}, got {_type_name(value)} {value!r}")
+    choices = metadata.get("choices")
+    if choices and value not in choices:
+        raise ConfigError(f"{path}: {value!r} is not one of {', '.join(choices)}")
+    if "min" in metadata and value < metadata["min"]:
+        raise ConfigError(f"{path}: {value!r} is below the minimum {metadata['min']}")
+    if "max" in metadata and value > metadata["max"]:
+        raise ConfigError(f"{path}: {value!r} is above the maximum {metadata['max']}")
+    return value
+
+
+def _join(where: str, name: str) -> str:
+    return f"{where}.{name}" if where else name
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+# ----------------------------------------------------------------------------------------------
+# Flattening, for MLflow params and fingerprints
+
+
+def to_dict(config: Any) -> Any:
+    """The config as plain YAML-ready data (internal fields left out)."""
+    if dataclasses.is_dataclass(config):
+        return {
+            f.name: to_dict(getattr(config, f.name))
+            for f in dataclasses.fields(config)
+            if not f.metadata.get("internal")
+        }
+    if isinstance(config, tuple | list):
+        return [to_dict(item) for item in config]
+    if isinstance(config, Mapping):
+        return {key: to_dict(value) for key, value in config.items()}
+    return config
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Flattens nested mappings into dotted keys: {"train": {"epochs": 2}} -> {"train.epochs": 2}."""
+    if isinstance(data, Mapping):
+        flat: dict[str, Any] = {}
+        for key, value in data.items():
+            flat.update(flatten(value, _join(prefix, str(key))))
+        return flat
+    return {prefix: data}

@@ -1,0 +1,26 @@
+"""The pipeline of each task kind: which stages, in which order. Connects stages and nothing else."""
+
+from __future__ import annotations
+
+from components.evaluate import spec as evaluate
+from components.export import spec as export
+from components.ingest import spec as ingest
+from components.preprocess import spec as preprocess
+from components.statistics import spec as statistics
+from components.train import spec as train
+from pipeline.component import Component
+from pipeline.config import IMPLEMENTED_KINDS, PipelineConfig, TaskConfig
+from pipeline.errors import ConfigError
+
+_STAGES = {
+    "tagger": (ingest, statistics, preprocess, train, evaluate, export),
+}
+
+
+def build(task: TaskConfig, config: PipelineConfig) -> list[Component]:
+    """The components of `task`'s pipeline, producers before consumers."""
+    if task.kind not in IMPLEMENTED_KINDS:
+        raise ConfigError(
+            f"tasks.{task.name}.kind: {task.kind!r} is not implemented yet (available: {', '.join(IMPLEMENTED_KINDS)})"
+        )
+    return [stage.component(task, config) for stage in _STAGES[task.kind]]

@@ -1,0 +1,185 @@
+"""Runs a task's stages in order, wiring inputs by artifact type, reusing cached outputs.
+
+A stage's outputs live in `<output_dir>/<task>/<stage>/<fingerprint>/<output>/`. The fingerprint hashes
+the stage's parameters, the source of its code and its inputs' fingerprints, so an unchanged stage
+finds its outputs in place and does no work. A stage writes into a temporary folder that is renamed
+into place only when every output is complete.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from pipeline import artifacts, config, tracking
+from pipeline.component import Component, StageContext
+
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
+_FINGERPRINT_CHARS = 16
+
+
+@dataclasses.dataclass(frozen=True)
+class StageResult:
+    """What happened to one stage in one execution."""
+
+    stage: str
+    status: str  # "ran" or "cached"
+    seconds: float
+    outputs: dict[str, artifacts.Artifact]
+
+
+def run_task(
+    components: Sequence[Component],
+    *,
+    task: str,
+    task_dir: pathlib.Path,
+    seed: int,
+    beam: config.BeamConfig,
+    tracker: tracking.RunTracker | None,
+    force: bool = False,
+) -> list[StageResult]:
+    """Runs `components` in order and returns what each did.
+
+    Args:
+        components: the task's stages, producers before consumers.
+        task: the task name, for messages.
+        task_dir: `<output_dir>/<task>`.
+        seed: the pipeline seed, passed to every executor.
+        beam: the Beam runner and options.
+        tracker: the MLflow run to log into, or None.
+        force: run every stage even when its outputs are cached.
+    """
+    available: dict[type[artifacts.Artifact], artifacts.Artifact] = {}
+    results = []
+    for component in components:
+        spec = component.spec
+        inputs = {name: _find_input(available, kind, spec.name, name) for name, kind in spec.inputs.items()}
+        fingerprint = stage_fingerprint(component, inputs, seed)
+        stage_root = task_dir / spec.name
+        final = stage_root / fingerprint
+        started = time.perf_counter()
+        outputs = None if force else _load_outputs(component, final, fingerprint)
+        if outputs is not None:
+            status = "cached"
+            tracking.replay(tracker, final)
+        else:
+            status = "ran"
+            outputs = _execute(component, inputs, fingerprint, stage_root, task, task_dir, seed, beam, tracker)
+        seconds = time.perf_counter() - started
+        if tracker is not None:
+            tracker.log_metrics({f"stage_seconds.{spec.name}": seconds})
+        print(f"[{task}] {spec.name:<10} {status:>6} in {seconds:6.1f}s", flush=True)
+        for artifact in outputs.values():
+            available[type(artifact)] = artifact
+        results.append(StageResult(spec.name, status, seconds, outputs))
+    return results
+
+
+def stage_fingerprint(component: Component, inputs: dict[str, artifacts.Artifact], seed: int) -> str:
+    """Hashes the parameters, the code and the inputs' fingerprints of a stage."""
+    digest = hashlib.sha256()
+    payload = {
+        "stage": component.spec.name,
+        "parameters": config.to_dict(component.parameters),
+        "seed": seed,
+        "inputs": {name: artifact.fingerprint for name, artifact in sorted(inputs.items())},
+        "code": code_version(component.spec.code),
+    }
+    digest.update(json.dumps(payload, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:_FINGERPRINT_CHARS]
+
+
+def code_version(folders: Sequence[str]) -> str:
+    """Hash of every Python source file under `folders` (relative to the project root)."""
+    digest = hashlib.sha256()
+    for folder in sorted(folders):
+        for path in sorted((PROJECT_ROOT / folder).rglob("*.py")):
+            digest.update(str(path.relative_to(PROJECT_ROOT)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _find_input(
+    available: dict[type[artifacts.Artifact], artifacts.Artifact],
+    kind: type[artifacts.Artifact],
+    stage: str,
+    name: str,
+) -> artifacts.Artifact:
+    if kind not in available:
+        raise RuntimeError(f"stage {stage} needs a {kind.TYPE_NAME} for input {name!r}; no earlier stage made one")
+    return available[kind]
+
+
+def _load_outputs(component: Component, folder: pathlib.Path, fingerprint: str) -> dict | None:
+    outputs = {}
+    for name, kind in component.spec.outputs.items():
+        artifact = artifacts.Artifact.load(folder / name)
+        if not isinstance(artifact, kind) or artifact.fingerprint != fingerprint:
+            return None
+        outputs[name] = artifact
+    return outputs
+
+
+def _execute(
+    component: Component,
+    inputs: dict[str, artifacts.Artifact],
+    fingerprint: str,
+    stage_root: pathlib.Path,
+    task: str,
+    task_dir: pathlib.Path,
+    seed: int,
+    beam: config.BeamConfig,
+    tracker: tracking.RunTracker | None,
+) -> dict[str, artifacts.Artifact]:
+    spec = component.spec
+    stage_root.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(stage_root)
+    temporary = stage_root / f".tmp-{fingerprint}-{os.getpid()}"
+    shutil.rmtree(temporary, ignore_errors=True)
+    outputs: dict[str, Any] = {}
+    for name, kind in spec.outputs.items():
+        (temporary / name).mkdir(parents=True)
+        outputs[name] = kind(temporary / name, fingerprint, spec.name)
+    log = tracking.StageLog(tracker, temporary)
+    context = StageContext(task, spec.name, component.parameters, inputs, outputs, log, seed, beam, task_dir)
+    try:
+        spec.load_executor()(context)
+        for artifact in outputs.values():
+            artifact.write_metadata()
+        log.save(temporary)
+        final = stage_root / fingerprint
+        if final.exists():  # an incomplete folder from an earlier crash, or a forced rerun
+            shutil.rmtree(final)
+        temporary.rename(final)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return {
+        name: type(artifact)(final / name, fingerprint, spec.name, artifact.properties)
+        for name, artifact in outputs.items()
+    }
+
+
+def _remove_stale_temporaries(stage_root: pathlib.Path) -> None:
+    """Removes temporary folders left by crashed runs (their process is gone)."""
+    for folder in stage_root.glob(".tmp-*"):
+        pid = folder.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
