@@ -38,7 +38,10 @@ def run(context: StageContext) -> None:
 
     # Beam's worker processes import this module by name: they need the project on their path.
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
-    options = PipelineOptions(runner=context.beam.runner, **dict(context.beam.options))
+    # Beam's workers log every bundle at INFO; keep the console to the stages' own progress lines.
+    options = PipelineOptions(
+        runner=context.beam.runner, **{"default_sdk_harness_log_level": "WARNING", **dict(context.beam.options)}
+    )
     context.progress(f"Beam {context.beam.runner} {dict(context.beam.options)}")
     with beam.Pipeline(options=options) as p:
         records = {

@@ -54,6 +54,7 @@ def run(context: StageContext) -> None:
         train,
         validation_data=validation,
         epochs=params.train.epochs,
+        shuffle=False,  # the dataset shuffles itself
         verbose=0,
         callbacks=[EpochLogger(context, manifest["train"]["tokens"], params.train.epochs)],
     )

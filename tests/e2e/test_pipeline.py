@@ -1,0 +1,167 @@
+"""The whole DAG through the CLI, on a tiny corpus in a temp folder, with a real MLflow store.
+
+The corpus is made so that context matters: "run", "fish" and "watch" are nouns after a determiner
+and verbs after a pronoun, so the most-frequent-tag baseline cannot tag them all right but a
+bidirectional tagger can, and the model gets blessed and exported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import random
+import re
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+TASK = "toy-pos"
+STAGES = ["ingest", "statistics", "preprocess", "train", "evaluate", "export"]
+
+pytestmark = pytest.mark.slow
+
+
+def make_corpus(path: pathlib.Path, sentences: int = 400, seed: int = 0) -> None:
+    rng = random.Random(seed)
+    ambiguous = ["run", "fish", "watch"]
+    nouns = ["dog", "cat", "man", "boat"] + ambiguous
+    lines = []
+    for _ in range(sentences):
+        if rng.random() < 0.5:  # PRON VERB DET NOUN .
+            words = [(rng.choice(["we", "they", "I"]), "PRON"), (rng.choice(ambiguous + ["see"]), "VERB")]
+        else:  # DET NOUN VERB .
+            words = [(rng.choice(["the", "a"]), "DET"), (rng.choice(nouns), "NOUN"), ("sleeps", "VERB")]
+        if words[-1][1] == "VERB" and words[0][1] == "PRON":
+            words += [(rng.choice(["the", "a"]), "DET"), (rng.choice(nouns), "NOUN")]
+        words.append((".", "."))
+        lines.append(" ".join(f"{w}/{t}" for w, t in words))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> pathlib.Path:
+    folder = tmp_path_factory.mktemp("e2e")
+    make_corpus(folder / "corpus.txt")
+    config = {
+        "output_dir": "runs",
+        "tracking": {"uri": "sqlite:///mlflow.db"},
+        "seed": 8,
+        "tasks": [
+            {
+                "name": TASK,
+                "kind": "tagger",
+                "data": {"format": "brown", "train": "corpus.txt", "split": {"eval": 0.15, "test": 0.15}},
+                "model": {"embedding_dim": 8, "hidden_dim": 8, "char_embedding_dim": 4, "char_filters": 4},
+                "train": {"epochs": 6, "batch_size": 16, "learning_rate": 0.02},
+                "evaluate": {"bless_margin": 0.02},
+            }
+        ],
+    }
+    (folder / "pipeline_config.yaml").write_text(yaml.safe_dump(config))
+    return folder
+
+
+def run_cli(workspace: pathlib.Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    command = [sys.executable, "-m", "pipeline", *args, "--config", str(workspace / "pipeline_config.yaml")]
+    result = subprocess.run(command, cwd=workspace, env=env, capture_output=True, text=True, timeout=600)
+    if check:
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def stage_status(stdout: str) -> dict[str, str]:
+    """The status (`ran` or `cached`) of each stage, from the runner's console lines."""
+    return dict(re.findall(rf"^\[{TASK}\] (\w+)\s+(ran|cached) in", stdout, flags=re.MULTILINE))
+
+
+@pytest.fixture(scope="module")
+def first_run(workspace):
+    return run_cli(workspace, "run")
+
+
+@pytest.fixture(scope="module")
+def second_run(workspace, first_run):
+    return run_cli(workspace, "run")
+
+
+def test_first_run_runs_every_stage_once(first_run):
+    assert stage_status(first_run.stdout) == dict.fromkeys(STAGES, "ran")
+    assert f"serving: " in first_run.stdout
+
+
+def test_second_run_reuses_every_stage(second_run):
+    assert stage_status(second_run.stdout) == dict.fromkeys(STAGES, "cached")
+
+
+def test_changing_epochs_reruns_only_train_evaluate_export(workspace, second_run):
+    result = run_cli(workspace, "run", "--set", f"tasks.{TASK}.train.epochs=7")
+    expected = {**dict.fromkeys(STAGES[:3], "cached"), **dict.fromkeys(STAGES[3:], "ran")}
+    assert stage_status(result.stdout) == expected
+    assert (workspace / "runs" / TASK / "serving" / "2").is_dir()
+
+
+CLIENT = textwrap.dedent(
+    """
+    import json, sys
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (registers the tokenizer ops)
+
+    model = tf.saved_model.load(sys.argv[1])
+    out = model.signatures["serving_default"](text=tf.constant(["we run the run .", "the fish sleeps ."]))
+    project = sorted(m for m in sys.modules if m.split(".")[0] in ("pipeline", "components", "models", "keras"))
+    print(json.dumps({
+        "tokens": [[t.decode() for t in row] for row in out["tokens"].numpy()],
+        "tags": [[t.decode() for t in row] for row in out["tags"].numpy()],
+        "project_modules": project,
+    }))
+    """
+)
+
+
+def test_saved_model_tags_in_a_fresh_process(workspace, first_run):
+    serving = workspace / "runs" / TASK / "serving" / "1"
+    result = subprocess.run(
+        [sys.executable, "-c", CLIENT, str(serving)],
+        cwd="/",
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["project_modules"] == []
+    assert out["tokens"] == [["we", "run", "the", "run", "."], ["the", "fish", "sleeps", ".", ""]]
+    assert out["tags"] == [["PRON", "VERB", "DET", "NOUN", "."], ["DET", "NOUN", "VERB", ".", ""]]
+
+
+def test_every_run_is_tracked_in_mlflow(workspace, second_run):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{workspace / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name(TASK)
+    runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
+    assert len(runs) >= 2 and all(r.info.status == "FINISHED" for r in runs)
+    for run in runs[:2]:  # the cached run carries the same params and metrics as the one that ran
+        assert run.data.params["train.epochs"] == "6"
+        assert run.data.params["model.cell"] == "lstm"
+        assert run.data.metrics["test.token_accuracy"] > run.data.metrics["baseline.test.token_accuracy"]
+        assert "stage_seconds.train" in run.data.metrics
+        history = client.get_metric_history(run.info.run_id, "val_accuracy")
+        assert [m.step for m in history] == list(range(1, 7))
+        files = {f.path for f in client.list_artifacts(run.info.run_id, "plots")}
+        assert {"plots/confusion_matrix_test.png", "plots/learning_curves.png"} <= files
+        assert {f.path for f in client.list_artifacts(run.info.run_id, "config")} == {"config/task.yaml"}
+
+
+def test_user_errors_are_one_line_without_traceback(workspace):
+    result = run_cli(workspace, "run", "--set", "tasks.nope.train.epochs=1", check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == ["error: --set tasks.nope: no task named 'nope' (tasks: toy-pos)"]
+    assert "Traceback" not in result.stderr
