@@ -52,15 +52,21 @@ class CharacterCNN(keras.layers.Layer):
     def call(self, char_ids):
         shape = ops.shape(char_ids)
         flat = ops.reshape(char_ids, (-1, shape[2]))  # [batch * time, chars]
-        features = self.convolution(self.embedding(flat))
+        real = ops.expand_dims(ops.cast(flat > 0, self.compute_dtype), -1)
+        # Zeroed padding, so that a word's vector does not depend on how wide the batch's words are.
+        features = self.convolution(self.embedding(flat) * real)
         # Padding characters must not win the max: push them far below any real activation.
-        real = ops.expand_dims(ops.cast(flat > 0, features.dtype), -1)
         pooled = ops.max(features * real - 2.0 * (1.0 - real), axis=1)
         word_has_chars = ops.cast(ops.any(flat > 0, axis=1, keepdims=True), features.dtype)
         return ops.reshape(pooled * word_has_chars, (shape[0], shape[1], self.filters))
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:2], self.filters)
+
+    def compute_mask(self, char_ids, mask=None):
+        # A padding position has no characters. Without this mask, merging with the word embedding's
+        # mask (Concatenate takes any() over its inputs) would unmask the padding.
+        return ops.any(ops.not_equal(char_ids, 0), axis=-1)
 
     def get_config(self):
         return {

@@ -28,7 +28,12 @@ TOKENIZERS = ("regex", "whitespace", "unicode_script")
 
 
 class RegexTokenizer(tf_text.Tokenizer):
-    """Keeps every match of `pattern` as a token and drops white space and anything else between matches."""
+    """Splits at white space and around every match of `pattern`.
+
+    Every match is a token; text between matches that is not white space stays a token too, so
+    nothing but white space is ever dropped. A pattern that matches every non-space character (like
+    the default) fully decides how text is cut.
+    """
 
     def __init__(self, pattern: str) -> None:
         super().__init__()
@@ -36,7 +41,7 @@ class RegexTokenizer(tf_text.Tokenizer):
 
     def tokenize(self, input: tf.Tensor) -> tf.RaggedTensor:  # noqa: A002 (the tf_text signature)
         """Splits `input` string [batch] into tokens string [batch, (tokens)]."""
-        # regex_split drops the empty pieces between adjacent kept delimiters, leaving the matches.
+        # regex_split drops the empty pieces between adjacent kept delimiters.
         return tf_text.regex_split(input, rf"\s+|({self.pattern})", rf"({self.pattern})")
 
 

@@ -143,10 +143,11 @@ def _summarize(task: str, results) -> None:
     if "evaluation" in outputs:
         test = outputs["evaluation"].read().get("test")
         if test:
+            model, baseline = test["model"], test["baseline"]
             print(
-                f"[{task}] test token accuracy {test['model']['token_accuracy']:.4f}, "
-                f"OOV accuracy {test['model']['oov_accuracy']:.4f}; "
-                f"most-frequent-tag baseline {test['baseline']['token_accuracy']:.4f}"
+                f"[{task}] test token accuracy {_percent(model['token_accuracy'])}, "
+                f"OOV accuracy {_percent(model['oov_accuracy'])}; "
+                f"most-frequent-tag baseline {_percent(baseline['token_accuracy'])}"
             )
     pushed = outputs.get("pushed_model")
     if pushed is not None:
@@ -154,6 +155,10 @@ def _summarize(task: str, results) -> None:
             print(f"[{task}] serving: {pushed.properties['serving_dir']}")
         else:
             print(f"[{task}] not exported: {pushed.properties['reason']}")
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2%}"
 
 
 def _validate(args: argparse.Namespace) -> int:

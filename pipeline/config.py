@@ -61,8 +61,9 @@ class PreprocessConfig:
     # The `regex` tokenizer keeps every match of this RE2 pattern as a token. The default cuts text the
     # way the Brown corpus and the Penn Treebank do: a contraction or possessive stays with its word
     # ("didn't", "Atlanta's"), a number keeps its inner separators ("3.50", "1,000", "1/2"), quote
-    # pairs and dashes are one token, any other punctuation one character each.
-    token_pattern: str = r"\d+(?:[.,:/]\d+)*|\w+(?:['’.-]\w+)*|''|``|--|\.\.\.|[^\w\s]"
+    # pairs and dashes are one token, any other punctuation one character each. Letters and digits
+    # are Unicode classes (\pL, \pN, \pM): RE2's \w and \d are ASCII only.
+    token_pattern: str = r"\pN+(?:[.,:/]\pN+)*|[\pL\pN\pM_]+(?:['’.-][\pL\pN\pM_]+)*|''|``|--|\.\.\.|[^\s\pL\pN\pM_]"
     lowercase: bool = False
     min_count: int = dataclasses.field(default=1, metadata=_at_least(1))
     max_size: int | None = dataclasses.field(default=None, metadata=_at_least(5))
@@ -225,10 +226,12 @@ def apply_override(raw: dict[str, Any], override: str) -> None:
         where = ".".join(parts[: depth + 1])
         if isinstance(node, list):
             node = _task_by_name(node, part, where)
-            continue
-        if not isinstance(node, dict):
+        elif isinstance(node, dict):
+            if node.get(part) is None:  # a missing or empty (`train:`) section
+                node[part] = {}
+            node = node[part]
+        if not isinstance(node, dict | list):
             raise ConfigError(f"--set {key}: {where} is not a mapping")
-        node = node.setdefault(part, {})
     if isinstance(node, list):
         raise ConfigError(f"--set {key}: cannot replace a whole task")
     node[parts[-1]] = value
