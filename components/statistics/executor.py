@@ -37,7 +37,8 @@ def run(context: StageContext) -> None:
         }
     )
     context.log.artifact(statistics.path, "statistics")
-    context.progress(f"records {stats['records']}, OOV rate {stats['oov_rate']}")
+    oov = ", ".join(f"{split} {rate:.1%}" for split, rate in stats["oov_rate"].items())
+    context.progress(f"records {stats['records']}; OOV rate {oov}")
 
 
 def check_rejects(rejects: artifacts.Rejects, max_fraction: float) -> None:

@@ -69,6 +69,8 @@ def run(context: StageContext) -> None:
     (model_artifact.uri / "model_args.json").write_text(json.dumps(model_args, indent=2) + "\n")
     curves = plot_learning_curves(history.history, model_artifact.uri / "learning_curves.png")
     context.log.artifact(curves, "plots")
+    for path in (model_artifact.path, model_artifact.uri / "model_args.json"):
+        context.log.artifact(path, "model")
     model_artifact.properties.update({"parameters": model.count_params(), "epochs": params.train.epochs})
 
 
