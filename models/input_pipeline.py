@@ -41,6 +41,7 @@ def tagger_dataset(
     shuffle_buffer: int = 0,
     seed: int | None = None,
     with_strings: bool = False,
+    word_dropout: float = 0.0,
 ) -> tf.data.Dataset:
     """Batches of (inputs, tag_ids, weights), bucketed by length and right padded.
 
@@ -51,6 +52,9 @@ def tagger_dataset(
         shuffle_buffer: shuffle with this buffer (training); 0 keeps the shard order (evaluation).
         seed: the shuffle seed.
         with_strings: also yield `tokens`, `tags` and `key` strings in the inputs (for evaluation).
+        word_dropout: replace each word id by `[UNK]` with this probability (training only), so the
+            unknown-word embedding is trained for the words that test text brings (the characters
+            stay, so the model learns to tag from them). Kiperwasser and Goldberg 2016 do the same.
 
     Returns:
         A dataset of (inputs: dict with `token_ids` int32 [batch, time] ..., tag_ids int32 [batch, time],
@@ -85,7 +89,10 @@ def tagger_dataset(
 
     def split(features):
         tag_ids = features.pop(text.TAG_IDS)
-        weights = tf.cast(features[text.TOKEN_IDS] > 0, tf.float32)
-        return features, tag_ids, weights
+        real = features[text.TOKEN_IDS] > 0
+        if word_dropout:
+            dropped = tf.random.uniform(tf.shape(real), seed=seed) < word_dropout
+            features[text.TOKEN_IDS] = tf.where(real & dropped, text.UNK_ID, features[text.TOKEN_IDS])
+        return features, tag_ids, tf.cast(real, tf.float32)
 
     return dataset.map(split).prefetch(tf.data.AUTOTUNE)

@@ -94,6 +94,8 @@ class TrainConfig:
     # Gradients are rescaled so that their global norm is at most this (Pascanu et al. 2013).
     clip_norm: float | None = dataclasses.field(default=5.0, metadata={"min": 0.0})
     shuffle_buffer: int = dataclasses.field(default=4096, metadata=_at_least(1))
+    # Probability of replacing a training word by [UNK], so that the unknown-word embedding is learned.
+    word_dropout: float = dataclasses.field(default=0.05, metadata={"min": 0.0, "max": 1.0})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -38,6 +38,7 @@ def run(context: StageContext) -> None:
         char_features=params.model.char_features,
         shuffle_buffer=params.train.shuffle_buffer,
         seed=context.seed,
+        word_dropout=params.train.word_dropout,
     )
     validation = None
     if "eval" in manifest:
