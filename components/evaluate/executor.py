@@ -119,7 +119,7 @@ def bless(results: dict[str, Any], margin: float) -> dict[str, Any]:
     split = "eval" if "eval" in results else "test"
     model = results[split]["model"]["token_accuracy"]
     baseline = results[split]["baseline"]["token_accuracy"]
-    blessed = bool(model >= baseline + margin)
+    blessed = bool(model - baseline >= margin - 1e-9)  # 0.57 - 0.56 is 0.0099999... in floating point
     relation = "beats" if blessed else "does not beat"
     reason = f"{split} token accuracy {model:.4f} {relation} the baseline {baseline:.4f} + margin {margin}"
     return {"blessed": blessed, "reason": reason, "split": split, "model": model, "baseline": baseline}

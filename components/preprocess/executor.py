@@ -10,6 +10,7 @@ written sorted by key, so the same examples give byte-identical files whatever t
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -36,14 +37,12 @@ def run(context: StageContext) -> None:
     split_sizes = context.input("statistics").read()["records"]
     splits = [split for split in artifacts.SPLITS if split_sizes.get(split)]
 
-    # Beam's worker processes import this module by name: they need the project on their path.
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
     # Beam's workers log every bundle at INFO; keep the console to the stages' own progress lines.
     options = PipelineOptions(
         runner=context.beam.runner, **{"default_sdk_harness_log_level": "WARNING", **dict(context.beam.options)}
     )
     context.progress(f"Beam {context.beam.runner} {dict(context.beam.options)}")
-    with beam.Pipeline(options=options) as p:
+    with _project_on_worker_path(), beam.Pipeline(options=options) as p:
         records = {
             split: p
             | f"Read {split}" >> beam.io.ReadFromText(str(examples.split_path(split)))
@@ -88,6 +87,20 @@ def run(context: StageContext) -> None:
     for name in ("words", "chars", "tags"):
         context.log.artifact(vocabulary.path(name), "vocabulary")
     context.progress(f"vocabularies {vocab_sizes}; shards {manifest['splits']['train']['files']}")
+
+
+@contextlib.contextmanager
+def _project_on_worker_path() -> Iterator[None]:
+    """Beam's worker processes import this module by name: they need the project on their path."""
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), before]))
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = before
 
 
 class _VocabularyUnits(beam.DoFn):
@@ -179,7 +192,8 @@ class _EncodeSequenceExamples(beam.DoFn):
         tag_ids = self._featurizer.tag_ids(tags).to_list()
         for i, record in enumerate(batch):
             example = _sequence_example(record, token_ids[i], char_ids[i], tag_ids[i])
-            serialized = example.SerializeToString()
+            # deterministic: the protobuf maps in a SequenceExample otherwise serialize in hash order.
+            serialized = example.SerializeToString(deterministic=True)
             yield shard_of(record["key"], self.num_shards), (record["key"], serialized, len(token_ids[i]))
 
 

@@ -1,0 +1,112 @@
+"""The evaluate stage on the session's tiny model (`evaluated` in conftest), and `bless()` by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.evaluate.executor import bless
+
+SYSTEMS = ("model", "baseline")
+
+
+def results(**splits: tuple[float, float]) -> dict:
+    """Evaluation results holding only what `bless` reads: split=(model accuracy, baseline accuracy)."""
+    return {
+        split: {"model": {"token_accuracy": model}, "baseline": {"token_accuracy": baseline}}
+        for split, (model, baseline) in splits.items()
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# The stage
+
+
+def test_metrics_hold_model_and_baseline_scores_per_held_out_split(evaluated):
+    metrics = evaluated.output("evaluation").read()
+
+    assert set(metrics) == {"eval", "test"}
+    for split in metrics:
+        assert set(metrics[split]) == set(SYSTEMS)
+        for system in SYSTEMS:
+            assert 0.0 <= metrics[split][system]["token_accuracy"] <= 1.0
+
+
+def test_scores_count_every_token_of_the_split(evaluated, preprocessed):
+    metrics = evaluated.output("evaluation").read()
+    manifest = preprocessed.output("shards").manifest()["splits"]
+
+    for split in metrics:
+        for system in SYSTEMS:
+            assert metrics[split][system]["tokens"] == manifest[split]["tokens"]
+
+
+def test_blessing_follows_bless_on_the_written_metrics(evaluated, tiny_task):
+    metrics = evaluated.output("evaluation").read()
+
+    verdict = bless(metrics, tiny_task.evaluate.bless_margin)
+
+    assert evaluated.output("blessing").properties == verdict
+    assert evaluated.output("blessing").blessed == verdict["blessed"]
+
+
+def test_a_confusion_matrix_is_plotted_and_logged_per_split(evaluated):
+    uri = evaluated.output("evaluation").uri
+    logged = [event["path"] for event in evaluated.log.events if event["kind"] == "artifact"]
+
+    for split in ("eval", "test"):
+        assert (uri / f"confusion_matrix_{split}.png").is_file()
+        assert f"evaluation/confusion_matrix_{split}.png" in logged
+
+
+def test_model_and_baseline_accuracies_are_logged(evaluated):
+    metrics = evaluated.output("evaluation").read()
+    (logged,) = [event["metrics"] for event in evaluated.log.events if event["kind"] == "metrics"]
+
+    assert logged["test.token_accuracy"] == pytest.approx(metrics["test"]["model"]["token_accuracy"])
+    assert logged["baseline.test.token_accuracy"] == pytest.approx(metrics["test"]["baseline"]["token_accuracy"])
+
+
+# ----------------------------------------------------------------------------------------------
+# bless()
+
+
+def test_a_model_beating_the_baseline_by_more_than_the_margin_is_blessed():
+    assert bless(results(eval=(0.9, 0.5)), margin=0.25)["blessed"]
+
+
+def test_a_model_exactly_at_the_margin_is_blessed():
+    assert bless(results(eval=(0.75, 0.5)), margin=0.25)["blessed"]
+
+
+def test_a_model_just_below_the_margin_is_not_blessed():
+    assert not bless(results(eval=(0.7499, 0.5)), margin=0.25)["blessed"]
+
+
+def test_a_model_worse_than_the_baseline_is_not_blessed_even_with_zero_margin():
+    assert not bless(results(eval=(0.4, 0.5)), margin=0.0)["blessed"]
+
+
+def test_a_model_exactly_at_a_decimal_margin_is_blessed():
+    # 57 of 100 tokens right against the baseline's 56: exactly the default margin 0.01 better.
+    assert bless(results(eval=(57 / 100, 56 / 100)), margin=0.01)["blessed"]
+
+
+def test_eval_decides_over_test():
+    verdict = bless(results(eval=(0.5, 0.5), test=(1.0, 0.5)), margin=0.25)
+
+    assert verdict["split"] == "eval"
+    assert not verdict["blessed"]
+
+
+def test_test_decides_when_there_is_no_eval_split():
+    verdict = bless(results(test=(1.0, 0.5)), margin=0.25)
+
+    assert verdict["split"] == "test"
+    assert verdict["blessed"]
+
+
+def test_verdict_gives_the_accuracies_and_a_reason():
+    verdict = bless(results(eval=(0.5, 0.75)), margin=0.0)
+
+    assert (verdict["model"], verdict["baseline"]) == (0.5, 0.75)
+    assert verdict["reason"] == "eval token accuracy 0.5000 does not beat the baseline 0.7500 + margin 0.0"

@@ -1,0 +1,157 @@
+"""The statistics stage on hand-built examples: counts, histograms, OOV rates, reject threshold, anomalies."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import pytest
+
+from components.statistics.spec import SPEC, StatisticsParameters
+from pipeline.component import Component
+from pipeline.errors import DataError
+from tests.stages.support import StageHarness, record, write_examples, write_rejects
+
+# Train: 3 sentences of 3, 2 and 12 tokens (17 tokens); words the, dog, runs, a, x.
+TRAIN = [
+    record("c:1", "the/DET dog/NOUN runs/VERB"),
+    record("c:2", "a/DET dog/NOUN"),
+    record("c:3", " ".join(["x/NOUN"] * 12)),
+]
+# Eval: "cat" is the only word not seen in train: OOV rate 1/3.
+EVAL = [record("c:4", "the/DET cat/NOUN runs/VERB")]
+# Test: "The" (capitalised) and "ran" are not train words as they are: 2/4; lowercased only "ran": 1/4.
+TEST = [record("c:5", "The/DET dog/NOUN x/NOUN ran/VERB")]
+
+BAD_LINE = {"source": "bad.txt", "line": 7, "reason": "token without tag: 'foo'", "text": "foo bar/NOUN"}
+OTHER_BAD_LINE = {"source": "bad.txt", "line": 9, "reason": "empty word: '/NOUN'", "text": "/NOUN"}
+
+
+def statistics(max_reject_fraction: float = 0.01, lowercase: bool = False) -> Component:
+    return Component(SPEC, StatisticsParameters(max_reject_fraction, lowercase))
+
+
+@pytest.fixture
+def examples(tmp_path: pathlib.Path):
+    return write_examples(tmp_path / "examples", train=TRAIN, eval=EVAL, test=TEST)
+
+
+@pytest.fixture
+def no_rejects(tmp_path: pathlib.Path):
+    return write_rejects(tmp_path / "rejects", [], records=5)
+
+
+def run_statistics(harness: StageHarness, component: Component, examples, rejects) -> dict:
+    run = harness.run(component, examples=examples, rejects=rejects)
+    return run.output("statistics").read()
+
+
+# ----------------------------------------------------------------------------------------------
+# Counts and rates
+
+
+def test_records_and_tokens_are_counted_per_split(harness, examples, no_rejects):
+    stats = run_statistics(harness, statistics(), examples, no_rejects)
+
+    assert stats["records"] == {"train": 3, "eval": 1, "test": 1}
+    assert stats["tokens"] == {"train": 17, "eval": 3, "test": 4}
+    assert stats["rejects"] == 0
+
+
+def test_length_histogram_buckets_sentences_by_tens(harness, examples, no_rejects):
+    stats = run_statistics(harness, statistics(), examples, no_rejects)
+
+    assert stats["length_histogram"] == {"train": {"0-9": 2, "10-19": 1}, "eval": {"0-9": 1}, "test": {"0-9": 1}}
+
+
+def test_tags_are_counted_per_split(harness, examples, no_rejects):
+    stats = run_statistics(harness, statistics(), examples, no_rejects)
+
+    assert stats["tags"]["train"] == {"NOUN": 14, "DET": 2, "VERB": 1}
+    assert stats["tags"]["test"] == {"NOUN": 2, "DET": 1, "VERB": 1}
+
+
+def test_oov_rate_counts_held_out_tokens_not_seen_in_train(harness, examples, no_rejects):
+    stats = run_statistics(harness, statistics(lowercase=False), examples, no_rejects)
+
+    assert stats["oov_rate"] == {"eval": pytest.approx(1 / 3), "test": pytest.approx(2 / 4)}
+
+
+def test_oov_rate_compares_lowercased_forms_when_the_model_lowercases(harness, examples, no_rejects):
+    stats = run_statistics(harness, statistics(lowercase=True), examples, no_rejects)
+
+    assert stats["oov_rate"] == {"eval": pytest.approx(1 / 3), "test": pytest.approx(1 / 4)}
+
+
+def test_token_counts_and_oov_rates_are_logged(harness, examples, no_rejects):
+    run = harness.run(statistics(), examples=examples, rejects=no_rejects)
+
+    metrics = [event["metrics"] for event in run.log.events if event["kind"] == "metrics"]
+    assert metrics == [
+        {
+            "tokens.train": 17,
+            "tokens.eval": 3,
+            "tokens.test": 4,
+            "oov_rate.eval": pytest.approx(1 / 3),
+            "oov_rate.test": pytest.approx(1 / 2),
+        }
+    ]
+
+
+# ----------------------------------------------------------------------------------------------
+# Rejects threshold
+
+
+def test_rejects_above_the_fraction_fail_naming_the_first_bad_line(harness, examples, tmp_path):
+    # 2 rejects of 8 input records is 25%, above 20%.
+    rejects = write_rejects(tmp_path / "rejects", [BAD_LINE, OTHER_BAD_LINE], records=6)
+
+    with pytest.raises(DataError, match=r"bad\.txt:7: token without tag: 'foo'") as raised:
+        harness.run(statistics(max_reject_fraction=0.2), examples=examples, rejects=rejects)
+    assert "2 of 8 records rejected" in str(raised.value)
+
+
+def test_rejects_at_the_fraction_pass(harness, examples, tmp_path):
+    # 2 rejects of 8 input records is exactly 25%.
+    rejects = write_rejects(tmp_path / "rejects", [BAD_LINE, OTHER_BAD_LINE], records=6)
+
+    stats = run_statistics(harness, statistics(max_reject_fraction=0.25), examples, rejects)
+
+    assert stats["rejects"] == 2
+
+
+def test_rejects_below_the_fraction_pass(harness, examples, tmp_path):
+    rejects = write_rejects(tmp_path / "rejects", [BAD_LINE], records=99)
+
+    stats = run_statistics(harness, statistics(max_reject_fraction=0.02), examples, rejects)
+
+    assert stats["rejects"] == 1
+
+
+# ----------------------------------------------------------------------------------------------
+# Anomalies and fatal data problems
+
+
+def test_an_eval_tag_unseen_in_train_is_an_anomaly(harness, tmp_path, no_rejects):
+    examples = write_examples(
+        tmp_path / "examples", train=TRAIN, eval=[record("c:4", "wow/INTJ the/DET dog/NOUN")], test=TEST
+    )
+
+    run = harness.run(statistics(), examples=examples, rejects=no_rejects)
+
+    anomalies = run.output("anomalies")
+    assert json.loads(anomalies.path.read_text()) == ["eval has tags never seen in train: INTJ"]
+    assert anomalies.properties["count"] == 1
+
+
+def test_clean_examples_have_no_anomalies(harness, examples, no_rejects):
+    run = harness.run(statistics(), examples=examples, rejects=no_rejects)
+
+    assert json.loads(run.output("anomalies").path.read_text()) == []
+
+
+def test_an_empty_train_split_is_a_data_error(harness, tmp_path, no_rejects):
+    examples = write_examples(tmp_path / "examples", train=[], eval=EVAL, test=TEST)
+
+    with pytest.raises(DataError, match="train split is empty"):
+        harness.run(statistics(), examples=examples, rejects=no_rejects)
