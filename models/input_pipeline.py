@@ -50,7 +50,7 @@ def tagger_dataset(
         batch_size: sentences per batch.
         char_features: include `char_ids` int32 [batch, time, chars] in the inputs.
         shuffle_buffer: shuffle with this buffer (training); 0 keeps the shard order (evaluation).
-        seed: the shuffle seed.
+        seed: the seed of the shuffle and of word dropout.
         with_strings: also yield `tokens`, `tags` and `key` strings in the inputs (for evaluation).
         word_dropout: replace each word id by `[UNK]` with this probability (training only), so the
             unknown-word embedding is trained for the words that test text brings (the characters
@@ -62,7 +62,9 @@ def tagger_dataset(
     """
     dataset = tf.data.TFRecordDataset([str(f) for f in files])
     if shuffle_buffer:
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        # One order per dataset: the trainer builds each epoch's dataset with its own seed, so that a
+        # run resumed from a checkpoint sees the same batches as one that never stopped.
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
     dataset = dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
     def select(features):

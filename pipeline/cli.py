@@ -99,19 +99,23 @@ def _run(args: argparse.Namespace) -> int:
     pipelines = {task.name: dag.build(task, config) for task in tasks}  # every config error before any work
     output_dir = config.resolve(config.output_dir)
     for task in tasks:
-        tracker = tracking.RunTracker(
+        resolved = {**config_lib.to_dict(task), "seed": config.seed}
+        tracker = tracking.RunTracker.open(
             config.tracking_uri,
             experiment=task.name,
             run_name=datetime.datetime.now().strftime("%Y%m%d-%H%M%S"),
             tags={"kind": task.kind, "task": task.name},
+            params=config_lib.flatten(resolved),
+            state_file=output_dir / task.name / ".mlflow_run.json",
             artifact_root=_artifact_root(config),
         )
         status = "FAILED"
         try:
-            resolved = {**config_lib.to_dict(task), "seed": config.seed}
-            tracker.log_params(config_lib.flatten(resolved))
             tracker.log_text(yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True), "config/task.yaml")
-            print(f"[{task.name}] MLflow run {tracker.run_id} in experiment {task.name!r} at {config.tracking_uri}")
+            how = "continuing the interrupted" if tracker.continued else "new"
+            print(
+                f"[{task.name}] {how} MLflow run {tracker.run_id} in experiment {task.name!r} at {config.tracking_uri}"
+            )
             results = runner.run_task(
                 pipelines[task.name],
                 task=task.name,

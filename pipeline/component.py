@@ -51,6 +51,9 @@ class StageContext:
 
     Executors log metrics, params and files through `log`, never to MLflow directly, so that a cached
     stage can replay what it logged into a later run.
+
+    `work_dir` survives a crash of the stage (it is named by the stage's fingerprint, not by the
+    process) and is removed when the stage completes: the place for checkpoints to resume from.
     """
 
     task: str
@@ -62,6 +65,7 @@ class StageContext:
     seed: int
     beam: BeamConfig
     task_dir: pathlib.Path
+    work_dir: pathlib.Path
     _started: float = dataclasses.field(default_factory=time.perf_counter)
 
     def progress(self, message: str) -> None:

@@ -94,6 +94,9 @@ class TrainConfig:
     # Gradients are rescaled so that their global norm is at most this (Pascanu et al. 2013).
     clip_norm: float | None = dataclasses.field(default=5.0, metadata={"min": 0.0})
     shuffle_buffer: int = dataclasses.field(default=4096, metadata=_at_least(1))
+    # Save a checkpoint every this many steps (and at each epoch's end); a rerun after a crash resumes
+    # from the last one. 0: only at epoch ends.
+    checkpoint_every: int = dataclasses.field(default=200, metadata=_at_least(0))
     # Probability of replacing a training word by [UNK], so that the unknown-word embedding is learned.
     word_dropout: float = dataclasses.field(default=0.05, metadata={"min": 0.0, "max": 1.0})
 

@@ -11,3 +11,7 @@ class ConfigError(SeqpipeError):
 
 class DataError(SeqpipeError):
     """Input data cannot be used: a missing file, too many rejected records, an anomaly."""
+
+
+class TrainingError(SeqpipeError):
+    """Training cannot go on (a NaN or infinite loss); the message says what to change."""

@@ -148,7 +148,8 @@ def _execute(
         (temporary / name).mkdir(parents=True)
         outputs[name] = kind(temporary / name, fingerprint, spec.name)
     log = tracking.StageLog(tracker, temporary)
-    context = StageContext(task, spec.name, component.parameters, inputs, outputs, log, seed, beam, task_dir)
+    work_dir = stage_root / f".work-{fingerprint}"
+    context = StageContext(task, spec.name, component.parameters, inputs, outputs, log, seed, beam, task_dir, work_dir)
     try:
         spec.load_executor()(context)
         for artifact in outputs.values():
@@ -158,6 +159,7 @@ def _execute(
         if final.exists():  # an incomplete folder from an earlier crash, or a forced rerun
             shutil.rmtree(final)
         temporary.rename(final)
+        shutil.rmtree(work_dir, ignore_errors=True)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
@@ -171,15 +173,5 @@ def _remove_stale_temporaries(stage_root: pathlib.Path) -> None:
     """Removes temporary folders left by crashed runs (their process is gone)."""
     for folder in stage_root.glob(".tmp-*"):
         pid = folder.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _process_alive(int(pid)):
+        if pid.isdigit() and not tracking.process_alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -8,8 +8,10 @@ so that every run carries the same params, metrics and files.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 import pathlib
 import time
 from collections.abc import Mapping
@@ -20,28 +22,63 @@ _BATCH = 100  # MLflow accepts at most 100 params or 1000 metrics per log_batch 
 
 
 class RunTracker:
-    """One MLflow run of one task."""
+    """One MLflow run of one task.
 
-    def __init__(
-        self,
+    Attributes:
+        run_id: the MLflow run.
+        continued: True when this execution continues a run that a killed execution left open.
+    """
+
+    def __init__(self, client, run_id: str, continued: bool = False) -> None:
+        self.client = client
+        self.run_id = run_id
+        self.continued = continued
+
+    @classmethod
+    def open(
+        cls,
         uri: str,
         experiment: str,
         run_name: str,
         tags: Mapping[str, str],
+        params: Mapping[str, Any],
+        state_file: pathlib.Path,
         artifact_root: pathlib.Path | None = None,
-    ) -> None:
-        """Starts a run in `experiment` (created when missing, its files under `artifact_root` if given)."""
+    ) -> RunTracker:
+        """Continues the run a killed execution of the same params left open, or starts a new run.
+
+        `state_file` names the open run while an execution is under way; `finish` removes it. A run
+        whose process died with other params is marked FAILED rather than left RUNNING forever.
+        """
         from mlflow.tracking import MlflowClient
 
-        self.client = MlflowClient(tracking_uri=uri)
-        found = self.client.get_experiment_by_name(experiment)
+        client = MlflowClient(tracking_uri=uri)
+        digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
+        left = _orphan(client, state_file, uri)
+        if left is not None:
+            if left["params"] == digest:
+                client.set_tag(left["run_id"], "continued_after_crash", "true")
+                tracker = cls(client, left["run_id"], continued=True)
+                tracker._claim(state_file, uri, digest)
+                return tracker
+            client.set_terminated(left["run_id"], "FAILED")
+        found = client.get_experiment_by_name(experiment)
         if found:
             experiment_id = found.experiment_id
         else:
             location = (artifact_root / experiment).as_uri() if artifact_root else None
-            experiment_id = self.client.create_experiment(experiment, artifact_location=location)
-        self.run = self.client.create_run(experiment_id, run_name=run_name, tags=dict(tags))
-        self.run_id = self.run.info.run_id
+            experiment_id = client.create_experiment(experiment, artifact_location=location)
+        run = client.create_run(experiment_id, run_name=run_name, tags=dict(tags))
+        tracker = cls(client, run.info.run_id)
+        tracker._claim(state_file, uri, digest)
+        tracker.log_params(params)
+        return tracker
+
+    def _claim(self, state_file: pathlib.Path, uri: str, digest: str) -> None:
+        self.state_file = state_file
+        state_file.parent.mkdir(parents=True, exist_ok=True)
+        state = {"run_id": self.run_id, "pid": os.getpid(), "uri": uri, "params": digest}
+        state_file.write_text(json.dumps(state) + "\n")
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         from mlflow.entities import Param
@@ -78,6 +115,34 @@ class RunTracker:
     def finish(self, status: str) -> None:
         """Ends the run: `FINISHED` or `FAILED`."""
         self.client.set_terminated(self.run_id, status)
+        self.state_file.unlink(missing_ok=True)
+
+
+def _orphan(client, state_file: pathlib.Path, uri: str) -> dict[str, Any] | None:
+    """The state of a run left RUNNING by an execution whose process is gone, or None."""
+    try:
+        state = json.loads(state_file.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    if state.get("uri") != uri or process_alive(state.get("pid", -1)):
+        return None
+    try:
+        status = client.get_run(state["run_id"]).info.status
+    except Exception:  # the run was deleted, or the store was replaced
+        return None
+    return state if status == "RUNNING" else None
+
+
+def process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _param_value(value: Any) -> str:
@@ -99,9 +164,15 @@ class StageLog:
     def params(self, params: Mapping[str, Any]) -> None:
         self._record({"kind": "params", "params": dict(params)})
 
-    def metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+    @property
+    def continues_run(self) -> bool:
+        """True when the run already holds what an earlier, killed attempt of this stage logged."""
+        return bool(self.tracker is not None and self.tracker.continued)
+
+    def metrics(self, metrics: Mapping[str, float], step: int | None = None, *, forward: bool = True) -> None:
+        """Logs metrics; with `forward=False` they are only recorded (for replay), not sent to the run."""
         clean = {key: float(value) for key, value in metrics.items()}
-        self._record({"kind": "metrics", "metrics": clean, "step": step})
+        self._record({"kind": "metrics", "metrics": clean, "step": step}, forward=forward)
 
     def artifact(self, path: pathlib.Path, artifact_path: str | None = None) -> None:
         relative = pathlib.Path(path).resolve().relative_to(self.stage_dir.resolve())
@@ -110,9 +181,9 @@ class StageLog:
     def save(self, folder: pathlib.Path) -> None:
         (folder / RECORD_FILE).write_text(json.dumps(self.events, indent=1, sort_keys=True) + "\n")
 
-    def _record(self, event: dict[str, Any]) -> None:
+    def _record(self, event: dict[str, Any], forward: bool = True) -> None:
         self.events.append(event)
-        if self.tracker is not None:
+        if self.tracker is not None and forward:
             _apply(self.tracker, event, self.stage_dir)
 
 

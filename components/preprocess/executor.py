@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import pathlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -37,12 +38,13 @@ def run(context: StageContext) -> None:
     split_sizes = context.input("statistics").read()["records"]
     splits = [split for split in artifacts.SPLITS if split_sizes.get(split)]
 
-    # Beam's workers log every bundle at INFO; keep the console to the stages' own progress lines.
+    # flags=[]: the options come from the config, not from this process's command line. Beam's workers
+    # log every bundle, and warn about optional cloud libraries: keep the console to the progress lines.
     options = PipelineOptions(
-        runner=context.beam.runner, **{"default_sdk_harness_log_level": "WARNING", **dict(context.beam.options)}
+        flags=[], runner=context.beam.runner, **{"default_sdk_harness_log_level": "ERROR", **dict(context.beam.options)}
     )
     context.progress(f"Beam {context.beam.runner} {dict(context.beam.options)}")
-    with _project_on_worker_path(), beam.Pipeline(options=options) as p:
+    with _project_on_worker_path(), _quiet_logging(), beam.Pipeline(options=options) as p:
         records = {
             split: p
             | f"Read {split}" >> beam.io.ReadFromText(str(examples.split_path(split)))
@@ -87,6 +89,18 @@ def run(context: StageContext) -> None:
     for name in ("words", "chars", "tags"):
         context.log.artifact(vocabulary.path(name), "vocabulary")
     context.progress(f"vocabularies {vocab_sizes}; shards {manifest['splits']['train']['files']}")
+
+
+@contextlib.contextmanager
+def _quiet_logging() -> Iterator[None]:
+    """Beam logs warnings about optional libraries (apitools, BigQuery) on the root logger; errors still show."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
 
 
 @contextlib.contextmanager

@@ -10,74 +10,20 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import random
-import re
 import subprocess
 import sys
 import textwrap
 
 import pytest
-import yaml
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-TASK = "toy-pos"
-STAGES = ["ingest", "statistics", "preprocess", "train", "evaluate", "export"]
+from tests.e2e.support import STAGES, TASK, make_workspace, run_cli, stage_status
 
 pytestmark = pytest.mark.slow
 
 
-def make_corpus(path: pathlib.Path, sentences: int = 400, seed: int = 0) -> None:
-    rng = random.Random(seed)
-    ambiguous = ["run", "fish", "watch"]
-    nouns = ["dog", "cat", "man", "boat"] + ambiguous
-    lines = []
-    for _ in range(sentences):
-        if rng.random() < 0.5:  # PRON VERB DET NOUN .
-            words = [(rng.choice(["we", "they", "I"]), "PRON"), (rng.choice(ambiguous + ["see"]), "VERB")]
-        else:  # DET NOUN VERB .
-            words = [(rng.choice(["the", "a"]), "DET"), (rng.choice(nouns), "NOUN"), ("sleeps", "VERB")]
-        if words[-1][1] == "VERB" and words[0][1] == "PRON":
-            words += [(rng.choice(["the", "a"]), "DET"), (rng.choice(nouns), "NOUN")]
-        words.append((".", "."))
-        lines.append(" ".join(f"{w}/{t}" for w, t in words))
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory) -> pathlib.Path:
-    folder = tmp_path_factory.mktemp("e2e")
-    make_corpus(folder / "corpus.txt")
-    config = {
-        "output_dir": "runs",
-        "tracking": {"uri": "sqlite:///mlflow.db"},
-        "seed": 8,
-        "tasks": [
-            {
-                "name": TASK,
-                "kind": "tagger",
-                "data": {"format": "brown", "train": "corpus.txt", "split": {"eval": 0.15, "test": 0.15}},
-                "model": {"embedding_dim": 8, "hidden_dim": 8, "char_embedding_dim": 4, "char_filters": 4},
-                "train": {"epochs": 6, "batch_size": 16, "learning_rate": 0.02},
-                "evaluate": {"bless_margin": 0.02},
-            }
-        ],
-    }
-    (folder / "pipeline_config.yaml").write_text(yaml.safe_dump(config))
-    return folder
-
-
-def run_cli(workspace: pathlib.Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    command = [sys.executable, "-m", "pipeline", *args, "--config", str(workspace / "pipeline_config.yaml")]
-    result = subprocess.run(command, cwd=workspace, env=env, capture_output=True, text=True, timeout=600)
-    if check:
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
-
-
-def stage_status(stdout: str) -> dict[str, str]:
-    """The status (`ran` or `cached`) of each stage, from the runner's console lines."""
-    return dict(re.findall(rf"^\[{TASK}\] (\w+)\s+(ran|cached) in", stdout, flags=re.MULTILINE))
+    return make_workspace(tmp_path_factory.mktemp("e2e"))
 
 
 @pytest.fixture(scope="module")

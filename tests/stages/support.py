@@ -69,6 +69,7 @@ class StageHarness:
             seed=self.seed,
             beam=self.beam,
             task_dir=self.root,
+            work_dir=stage_dir / "work",
         )
 
     def run(self, component: Component, **inputs: artifacts.Artifact) -> StageRun:

@@ -1,0 +1,276 @@
+"""A pipeline killed with SIGKILL while preprocess runs leaves no artifact that looks whole, and a rerun recovers.
+
+The CLI runs in a subprocess on a tiny corpus (like test_pipeline.py). As soon as preprocess prints its
+first progress line, the process gets SIGKILL: no handler, no `finally`, no cleanup can run. Then:
+
+* preprocess has no `<fingerprint>/` folder with an `artifact.json` (at most a `.tmp-*` one);
+* a rerun reuses ingest and statistics from the cache, runs preprocess and the rest, and leaves no
+  `.tmp-*` (or `.work-*`) folder behind;
+* the killed execution's MLflow run was left RUNNING at the kill (what the rerun does with it is reported,
+  see `test_the_killed_mlflow_run`).
+"""
+
+from __future__ import annotations
+
+import os
+import dataclasses
+import pathlib
+import random
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+TASK = "crash-pos"
+STAGES = ["ingest", "statistics", "preprocess", "train", "evaluate", "export"]
+PREPROCESS_PROGRESS = re.compile(rf"^\[{TASK}\] preprocess\s+\d+\.\ds  ")
+KILL_DEADLINE_S = 240  # the killed run must reach preprocess well before this
+WORKER_GRACE_S = 20  # Beam workers see their runner gone and exit within ~2 s here
+
+pytestmark = pytest.mark.slow
+
+
+def make_corpus(path: pathlib.Path, sentences: int = 300, seed: int = 1) -> None:
+    """Brown-format sentences of a tiny grammar: PRON VERB DET NOUN . | DET NOUN VERB ."""
+    rng = random.Random(seed)
+    nouns = ["dog", "cat", "man", "boat", "fish"]
+    lines = []
+    for _ in range(sentences):
+        if rng.random() < 0.5:
+            words = [(rng.choice(["we", "they"]), "PRON"), (rng.choice(["see", "fish"]), "VERB")]
+            words += [(rng.choice(["the", "a"]), "DET"), (rng.choice(nouns), "NOUN")]
+        else:
+            words = [(rng.choice(["the", "a"]), "DET"), (rng.choice(nouns), "NOUN"), ("sleeps", "VERB")]
+        lines.append(" ".join(f"{w}/{t}" for w, t in words + [(".", ".")]))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def make_workspace(folder: pathlib.Path) -> pathlib.Path:
+    make_corpus(folder / "corpus.txt")
+    config = {
+        "output_dir": "runs",
+        "tracking": {"uri": "sqlite:///mlflow.db"},
+        "seed": 8,
+        "tasks": [
+            {
+                "name": TASK,
+                "kind": "tagger",
+                "data": {"format": "brown", "train": "corpus.txt", "split": {"eval": 0.15, "test": 0.15}},
+                "model": {"embedding_dim": 8, "hidden_dim": 8, "char_embedding_dim": 4, "char_filters": 4},
+                "train": {"epochs": 1, "batch_size": 16, "learning_rate": 0.02},
+                "evaluate": {"bless_margin": 0.0},
+            }
+        ],
+    }
+    (folder / "pipeline_config.yaml").write_text(yaml.safe_dump(config))
+    return folder
+
+
+def command(workspace: pathlib.Path) -> list[str]:
+    return [sys.executable, "-m", "pipeline", "run", "--config", str(workspace / "pipeline_config.yaml")]
+
+
+def environment() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def stage_status(stdout: str) -> dict[str, str]:
+    return dict(re.findall(rf"^\[{TASK}\] (\w+)\s+(ran|cached) in", stdout, flags=re.MULTILINE))
+
+
+def run_id(stdout: str) -> str:
+    match = re.search(r"MLflow run ([0-9a-f]+)", stdout)
+    assert match, stdout[-2000:]
+    return match[1]
+
+
+def group_members(pgid: int) -> list[str]:
+    """Command lines of the live processes of process group `pgid` (Linux /proc; zombies left out)."""
+    members = []
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError):
+            continue  # the process ended while we looked
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(cmdline)
+    return members
+
+
+def beam_workers(pgid: int) -> list[str]:
+    return [cmd for cmd in group_members(pgid) if "sdk_worker_main" in cmd and not cmd.startswith("/bin/sh")]
+
+
+@dataclasses.dataclass
+class Scenario:
+    """One kill and its rerun, with what was seen in between."""
+
+    workspace: pathlib.Path
+    killed_stdout: str
+    seconds_to_kill: float
+    workers_at_kill: int  # Beam worker processes alive when the CLI got SIGKILL
+    seconds_workers_outlived_it: float | None  # None: still alive after the wait (then this test killed them)
+    after_kill: dict[str, list[str]]  # the entries of each stage folder right after the kill
+    run_status_at_kill: str  # MLflow status of the killed execution's run, before the rerun
+    rerun: subprocess.CompletedProcess
+
+
+def run_and_kill_in_preprocess(workspace: pathlib.Path, when: str) -> tuple[str, float, int, float | None]:
+    """Runs the CLI and SIGKILLs it once preprocess has printed its first progress line.
+
+    `when`: "first-progress-line" kills right then (Beam not started yet); "beam-workers-running" waits
+    until Beam's worker processes have run for a second.
+    """
+    stderr_path = workspace / f"killed-{when}.stderr"
+    started = time.perf_counter()
+    with stderr_path.open("w") as stderr:
+        # A session of its own: the Beam worker processes it starts are in its process group, so this test
+        # can see whether they outlive it, and clean them up.
+        process = subprocess.Popen(
+            command(workspace),
+            cwd=workspace,
+            env=environment(),
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            bufsize=1,
+            start_new_session=True,
+        )
+        watchdog = threading.Timer(KILL_DEADLINE_S, lambda: os.killpg(process.pid, signal.SIGKILL))
+        watchdog.start()
+        lines: list[str] = []
+        try:
+            for line in process.stdout:
+                lines.append(line)
+                if PREPROCESS_PROGRESS.match(line):
+                    break
+            if when == "beam-workers-running":
+                while not beam_workers(process.pid) and process.poll() is None:
+                    time.sleep(0.05)
+                time.sleep(1.0)
+            workers = len(beam_workers(process.pid))
+            process.send_signal(signal.SIGKILL)
+            seconds = time.perf_counter() - started
+            lines.extend(process.stdout)  # what it printed between the progress line and the kill
+            process.wait(timeout=30)
+        finally:
+            watchdog.cancel()
+            killed_at = time.monotonic()
+            while group_members(process.pid) and time.monotonic() - killed_at < WORKER_GRACE_S:
+                time.sleep(0.2)
+            outlived = None if group_members(process.pid) else time.monotonic() - killed_at
+            if outlived is None:
+                os.killpg(process.pid, signal.SIGKILL)  # processes this test started
+            process.stdout.close()
+    stdout = "".join(lines)
+    assert process.returncode == -signal.SIGKILL, stdout[-3000:] + stderr_path.read_text()[-3000:]
+    assert PREPROCESS_PROGRESS.search(stdout, pos=0) or any(PREPROCESS_PROGRESS.match(x) for x in lines), stdout
+    assert "preprocess" not in stage_status(stdout), "preprocess finished before the kill:\n" + stdout
+    return stdout, seconds, workers, outlived
+
+
+def mlflow_client(workspace: pathlib.Path):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=f"sqlite:///{workspace / 'mlflow.db'}")
+
+
+@pytest.fixture(scope="module", params=["first-progress-line", "beam-workers-running"])
+def scenario(request, tmp_path_factory) -> Scenario:
+    workspace = make_workspace(tmp_path_factory.mktemp(f"crash-{request.param}"))
+    stdout, seconds, workers, outlived = run_and_kill_in_preprocess(workspace, request.param)
+    task_dir = workspace / "runs" / TASK
+    after_kill = {stage: sorted(p.name for p in (task_dir / stage).iterdir()) for stage in STAGES if (task_dir / stage).is_dir()}
+    status = mlflow_client(workspace).get_run(run_id(stdout)).info.status
+    rerun = subprocess.run(
+        command(workspace), cwd=workspace, env=environment(), capture_output=True, text=True, timeout=400
+    )
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    return Scenario(workspace, stdout, seconds, workers, outlived, after_kill, status, rerun)
+
+
+def complete_folders(stage_dir: pathlib.Path) -> list[pathlib.Path]:
+    """Fingerprint folders of a stage holding at least one artifact.json (a complete-looking output)."""
+    return [p for p in stage_dir.iterdir() if not p.name.startswith(".") and list(p.glob("*/artifact.json"))]
+
+
+def test_the_kill_happens_while_preprocess_runs(scenario):
+    assert stage_status(scenario.killed_stdout) == {"ingest": "ran", "statistics": "ran"}
+    assert "preprocess" in scenario.after_kill
+    assert not {"train", "evaluate", "export"} & set(scenario.after_kill)
+    if "beam-workers-running" in scenario.workspace.name:
+        assert scenario.workers_at_kill > 0, "the Beam workers were not running at the kill"
+
+
+def test_a_killed_preprocess_leaves_no_folder_that_looks_complete(scenario):
+    names = scenario.after_kill["preprocess"]
+
+    assert [name for name in names if not name.startswith(".")] == [], names
+    assert all(name.startswith((".tmp-", ".work-")) for name in names), names
+
+
+def test_the_stages_before_the_kill_were_complete(scenario):
+    for stage in ("ingest", "statistics"):
+        (fingerprint,) = [name for name in scenario.after_kill[stage] if not name.startswith(".")]
+        folder = scenario.workspace / "runs" / TASK / stage / fingerprint
+        assert len(list(folder.glob("*/artifact.json"))) == 2, folder  # both outputs of each stage
+
+
+def test_the_beam_workers_do_not_outlive_the_killed_process(scenario):
+    assert scenario.seconds_workers_outlived_it is not None, (
+        f"processes of the killed pipeline still alive {WORKER_GRACE_S}s after SIGKILL"
+    )
+
+
+def test_the_rerun_reuses_what_was_complete_and_runs_the_rest(scenario):
+    assert stage_status(scenario.rerun.stdout) == {
+        "ingest": "cached",
+        "statistics": "cached",
+        "preprocess": "ran",
+        "train": "ran",
+        "evaluate": "ran",
+        "export": "ran",
+    }
+    assert "Traceback" not in scenario.rerun.stderr
+
+
+def test_no_temporary_folder_remains_after_the_rerun(scenario):
+    task_dir = scenario.workspace / "runs" / TASK
+    leftovers = [p.relative_to(task_dir).as_posix() for p in task_dir.glob("*/.tmp-*")]
+    leftovers += [p.relative_to(task_dir).as_posix() for p in task_dir.glob("*/.work-*")]
+
+    assert leftovers == []
+    for stage in STAGES:
+        (folder,) = complete_folders(task_dir / stage)
+        for output in folder.iterdir():
+            if output.is_dir():
+                assert (output / "artifact.json").is_file(), output
+
+
+def test_the_killed_mlflow_run(scenario, record_property):
+    """SIGKILL leaves the run RUNNING; the rerun's run finishes. What becomes of the killed run is recorded."""
+    client = mlflow_client(scenario.workspace)
+    killed_id, rerun_id = run_id(scenario.killed_stdout), run_id(scenario.rerun.stdout)
+    runs = client.search_runs([client.get_experiment_by_name(TASK).experiment_id])
+    observed = {
+        "killed_run_at_kill": scenario.run_status_at_kill,
+        "killed_run_after_rerun": client.get_run(killed_id).info.status,
+        "rerun_continued_the_killed_run": killed_id == rerun_id,
+        "runs_in_experiment": sorted(r.info.status for r in runs),
+        "seconds_to_kill": round(scenario.seconds_to_kill, 1),
+        "beam_workers_at_kill": scenario.workers_at_kill,
+        "seconds_they_outlived_it": scenario.seconds_workers_outlived_it,
+    }
+    for key, value in observed.items():
+        record_property(key, value)
+    print("observed:", observed)
+
+    assert scenario.run_status_at_kill == "RUNNING"  # nothing can end a run on SIGKILL
+    assert client.get_run(rerun_id).info.status == "FINISHED"
