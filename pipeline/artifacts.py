@@ -180,6 +180,15 @@ class Evaluation(Artifact):
     def read(self) -> dict[str, Any]:
         return json.loads(self.path.read_text())
 
+    def predictions_path(self, split: str) -> pathlib.Path:
+        """The model's predictions on a split, one JSON object a line (`tokens`, `tags`)."""
+        return self.uri / f"predictions_{split}.jsonl"
+
+    def predictions(self, split: str) -> Iterator[dict[str, Any]]:
+        with self.predictions_path(split).open(encoding="utf-8") as lines:
+            for line in lines:
+                yield json.loads(line)
+
 
 class Blessing(Artifact):
     """The evaluator's verdict: `properties["blessed"]` and the reason."""

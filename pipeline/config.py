@@ -112,6 +112,11 @@ class EvaluateConfig:
 class ExportConfig:
     # Raw text is cut to this many tokens in the serving graph.
     max_length: int = dataclasses.field(default=256, metadata=_at_least(1))
+    # Infra-validation runs the SavedModel in a fresh process on this many eval sentences and checks
+    # that it tags them exactly as the Keras model did.
+    validation_examples: int = dataclasses.field(default=256, metadata=_at_least(1))
+    # Register the exported model in the MLflow model registry under the task's name.
+    register: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

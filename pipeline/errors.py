@@ -15,3 +15,7 @@ class DataError(SeqpipeError):
 
 class TrainingError(SeqpipeError):
     """Training cannot go on (a NaN or infinite loss); the message says what to change."""
+
+
+class ValidationError(SeqpipeError):
+    """The exported model does not behave like the trained one; nothing was pushed."""

@@ -165,6 +165,11 @@ class StageLog:
         self._record({"kind": "params", "params": dict(params)})
 
     @property
+    def registry(self) -> Registry | None:
+        """The model registry of the run's store; None without a run. Its changes are not replayed."""
+        return Registry(self.tracker.client, self.tracker.run_id) if self.tracker is not None else None
+
+    @property
     def continues_run(self) -> bool:
         """True when the run already holds what an earlier, killed attempt of this stage logged."""
         return bool(self.tracker is not None and self.tracker.continued)
@@ -203,3 +208,43 @@ def _apply(tracker: RunTracker, event: Mapping[str, Any], stage_dir: pathlib.Pat
         tracker.log_metrics(event["metrics"], event["step"])
     elif event["kind"] == "artifact":
         tracker.log_artifact(stage_dir / event["path"], event["artifact_path"])
+
+
+class Registry:
+    """The MLflow model registry, as the export stage uses it: register a version, move `champion`."""
+
+    CHAMPION = "champion"
+
+    def __init__(self, client, run_id: str) -> None:
+        self.client = client
+        self.run_id = run_id
+
+    def register(self, name: str, artifact_path: str, tags: Mapping[str, str]) -> str:
+        """Registers the run's model at `artifact_path` as a new version of `name`; returns the version."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.create_registered_model(name)
+        except MlflowException as error:
+            if error.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        source = f"runs:/{self.run_id}/{artifact_path}"
+        version = self.client.create_model_version(name, source, run_id=self.run_id, tags=dict(tags))
+        return version.version
+
+    def champion(self, name: str):
+        """The version holding the `champion` alias, or None."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.get_model_version_by_alias(name, self.CHAMPION)
+        except MlflowException:
+            return None
+
+    def download(self, version, path: str, destination: pathlib.Path) -> pathlib.Path:
+        """Downloads `path` from the run that made `version`."""
+        destination.mkdir(parents=True, exist_ok=True)
+        return pathlib.Path(self.client.download_artifacts(version.run_id, path, str(destination)))
+
+    def crown(self, name: str, version: str) -> None:
+        self.client.set_registered_model_alias(name, self.CHAMPION, version)

@@ -44,6 +44,7 @@ def run(context: StageContext) -> None:
             shards.files(split), params.evaluate.batch_size, char_features=char_features, with_strings=True
         )
         tokens, gold, predicted = predict(model, dataset, tags)
+        write_predictions(evaluation.predictions_path(split), tokens, predicted)
         forms = [_forms(sentence, params.lowercase) for sentence in tokens]
         oov = [[form not in known_words for form in sentence] for sentence in forms]
         results[split] = {
@@ -90,6 +91,13 @@ def predict(model: keras.Model, dataset, tags: Sequence[str]) -> tuple[list, lis
             gold.append([t.decode("utf-8") for t in strings[text.TAGS][i, :length].numpy()])
             predicted.append([tags[j] for j in best[i, :length]])
     return tokens, gold, predicted
+
+
+def write_predictions(path, tokens: list[list[str]], predicted: list[list[str]]) -> None:
+    """The model's tags for each sentence, for the export stage to check the SavedModel against."""
+    with path.open("w", encoding="utf-8") as stream:
+        for sentence, tags in zip(tokens, predicted, strict=True):
+            stream.write(json.dumps({"tokens": sentence, "tags": tags}, ensure_ascii=False) + "\n")
 
 
 def score(gold: list[list[str]], predicted: list[list[str]], oov: list[list[bool]]) -> dict[str, Any]:

@@ -1,19 +1,40 @@
-"""Export executor: a blessed model becomes a SavedModel that takes raw strings, pushed to `serving/<N>/`."""
+"""Export executor: a blessed model becomes a SavedModel that takes raw strings, validated, then pushed.
+
+1. Export: the Keras model, its tokenizer and vocabularies in one SavedModel.
+2. Infra-validation (as TFX's InfraValidator): the SavedModel runs in a fresh process that imports only
+   TensorFlow and tensorflow-text, on the eval sentences, and must tag them exactly as the Keras model
+   did in the evaluate stage. A mismatch fails the stage and nothing is pushed.
+3. Push (as TFX's Pusher): to `serving/<N>/` (TF Serving's layout), logged to MLflow as a pyfunc
+   model, and registered under the task's name; the `champion` alias moves to it only when it beats
+   the current champion on this run's test split.
+"""
 
 from __future__ import annotations
 
+import itertools
+import json
 import pathlib
 import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
 
 import keras
 import tensorflow as tf
 
 import models.tagger  # noqa: F401  (registers the custom layers for loading)
+from components.evaluate import metrics
 from components.export.spec import ExportParameters
 from models import text
 from models.serving import TaggerServingModule
-from pipeline import artifacts
+from pipeline import artifacts, tracking
 from pipeline.component import StageContext
+from pipeline.errors import ValidationError
+
+VALIDATOR = pathlib.Path(__file__).with_name("infra_validator.py")
+PYFUNC_MODEL = pathlib.Path(__file__).resolve().parents[2] / "models" / "mlflow_tagger.py"
+MLFLOW_MODEL = "mlflow_model"
 
 
 def run(context: StageContext) -> None:
@@ -27,12 +48,23 @@ def run(context: StageContext) -> None:
 
     module = serving_module(context.input("model"), context.input("vocabulary"), params)
     tf.saved_model.save(module, str(pushed.saved_model_path), signatures=module.signatures())
+    evaluation: artifacts.Evaluation = context.input("evaluation")
+    split = "eval" if evaluation.predictions_path("eval").exists() else "test"
+    expected = list(itertools.islice(evaluation.predictions(split), params.export.validation_examples))
+    report = infra_validate(pushed.saved_model_path, expected)
+    context.progress(f"infra-validation: {report['sentences']} {split} sentences tagged alike in a fresh process")
+
     version = push(pushed.saved_model_path, context.task_dir / "serving")
-    pushed.properties.update(
-        {"pushed": True, "version": version, "serving_dir": str(context.task_dir / "serving" / str(version))}
-    )
+    serving_dir = context.task_dir / "serving" / str(version)
+    pushed.properties.update({"pushed": True, "version": version, "serving_dir": str(serving_dir), **report})
     context.log.artifact(pushed.saved_model_path, "saved_model")
-    context.progress(f"pushed version {version} to {context.task_dir / 'serving' / str(version)}")
+    save_pyfunc_model(pushed.saved_model_path, pushed.uri / MLFLOW_MODEL)
+    context.log.artifact(pushed.uri / MLFLOW_MODEL, MLFLOW_MODEL)
+    context.progress(f"pushed version {version} to {serving_dir}")
+    registry = context.log.registry
+    if params.export.register and registry is not None:
+        test_accuracy = evaluation.read()["test"]["model"]["token_accuracy"] if "test" in evaluation.read() else None
+        register(registry, context, pushed, test_accuracy, version)
 
 
 def serving_module(
@@ -56,6 +88,43 @@ def serving_module(
     )
 
 
+def infra_validate(saved_model: pathlib.Path, expected: Sequence[dict]) -> dict[str, int]:
+    """Runs the SavedModel in a fresh process on `expected`'s tokens and checks it gives their tags.
+
+    Returns:
+        counts: `sentences` checked through `tag_tokens`, and `text_sentences` also checked through
+        `serving_default` (those whose text, re-tokenized in the graph, gives back the same tokens).
+
+    Raises:
+        ValidationError: the process failed, or a sentence was tagged differently.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        requests, responses = pathlib.Path(folder) / "requests.jsonl", pathlib.Path(folder) / "responses.jsonl"
+        requests.write_text("".join(json.dumps({"tokens": e["tokens"]}, ensure_ascii=False) + "\n" for e in expected))
+        result = subprocess.run(
+            [sys.executable, str(VALIDATOR), str(saved_model), str(requests), str(responses)],
+            cwd=folder,
+            env={"PATH": "/usr/bin:/bin", "HOME": folder, "TF_CPP_MIN_LOG_LEVEL": "3"},  # nothing leaks in
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode:
+            last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+            raise ValidationError(f"export: the SavedModel failed in a fresh process: {last}; nothing pushed")
+        answers = [json.loads(line) for line in responses.read_text(encoding="utf-8").splitlines()]
+    mismatches = [i for i, (e, a) in enumerate(zip(expected, answers, strict=True)) if e["tags"] != a["tags"]]
+    same_tokens = [i for i, (e, a) in enumerate(zip(expected, answers, strict=True)) if e["tokens"] == a["text_tokens"]]
+    mismatches += [i for i in same_tokens if expected[i]["tags"] != answers[i]["text_tags"]]
+    if mismatches:
+        first = mismatches[0]
+        raise ValidationError(
+            f"export: the SavedModel tags {len(set(mismatches))} of {len(expected)} sentences unlike the Keras model "
+            f"(first: {' '.join(expected[first]['tokens'])[:80]!r}: {answers[first]['tags']} instead of "
+            f"{expected[first]['tags']}); nothing pushed"
+        )
+    return {"sentences": len(expected), "text_sentences": len(same_tokens)}
+
+
 def push(saved_model: pathlib.Path, serving_dir: pathlib.Path) -> int:
     """Copies a SavedModel to `serving_dir/<N>/` (TF Serving's layout), N one more than the newest; returns N."""
     serving_dir.mkdir(parents=True, exist_ok=True)
@@ -66,3 +135,74 @@ def push(saved_model: pathlib.Path, serving_dir: pathlib.Path) -> int:
     shutil.copytree(saved_model, temporary)
     temporary.rename(serving_dir / str(version))
     return version
+
+
+def save_pyfunc_model(saved_model: pathlib.Path, path: pathlib.Path) -> None:
+    """The SavedModel as an MLflow pyfunc model (`models/mlflow_tagger.py`, loaded as code, no pickle)."""
+    import mlflow
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    signature = ModelSignature(inputs=Schema([ColSpec("string")]))  # a list of strings
+    requirements = [f"tensorflow=={tf.__version__}", f"tensorflow-text=={_version('tensorflow-text')}"]
+    mlflow.pyfunc.save_model(
+        str(path),
+        python_model=str(PYFUNC_MODEL),
+        artifacts={"saved_model": str(saved_model)},
+        signature=signature,
+        pip_requirements=requirements,
+    )
+
+
+def register(
+    registry: tracking.Registry,
+    context: StageContext,
+    pushed: artifacts.PushedModel,
+    test_accuracy: float | None,
+    serving_version: int,
+) -> None:
+    """Registers the pushed model; crowns it `champion` if it beats the champion on this test split."""
+    name = context.task
+    version = registry.register(name, MLFLOW_MODEL, {"serving_version": str(serving_version)})
+    pushed.properties["registered_version"] = version
+    champion = registry.champion(name)
+    if champion is None:
+        verdict, crown = "no champion yet", True
+    elif test_accuracy is None:
+        verdict, crown = "no test split to compare on", False
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            path = registry.download(champion, f"{MLFLOW_MODEL}/artifacts/saved_model", pathlib.Path(folder))
+            examples: artifacts.Examples = context.input("examples")
+            champion_accuracy = saved_model_accuracy(path, list(examples.read("test")))
+        crown = test_accuracy > champion_accuracy
+        relation = "beats" if crown else "does not beat"
+        verdict = (
+            f"test accuracy {test_accuracy:.4f} {relation} champion version {champion.version}'s "
+            f"{champion_accuracy:.4f} on the same test split"
+        )
+    if crown:
+        registry.crown(name, version)
+    pushed.properties.update({"champion": crown, "champion_verdict": verdict})
+    context.progress(f"registered {name} version {version}; {'now' if crown else 'not'} champion ({verdict})")
+
+
+def saved_model_accuracy(saved_model: pathlib.Path, examples: Sequence[dict], batch: int = 256) -> float:
+    """Token accuracy of a SavedModel's `tag_tokens` on examples with `tokens` and gold `tags`."""
+    model = tf.saved_model.load(str(saved_model))
+    gold, predicted = [], []
+    for start in range(0, len(examples), batch):
+        sentences = examples[start : start + batch]
+        width = max(len(e["tokens"]) for e in sentences)
+        tokens = tf.constant([e["tokens"] + [""] * (width - len(e["tokens"])) for e in sentences])
+        tags = model.signatures["tag_tokens"](tokens=tokens)["tags"].numpy()
+        for i, example in enumerate(sentences):
+            gold.append(example["tags"])
+            predicted.append([t.decode("utf-8") for t in tags[i, : len(example["tokens"])]])
+    return metrics.token_accuracy(gold, predicted)
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import version
+
+    return version(package)

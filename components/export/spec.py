@@ -10,7 +10,13 @@ from pipeline.config import ExportConfig, PipelineConfig, PreprocessConfig, Task
 
 SPEC = ComponentSpec(
     name="export",
-    inputs={"model": artifacts.Model, "vocabulary": artifacts.Vocabulary, "blessing": artifacts.Blessing},
+    inputs={
+        "model": artifacts.Model,
+        "vocabulary": artifacts.Vocabulary,
+        "blessing": artifacts.Blessing,
+        "evaluation": artifacts.Evaluation,  # the Keras model's predictions, to validate the SavedModel against
+        "examples": artifacts.Examples,  # the test split, to compare with the registered champion
+    },
     outputs={"pushed_model": artifacts.PushedModel},
     executor="components.export.executor:run",
     code=("components/export", "models"),

@@ -20,6 +20,7 @@ import tensorflow as tf
 from components.export import spec
 from components.export.executor import push
 from models import text
+from pipeline.errors import ValidationError
 from tests.stages.support import StageHarness, StageRun, write_blessing
 
 # The twelve tags of the universal tagset (Petrov et al. 2012), as the tiny corpus writes them.
@@ -93,7 +94,7 @@ def export_component(tiny_task, tiny_config):
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory, export_component, trained, preprocessed) -> StageRun:
+def exported(tmp_path_factory, export_component, trained, preprocessed, evaluated, ingested) -> StageRun:
     """The tiny model exported with a blessing made by hand (one epoch does not beat the baseline)."""
     root = tmp_path_factory.mktemp("export")
     blessing = write_blessing(root / "blessing", blessed=True, reason="blessed for the test")
@@ -102,6 +103,8 @@ def exported(tmp_path_factory, export_component, trained, preprocessed) -> Stage
         model=trained.output("model"),
         vocabulary=preprocessed.output("vocabulary"),
         blessing=blessing,
+        evaluation=evaluated.output("evaluation"),
+        examples=ingested.output("examples"),
     )
 
 
@@ -120,7 +123,9 @@ def served(tmp_path_factory, serving_dir) -> dict:
 # Pushing
 
 
-def test_an_unblessed_model_pushes_nothing(harness, tmp_path, export_component, trained, preprocessed):
+def test_an_unblessed_model_pushes_nothing(
+    harness, tmp_path, export_component, trained, preprocessed, evaluated, ingested
+):
     blessing = write_blessing(tmp_path / "blessing", blessed=False, reason="eval token accuracy too low")
 
     run = harness.run(
@@ -128,6 +133,8 @@ def test_an_unblessed_model_pushes_nothing(harness, tmp_path, export_component, 
         model=trained.output("model"),
         vocabulary=preprocessed.output("vocabulary"),
         blessing=blessing,
+        evaluation=evaluated.output("evaluation"),
+        examples=ingested.output("examples"),
     )
 
     pushed = run.output("pushed_model")
@@ -139,7 +146,9 @@ def test_an_unblessed_model_pushes_nothing(harness, tmp_path, export_component, 
 def test_a_blessed_model_is_pushed_as_version_1(exported, serving_dir):
     pushed = exported.output("pushed_model")
 
-    assert pushed.properties == {"pushed": True, "version": 1, "serving_dir": str(serving_dir / "1")}
+    assert pushed.properties["pushed"] is True
+    assert pushed.properties["version"] == 1
+    assert pushed.properties["serving_dir"] == str(serving_dir / "1")
     assert sorted(p.name for p in serving_dir.iterdir()) == ["1"]
     assert (serving_dir / "1" / "saved_model.pb").is_file()
 
@@ -153,7 +162,47 @@ def test_the_pushed_version_is_a_copy_of_the_exported_saved_model(exported, serv
 def test_the_saved_model_is_logged(exported):
     files = [(event["path"], event["artifact_path"]) for event in exported.log.events if event["kind"] == "artifact"]
 
-    assert files == [("pushed_model/saved_model", "saved_model")]
+    assert files == [("pushed_model/saved_model", "saved_model"), ("pushed_model/mlflow_model", "mlflow_model")]
+
+
+def test_infra_validation_checks_every_eval_prediction_in_a_fresh_process(exported, evaluated):
+    properties = exported.output("pushed_model").properties
+    eval_sentences = sum(1 for _ in evaluated.output("evaluation").predictions("eval"))
+
+    assert properties["sentences"] == min(eval_sentences, 256)
+    assert 0 < properties["text_sentences"] <= properties["sentences"]
+
+
+def test_a_saved_model_that_disagrees_with_the_keras_model_is_not_pushed(
+    harness, tmp_path, export_component, trained, preprocessed, evaluated, ingested
+):
+    evaluation = evaluated.output("evaluation")
+    tampered = shutil.copytree(evaluation.uri, tmp_path / "evaluation")
+    predictions = [json.loads(line) for line in (tampered / "predictions_eval.jsonl").read_text().splitlines()]
+    predictions[0]["tags"] = ["X" if tag != "X" else "NOUN" for tag in predictions[0]["tags"]]
+    (tampered / "predictions_eval.jsonl").write_text("".join(json.dumps(p) + "\n" for p in predictions))
+    blessing = write_blessing(tmp_path / "blessing", blessed=True, reason="blessed for the test")
+
+    with pytest.raises(ValidationError, match=r"tags 1 of \d+ sentences unlike the Keras model.*nothing pushed"):
+        harness.run(
+            export_component,
+            model=trained.output("model"),
+            vocabulary=preprocessed.output("vocabulary"),
+            blessing=blessing,
+            evaluation=type(evaluation)(tampered, evaluation.fingerprint, "evaluate", evaluation.properties),
+            examples=ingested.output("examples"),
+        )
+    assert not (harness.root / "serving").exists()
+
+
+def test_the_mlflow_model_answers_strings_with_tokens_and_tags(exported):
+    import mlflow
+
+    model = mlflow.pyfunc.load_model(str(exported.output("pushed_model").uri / "mlflow_model"))
+    (answer,) = model.predict(["The dog sleeps ."])
+
+    assert answer["tokens"] == ["The", "dog", "sleeps", "."]
+    assert len(answer["tags"]) == 4
 
 
 def test_a_second_push_gets_version_2(exported, serving_dir, tmp_path):
