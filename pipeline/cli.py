@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
+import json
 import os
 import pathlib
 import subprocess
@@ -48,6 +50,19 @@ def _parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check a config (keys, types, files) without running anything")
     _config_options(validate)
     validate.set_defaults(command=_validate)
+
+    compare = commands.add_parser("compare", help="print the MLflow runs of a task side by side")
+    _config_options(compare)
+    compare.add_argument("--task", required=True, help="the task whose runs to compare")
+    compare.set_defaults(command=_compare)
+
+    predict = commands.add_parser("predict", help="run an exported model of a task on text")
+    _config_options(predict)
+    predict.add_argument("--task", required=True, help="the task whose exported model to use")
+    predict.add_argument("--version", type=int, help="the serving version (default: the newest)")
+    predict.add_argument("--json", action="store_true", help="one JSON object a line instead of word/TAG text")
+    predict.add_argument("text", nargs="+", metavar="TEXT", help="sentences to tag")
+    predict.set_defaults(command=_predict)
 
     ui = commands.add_parser("ui", help="start the MLflow UI over the configured tracking store")
     _config_options(ui)
@@ -95,18 +110,21 @@ def _run(args: argparse.Namespace) -> int:
     from pipeline import dag, runner, tracking
 
     config = load_config(args)
-    tasks = _selected_tasks(config, args.tasks)
-    pipelines = {task.name: dag.build(task, config) for task in tasks}  # every config error before any work
+    variants = [v for task in _selected_tasks(config, args.tasks) for v in config.variants_of(task.name)]
+    pipelines = [dag.build(variant, config) for variant in variants]  # every config error before any work
     output_dir = config.resolve(config.output_dir)
-    for task in tasks:
-        resolved = {**config_lib.to_dict(task), "seed": config.seed}
+    for variant, components in zip(variants, pipelines, strict=True):
+        label = variant.name + (f" [{variant.variant}]" if variant.variant else "")
+        resolved = {**config_lib.to_dict(variant), "seed": config.seed}
+        slug = hashlib.sha256(variant.variant.encode()).hexdigest()[:8] if variant.variant else "task"
         tracker = tracking.RunTracker.open(
             config.tracking_uri,
-            experiment=task.name,
-            run_name=datetime.datetime.now().strftime("%Y%m%d-%H%M%S"),
-            tags={"kind": task.kind, "task": task.name},
+            experiment=variant.name,
+            run_name=datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+            + (f" {variant.variant}" if variant.variant else ""),
+            tags={"kind": variant.kind, "task": variant.name, "variant": variant.variant or "default"},
             params=config_lib.flatten(resolved),
-            state_file=output_dir / task.name / ".mlflow_run.json",
+            state_file=output_dir / variant.name / f".mlflow_run-{slug}.json",
             artifact_root=_artifact_root(config),
         )
         status = "FAILED"
@@ -114,12 +132,14 @@ def _run(args: argparse.Namespace) -> int:
             tracker.log_text(yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True), "config/task.yaml")
             how = "continuing the interrupted" if tracker.continued else "new"
             print(
-                f"[{task.name}] {how} MLflow run {tracker.run_id} in experiment {task.name!r} at {config.tracking_uri}"
+                f"[{label}] {how} MLflow run {tracker.run_id} in experiment {variant.name!r} at {config.tracking_uri}"
             )
+            # Variants share the task's folder: stages whose inputs and parameters they share (ingest,
+            # statistics, preprocess) are cached once for all of them.
             results = runner.run_task(
-                pipelines[task.name],
-                task=task.name,
-                task_dir=output_dir / task.name,
+                components,
+                task=variant.name,
+                task_dir=output_dir / variant.name,
                 seed=config.seed,
                 beam=config.beam,
                 tracker=tracker,
@@ -128,7 +148,7 @@ def _run(args: argparse.Namespace) -> int:
             status = "FINISHED"
         finally:
             tracker.finish(status)
-        _summarize(task.name, results)
+        _summarize(label, results)
     return 0
 
 
@@ -172,6 +192,58 @@ def _validate(args: argparse.Namespace) -> int:
     for task in config.tasks:
         dag.build(task, config)  # expands globs and checks the files exist
     print(f"{args.config}: ok ({len(config.tasks)} task(s): {', '.join(t.name for t in config.tasks)})")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from mlflow.tracking import MlflowClient
+
+    from pipeline import compare, dag
+
+    config = load_config(args)
+    task = config.task(args.task)
+    client = MlflowClient(tracking_uri=config.tracking_uri)
+    experiment = client.get_experiment_by_name(task.name)
+    runs = client.search_runs([experiment.experiment_id], max_results=1000) if experiment else []
+    if not runs:
+        raise SeqpipeError(f"no runs of task {task.name!r} in {config.tracking_uri}; run the pipeline first")
+    summaries = [
+        compare.RunSummary(
+            name=run.info.run_name,
+            status=run.info.status,
+            variant=run.data.tags.get("variant", ""),
+            params=run.data.params,
+            metrics=run.data.metrics,
+        )
+        for run in runs
+    ]
+    print(compare.render(*compare.comparison_table(summaries, dag.METRICS[task.kind])))
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    config = load_config(args)
+    task = config.task(args.task)
+    serving = config.resolve(config.output_dir) / task.name / "serving"
+    versions = sorted(int(p.name) for p in serving.glob("*") if p.name.isdigit()) if serving.is_dir() else []
+    if not versions:
+        raise SeqpipeError(f"no exported model of task {task.name!r} in {serving}; run the pipeline first")
+    version = args.version if args.version is not None else versions[-1]
+    if version not in versions:
+        raise SeqpipeError(f"--version {version}: not in {serving} (versions: {', '.join(map(str, versions))})")
+
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (registers the tokenizer ops the graph uses)
+
+    model = tf.saved_model.load(str(serving / str(version)))
+    out = model.signatures["serving_default"](text=tf.constant(args.text))
+    for tokens, tags in zip(out["tokens"].numpy(), out["tags"].numpy(), strict=True):
+        pairs = [(t.decode("utf-8"), g.decode("utf-8")) for t, g in zip(tokens, tags, strict=True) if t]
+        if args.json:
+            print(json.dumps({"tokens": [t for t, _ in pairs], "tags": [g for _, g in pairs]}, ensure_ascii=False))
+        else:
+            print(" ".join(f"{t}/{g}" for t, g in pairs))
     return 0
 
 

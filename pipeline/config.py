@@ -7,7 +7,9 @@ type or a value outside its allowed set is a `ConfigError` that names the key pa
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import itertools
 import pathlib
 import types
 import typing
@@ -129,6 +131,17 @@ class TaskConfig:
     train: TrainConfig = TrainConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     export: ExportConfig = ExportConfig()
+    # A sweep variant's label, e.g. "model.cell=gru,model.bidirectional=false"; "" for the task itself.
+    # An MLflow tag, not a param, so every run of a task has the same param names.
+    variant: str = dataclasses.field(default="", metadata={"internal": True})
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepConfig:
+    """Expands a task into one variant per point of `grid` (dotted keys inside the task -> values)."""
+
+    task: str
+    grid: Mapping[str, Any]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,8 +166,15 @@ class PipelineConfig:
     tracking: TrackingConfig = TrackingConfig()
     beam: BeamConfig = BeamConfig()
     seed: int = 8
+    sweeps: tuple[SweepConfig, ...] = ()
     # The folder relative paths are resolved against: the config file's folder. Not a YAML key.
     base_dir: pathlib.Path = dataclasses.field(default=pathlib.Path("."), metadata={"internal": True})
+
+    # What runs: each task, or the variants of its sweep in its place. Filled by `load`.
+    variants: tuple[TaskConfig, ...] = dataclasses.field(default=(), metadata={"internal": True})
+
+    def variants_of(self, name: str) -> list[TaskConfig]:
+        return [variant for variant in self.variants if variant.name == name]
 
     def task(self, name: str) -> TaskConfig:
         for task in self.tasks:
@@ -199,9 +219,41 @@ def load(path: pathlib.Path | str, overrides: Sequence[str] = ()) -> PipelineCon
     for override in overrides:
         apply_override(raw, override)
     config = from_dict(PipelineConfig, raw, "")
-    config = dataclasses.replace(config, base_dir=path.resolve().parent)
     _check_tasks(config)
-    return config
+    variants = expand_sweeps(config, raw)
+    return dataclasses.replace(config, base_dir=path.resolve().parent, variants=variants)
+
+
+def expand_sweeps(config: PipelineConfig, raw: dict[str, Any]) -> tuple[TaskConfig, ...]:
+    """Every task, with a swept task replaced by its variants (the grid's cartesian product, in order)."""
+    sweeps: dict[str, SweepConfig] = {}
+    for index, sweep in enumerate(config.sweeps):
+        config.task(sweep.task)  # an unknown task is an error naming the known ones
+        if sweep.task in sweeps:
+            raise ConfigError(f"sweeps.{index}.task: a second sweep of {sweep.task!r}; put both grids in one")
+        for key, values in sweep.grid.items():
+            if not isinstance(values, list) or not values:
+                raise ConfigError(f"sweeps.{index}.grid.{key}: expected a non-empty list of values")
+        sweeps[sweep.task] = sweep
+    variants = []
+    for position, task in enumerate(config.tasks):
+        sweep = sweeps.get(task.name)
+        if sweep is None:
+            variants.append(task)
+            continue
+        keys = list(sweep.grid)
+        for values in itertools.product(*(sweep.grid[key] for key in keys)):
+            task_raw = copy.deepcopy(raw["tasks"][position])
+            for key, value in zip(keys, values, strict=True):
+                set_key(task_raw, key, value)
+            label = ",".join(f"{key}={_label(value)}" for key, value in zip(keys, values, strict=True))
+            variant = from_dict(TaskConfig, task_raw, f"sweeps.{task.name}[{label}]")
+            variants.append(dataclasses.replace(variant, variant=label))
+    return tuple(variants)
+
+
+def _label(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _check_tasks(config: PipelineConfig) -> None:
@@ -230,6 +282,11 @@ def apply_override(raw: dict[str, Any], override: str) -> None:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         raise ConfigError(f"--set {key}: cannot parse value {text!r}") from None
+    set_key(raw, key, value)
+
+
+def set_key(raw: dict[str, Any], key: str, value: Any) -> None:
+    """Sets the dotted `key` of the raw config to `value`; `tasks.<name>` addresses a task by name."""
     parts = key.split(".")
     node: Any = raw
     for depth, part in enumerate(parts[:-1]):

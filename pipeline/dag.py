@@ -16,6 +16,11 @@ _STAGES = {
     "tagger": (ingest, statistics, preprocess, train, evaluate, export),
 }
 
+# The metrics `compare` shows for each kind, the primary one (that runs are sorted by) first.
+METRICS = {
+    "tagger": ("test.token_accuracy", "baseline.test.token_accuracy", "test.oov_accuracy", "eval.token_accuracy"),
+}
+
 
 def build(task: TaskConfig, config: PipelineConfig) -> list[Component]:
     """The components of `task`'s pipeline, producers before consumers."""

@@ -457,7 +457,7 @@ def test_to_dict_round_trips_through_from_dict(tmp_path):
 
     rebuilt = config.from_dict(config.PipelineConfig, config.to_dict(loaded), "")
 
-    assert dataclasses.replace(rebuilt, base_dir=loaded.base_dir) == loaded
+    assert dataclasses.replace(rebuilt, base_dir=loaded.base_dir, variants=loaded.variants) == loaded
 
 
 def test_to_dict_leaves_out_internal_fields(tmp_path):
@@ -483,3 +483,54 @@ def test_flatten_of_a_task_has_a_key_per_leaf(tmp_path):
     assert flat["data.split.eval"] == 0.1
     assert flat["train.epochs"] == 2
     assert all(not isinstance(value, dict) for value in flat.values())
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+SWEEP = """
+sweeps:
+  - task: t1
+    grid: {model.cell: [rnn, gru], model.bidirectional: [false, true]}
+"""
+
+
+def test_a_sweep_replaces_its_task_by_the_grid_s_variants_in_order(tmp_path):
+    loaded = config.load(write(tmp_path, MINIMAL + SWEEP))
+
+    variants = loaded.variants_of("t1")
+    assert [(v.model.cell, v.model.bidirectional) for v in variants] == [
+        ("rnn", False),
+        ("rnn", True),
+        ("gru", False),
+        ("gru", True),
+    ]
+    assert variants[1].variant == "model.cell=rnn,model.bidirectional=true"
+    assert all(v.train == loaded.task("t1").train for v in variants)
+
+
+def test_a_task_without_a_sweep_runs_as_itself(tmp_path):
+    loaded = config.load(write(tmp_path, MINIMAL))
+
+    assert loaded.variants == loaded.tasks
+    assert loaded.variants[0].variant == ""
+
+
+def test_the_variant_label_is_not_a_param(tmp_path):
+    loaded = config.load(write(tmp_path, MINIMAL + SWEEP))
+
+    assert "variant" not in config.to_dict(loaded.variants[0])
+
+
+@pytest.mark.parametrize(
+    ("sweep", "message"),
+    [
+        ("sweeps: [{task: nope, grid: {model.cell: [gru]}}]", "no task named 'nope'"),
+        ("sweeps: [{task: t1, grid: {model.cell: gru}}]", r"sweeps.0.grid.model.cell: expected a non-empty list"),
+        ("sweeps: [{task: t1, grid: {model.cell: [cnn]}}]", r"sweeps.t1\[model.cell=cnn\].model.cell: 'cnn' is not"),
+        ("sweeps: [{task: t1, grid: {model.cel: [gru]}}]", r"model.cel: unknown key"),
+    ],
+)
+def test_sweep_errors_name_what_is_wrong(tmp_path, sweep, message):
+    with pytest.raises(ConfigError, match=message):
+        config.load(write(tmp_path, MINIMAL + sweep + "\n"))

@@ -1,0 +1,53 @@
+"""The compare view on the console: one row per MLflow run of a task, the params that differ, the metrics."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSummary:
+    """What the table shows of one run."""
+
+    name: str
+    status: str
+    variant: str
+    params: Mapping[str, str]
+    metrics: Mapping[str, float]
+
+
+def comparison_table(runs: Sequence[RunSummary], metrics: Sequence[str]) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows: run, variant, each param whose value differs between runs, then `metrics`.
+
+    Rows are sorted by the first metric, best (highest) first; runs without it come last.
+    """
+    keys = sorted({key for run in runs for key in run.params})
+    differing = [key for key in keys if len({run.params.get(key, "") for run in runs}) > 1]
+
+    def order(run: RunSummary) -> tuple[bool, float]:
+        value = run.metrics.get(metrics[0], math.nan)
+        return (math.isnan(value), -value if not math.isnan(value) else 0.0)
+
+    rows = []
+    for run in sorted(runs, key=order):
+        cells = [run.name, run.status, run.variant]
+        cells += [run.params.get(key, "") for key in differing]
+        cells += [_number(run.metrics.get(name)) for name in metrics]
+        rows.append(cells)
+    return ["run", "status", "variant", *differing, *metrics], rows
+
+
+def render(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain-text table with aligned columns."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
+    lines = [
+        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)) for row in [headers, *rows]
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None or math.isnan(value) else f"{value:.4f}"
