@@ -19,8 +19,8 @@ class TaggerModel(mlflow.pyfunc.PythonModel):
         texts = _texts(model_input)
         out = self.model.signatures["serving_default"](text=tf.constant(texts, tf.string))
         results = []
-        for tokens, tags in zip(out["tokens"].numpy(), out["tags"].numpy()):
-            kept = [(t.decode("utf-8"), g.decode("utf-8")) for t, g in zip(tokens, tags) if t]
+        for tokens, tags in zip(out["tokens"].numpy(), out["tags"].numpy(), strict=True):
+            kept = [(t.decode("utf-8"), g.decode("utf-8")) for t, g in zip(tokens, tags, strict=True) if t]
             results.append({"tokens": [t for t, _ in kept], "tags": [g for _, g in kept]})
         return results
 

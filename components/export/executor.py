@@ -51,7 +51,7 @@ def run(context: StageContext) -> None:
     evaluation: artifacts.Evaluation = context.input("evaluation")
     split = "eval" if evaluation.predictions_path("eval").exists() else "test"
     expected = list(itertools.islice(evaluation.predictions(split), params.export.validation_examples))
-    report = infra_validate(pushed.saved_model_path, expected)
+    report = infra_validate(pushed.saved_model_path, expected, params.export.max_length)
     context.progress(f"infra-validation: {report['sentences']} {split} sentences tagged alike in a fresh process")
 
     version = push(pushed.saved_model_path, context.task_dir / "serving")
@@ -88,7 +88,7 @@ def serving_module(
     )
 
 
-def infra_validate(saved_model: pathlib.Path, expected: Sequence[dict]) -> dict[str, int]:
+def infra_validate(saved_model: pathlib.Path, expected: Sequence[dict], max_length: int) -> dict[str, int]:
     """Runs the SavedModel in a fresh process on `expected`'s tokens and checks it gives their tags.
 
     Returns:
@@ -102,7 +102,7 @@ def infra_validate(saved_model: pathlib.Path, expected: Sequence[dict]) -> dict[
         requests, responses = pathlib.Path(folder) / "requests.jsonl", pathlib.Path(folder) / "responses.jsonl"
         requests.write_text("".join(json.dumps({"tokens": e["tokens"]}, ensure_ascii=False) + "\n" for e in expected))
         result = subprocess.run(
-            [sys.executable, str(VALIDATOR), str(saved_model), str(requests), str(responses)],
+            [sys.executable, str(VALIDATOR), str(saved_model), str(requests), str(responses), str(max_length)],
             cwd=folder,
             env={"PATH": "/usr/bin:/bin", "HOME": folder, "TF_CPP_MIN_LOG_LEVEL": "3"},  # nothing leaks in
             capture_output=True,

@@ -5,7 +5,10 @@ model needs nothing else (no Keras, no project code). It reads requests (pre-tok
 as JSON lines and writes, for each, the tags of `tag_tokens` and the tokens and tags of
 `serving_default` on the sentence joined by spaces.
 
-    python components/export/infra_validator.py SAVED_MODEL REQUESTS.jsonl RESPONSES.jsonl
+    python components/export/infra_validator.py SAVED_MODEL REQUESTS.jsonl RESPONSES.jsonl MAX_LENGTH
+
+It also checks that degenerate inputs (an empty batch, an empty string, a text longer than
+MAX_LENGTH tokens) give well-formed outputs, and exits non-zero with the reason otherwise.
 """
 
 import json
@@ -17,7 +20,7 @@ import tensorflow_text  # noqa: F401  (registers the tokenizer ops the graph use
 BATCH = 64
 
 
-def main(saved_model: str, requests_path: str, responses_path: str) -> None:
+def main(saved_model: str, requests_path: str, responses_path: str, max_length: str) -> None:
     model = tf.saved_model.load(saved_model)
     tag_tokens = model.signatures["tag_tokens"]
     serve_text = model.signatures["serving_default"]
@@ -37,10 +40,22 @@ def main(saved_model: str, requests_path: str, responses_path: str) -> None:
                     "text_tags": [t.decode("utf-8") for t in served["tags"][i].numpy() if t],
                 }
                 out.write(json.dumps(response, ensure_ascii=False) + "\n")
-    # Degenerate inputs must give well-formed outputs, not errors.
-    for text in ([""], ["x " * 10_000]):
-        serve_text(text=tf.constant(text))
-    serve_text(text=tf.constant([], tf.string))
+    check_degenerate_inputs(serve_text, int(max_length))
+
+
+def check_degenerate_inputs(serve_text, max_length: int) -> None:
+    """Inputs a client will send sooner or later must give well-formed outputs, not errors."""
+    shapes = {
+        "an empty batch": (serve_text(text=tf.constant([], tf.string)), 0),
+        "an empty string": (serve_text(text=tf.constant([""])), 1),
+        f"a text of {max_length + 100} tokens": (serve_text(text=tf.constant(["word " * (max_length + 100)])), 1),
+    }
+    for what, (outputs, rows) in shapes.items():
+        tokens, tags = outputs["tokens"], outputs["tags"]
+        if tokens.shape != tags.shape or tokens.shape[0] != rows or tokens.shape[1] > max_length:
+            sys.exit(f"{what}: tokens {tokens.shape} and tags {tags.shape} (expected {rows} rows of <= {max_length})")
+        if any(bool(token) != bool(tag) for token, tag in zip(tokens.numpy().flat, tags.numpy().flat, strict=True)):
+            sys.exit(f"{what}: a token without a tag, or a tag on padding")
 
 
 if __name__ == "__main__":

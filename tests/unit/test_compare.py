@@ -1,0 +1,41 @@
+"""The console compare view: params that differ, metrics, best first."""
+
+from pipeline.compare import RunSummary, comparison_table, render
+
+
+def run(name, cell, accuracy=None, layers="1"):
+    metrics = {} if accuracy is None else {"test.token_accuracy": accuracy, "baseline.test.token_accuracy": 0.9}
+    return RunSummary(name, "FINISHED", f"model.cell={cell}", {"model.cell": cell, "model.layers": layers}, metrics)
+
+
+def test_only_params_that_differ_are_columns():
+    headers, _ = comparison_table([run("a", "rnn", 0.95), run("b", "gru", 0.97)], ["test.token_accuracy"])
+
+    assert headers == ["run", "status", "variant", "model.cell", "test.token_accuracy"]
+
+
+def test_rows_are_sorted_best_first_and_runs_without_the_metric_last():
+    runs = [run("a", "rnn", 0.95), run("b", "gru"), run("c", "lstm", 0.97)]
+
+    _, rows = comparison_table(runs, ["test.token_accuracy", "baseline.test.token_accuracy"])
+
+    assert [row[0] for row in rows] == ["c", "a", "b"]
+    assert rows[0][-2:] == ["0.9700", "0.9000"]
+    assert rows[2][-2:] == ["", ""]
+
+
+def test_a_param_missing_from_a_run_counts_as_different():
+    runs = [run("a", "rnn", 0.9), RunSummary("b", "FAILED", "", {"model.cell": "rnn"}, {})]
+
+    headers, rows = comparison_table(runs, ["test.token_accuracy"])
+
+    assert "model.layers" in headers
+    assert rows[1][headers.index("model.layers")] == ""
+
+
+def test_render_aligns_columns_under_a_rule():
+    text = render(["run", "accuracy"], [["long-run-name", "0.9"], ["b", "0.95"]])
+
+    lines = text.splitlines()
+    assert lines[1] == "-------------  --------"
+    assert lines[2].index("0.9") == lines[0].index("accuracy") == lines[3].index("0.95")
