@@ -42,6 +42,8 @@ def tagger_dataset(
     seed: int | None = None,
     with_strings: bool = False,
     word_dropout: float = 0.0,
+    bucket_boundaries: Sequence[int] | None = None,
+    pad_to_boundary: bool = False,
 ) -> tf.data.Dataset:
     """Batches of (inputs, tag_ids, weights), bucketed by length and right padded.
 
@@ -55,6 +57,9 @@ def tagger_dataset(
         word_dropout: replace each word id by `[UNK]` with this probability (training only), so the
             unknown-word embedding is trained for the words that test text brings (the characters
             stay, so the model learns to tag from them). Kiperwasser and Goldberg 2016 do the same.
+        bucket_boundaries: sentence lengths where buckets end (training); default `BUCKET_BOUNDARIES`.
+        pad_to_boundary: pad every batch to its bucket's boundary, so that only a few shapes occur (XLA
+            compiles one program per shape).
 
     Returns:
         A dataset of (inputs: dict with `token_ids` int32 [batch, time] ..., tag_ids int32 [batch, time],
@@ -75,11 +80,13 @@ def tagger_dataset(
     dataset = dataset.map(select)
     padding = {text.TOKENS: "", text.TAGS: "", text.KEY: ""}
     if shuffle_buffer:
+        boundaries = list(bucket_boundaries or BUCKET_BOUNDARIES)
         dataset = dataset.bucket_by_sequence_length(
             lambda f: tf.shape(f[text.TOKEN_IDS])[0],
-            bucket_boundaries=list(BUCKET_BOUNDARIES),
-            bucket_batch_sizes=[batch_size] * (len(BUCKET_BOUNDARIES) + 1),
+            bucket_boundaries=boundaries,
+            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
             padding_values={k: padding.get(k, 0) for k in dataset.element_spec} if with_strings else None,
+            pad_to_bucket_boundary=pad_to_boundary,
         )
     else:
         dataset = dataset.padded_batch(

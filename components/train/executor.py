@@ -22,6 +22,7 @@ from components.train.spec import TrainParameters
 from models import input_pipeline, text
 from models.tagger import TaggerSizes, build_tagger
 from pipeline import artifacts, config
+from pipeline.config import TrainConfig
 from pipeline.component import StageContext
 from pipeline.errors import TrainingError
 
@@ -35,12 +36,7 @@ def run(context: StageContext) -> None:
 
     sizes = TaggerSizes(*(len(vocabulary.tokens(name)) for name in ("words", "chars", "tags")))
     model = build_tagger(sizes, params.model)
-    optimizer = keras.optimizers.Adam(params.train.learning_rate, global_clipnorm=params.train.clip_norm)
-    model.compile(
-        optimizer=optimizer,
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-    )
+    compile_tagger(model, params.train)
     manifest = shards.manifest()["splits"]
     validation = None
     if "eval" in manifest:
@@ -111,6 +107,16 @@ def run(context: StageContext) -> None:
     for path in (model_artifact.path, model_artifact.uri / "model_args.json"):
         context.log.artifact(path, "model")
     model_artifact.properties.update({"parameters": model.count_params(), "epochs": params.train.epochs})
+
+
+def compile_tagger(model: keras.Model, train: TrainConfig) -> None:
+    """Adam with gradients clipped by global norm, masked cross-entropy, token accuracy."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(train.learning_rate, global_clipnorm=train.clip_norm),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        jit_compile=train.jit_compile,
+    )
 
 
 class TrainingCheckpoint:
