@@ -111,7 +111,8 @@ def infra_validate(saved_model: pathlib.Path, expected: Sequence[dict], max_leng
         if result.returncode:
             last = (result.stderr.strip().splitlines() or ["no output"])[-1]
             raise ValidationError(f"export: the SavedModel failed in a fresh process: {last}; nothing pushed")
-        answers = [json.loads(line) for line in responses.read_text(encoding="utf-8").splitlines()]
+        # split("\n"), not splitlines(): a token may hold U+2028 and the like, which JSON leaves as they are.
+        answers = [json.loads(line) for line in responses.read_text(encoding="utf-8").split("\n") if line]
     mismatches = [i for i, (e, a) in enumerate(zip(expected, answers, strict=True)) if e["tags"] != a["tags"]]
     same_tokens = [i for i, (e, a) in enumerate(zip(expected, answers, strict=True)) if e["tokens"] == a["text_tokens"]]
     mismatches += [i for i in same_tokens if expected[i]["tags"] != answers[i]["text_tags"]]

@@ -50,6 +50,9 @@ _CONLLU_WORD_ID = re.compile(r"[0-9]+")
 _CONLLU_SKIPPED_ID = re.compile(r"[0-9]+(?:-[0-9]+|\.[0-9]+)")  # multiword-token range, or empty node
 _DOCSTART = "-DOCSTART-"
 _QUOTE_LIMIT = 40
+# Control characters and Unicode line separators: a token holding one (a stray CR inside a CoNLL-U
+# column, say) would break the line-based files downstream (vocabularies, JSON lines).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -240,9 +243,17 @@ def _sentence(source: str, lines: list[_Line], parse: _Parse, *, name_line: bool
     """
     try:
         tokens, tags = parse(lines)
+        _require_no_control_characters(tokens, tags)
     except _Invalid as err:
         return _reject(source, lines, err, name_line=name_line)
     return Record(source, lines[0].number, tuple(tokens), tuple(tags))
+
+
+def _require_no_control_characters(tokens: list[str], tags: list[str]) -> None:
+    for value in (*tokens, *tags):
+        control = _CONTROL.search(value)
+        if control:
+            raise _Invalid(f"control character U+{ord(control[0]):04X} in {_quote(value)}")
 
 
 def _reject(source: str, lines: list[_Line], err: _Invalid, *, name_line: bool) -> Reject:
@@ -352,6 +363,10 @@ def _parse_conllu(lines: list[_Line], *, tag_column: str) -> tuple[list[str], li
 def _conllu_word(line: _Line, tag_column: str) -> tuple[str, str] | None:
     """Returns (FORM, tag) of a CoNLL-U token line, or None for a range or an empty node."""
     columns = line.text.split("\t")
+    for column in columns:  # whichever columns are used, so that tag_column never changes what is rejected
+        control = _CONTROL.search(column)
+        if control:
+            raise _Invalid(f"control character U+{ord(control[0]):04X} in {_quote(column)}", line)
     if len(columns) != _CONLLU_COLUMN_COUNT:
         raise _Invalid(f"wrong column count: {len(columns)} (expected {_CONLLU_COLUMN_COUNT})", line)
     token_id = columns[0]
@@ -392,11 +407,17 @@ def _parse_conll(lines: list[_Line]) -> tuple[list[str], list[str]]:
     """Takes the first column (token) and last column (tag) of each line of a CoNLL sentence."""
     tokens: list[str] = []
     tags: list[str] = []
+    expected = None  # every line of a sentence has the columns of its first line
     for line in lines:
         _require_clean(line)
         columns = line.text.split()
         if len(columns) < 2:
             raise _Invalid(f"wrong column count: {len(columns)} (expected at least 2)", line)
+        expected = expected or len(columns)
+        if len(columns) != expected:
+            raise _Invalid(
+                f"wrong column count: {len(columns)} (expected {expected}, as the sentence's first line)", line
+            )
         tokens.append(columns[0])
         tags.append(columns[-1])
     return tokens, tags

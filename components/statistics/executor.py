@@ -44,7 +44,7 @@ def run(context: StageContext) -> None:
 def check_rejects(rejects: artifacts.Rejects, max_fraction: float) -> None:
     """Fails when more than `max_fraction` of the input records were rejected, naming the first one."""
     count, total = rejects.properties["rejects"], rejects.properties["input_records"]
-    if count and count > max_fraction * total:
+    if count and count / total > max_fraction:
         first = next(rejects.read())
         raise DataError(
             f"{count:,} of {total:,} records rejected ({count / total:.1%}, more than data.max_reject_fraction "

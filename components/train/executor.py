@@ -22,8 +22,8 @@ from components.train.spec import TrainParameters
 from models import input_pipeline, text
 from models.tagger import TaggerSizes, build_tagger
 from pipeline import artifacts, config
-from pipeline.config import TrainConfig
 from pipeline.component import StageContext
+from pipeline.config import TrainConfig
 from pipeline.errors import TrainingError
 
 
