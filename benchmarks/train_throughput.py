@@ -9,9 +9,9 @@ reference's fixed-seed draw, so both programs train on the same sentence lengths
     .venv/bin/python benchmarks/train_throughput.py --sentences 4096
     .venv/bin/python benchmarks/train_throughput.py --lengths lengths.txt --jit-compile
 
-Levers (each off by default, to measure one at a time): --jit-compile (XLA), --fused (the project's
-fused LSTM layer: input projection hoisted out of the recurrence), --bucket-width (finer length
-buckets), --threads (intra-op threads), --bfloat16 (mixed precision).
+Levers (each off by default, to measure one at a time): --jit-compile (XLA, batches padded to their
+bucket's boundary), --bucket-width (finer length buckets), --threads (intra-op threads), --bfloat16
+(mixed precision). The README's performance section has what each measured.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=0, help="intra-op threads; 0: TensorFlow's default")
     p.add_argument("--seed", type=int, default=8)
     p.add_argument("--jit-compile", action="store_true", help="compile the train step with XLA")
-    p.add_argument("--fused", action="store_true", help="the fused LSTM (input projection out of the loop)")
     p.add_argument("--bucket-width", type=int, default=0, help="length bucket width; 0: the trainer's buckets")
     p.add_argument("--bfloat16", action="store_true", help="mixed precision with bfloat16 compute")
     return p.parse_args()
@@ -121,13 +120,10 @@ def main() -> None:
         hidden_dim=args.hidden_dim,
         dropout=0.0,  # the reference has none
         char_features=False,
-        fused=args.fused,
     )
-    train_config = TrainConfig(
-        batch_size=args.batch_size, learning_rate=1e-3, clip_norm=5.0, jit_compile=args.jit_compile
-    )
+    train_config = TrainConfig(batch_size=args.batch_size, learning_rate=1e-3, clip_norm=5.0)
     model = build_tagger(TaggerSizes(args.vocab, 8, args.classes), model_config)
-    compile_tagger(model, train_config)
+    compile_tagger(model, train_config, jit_compile=args.jit_compile)
 
     with tempfile.TemporaryDirectory() as folder:
         shard = pathlib.Path(folder) / "train.tfrecord"
@@ -159,7 +155,6 @@ def main() -> None:
         "threads": args.threads or "default",
         "levers": {
             "jit_compile": args.jit_compile,
-            "fused": args.fused,
             "bucket_width": args.bucket_width or "trainer default",
             "bfloat16": args.bfloat16,
         },

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import keras
 
-from models.fused_lstm import FusedBidirectionalLSTM
-
 CELLS = {"rnn": keras.layers.SimpleRNN, "gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
 
 
@@ -20,8 +18,6 @@ class RecurrentEncoder(keras.layers.Layer):
         bidirectional: run each layer both ways and concatenate (Schuster and Paliwal 1997).
         dropout: dropout between layers (not on the recurrent connections, which keeps the fused
             cuDNN path open on a GPU).
-        fused: bidirectional LSTM only: use `FusedBidirectionalLSTM` (both directions in one loop, the
-            input projection out of it), faster on a CPU, the same function.
 
     Call args:
         inputs: float [batch, time, features].
@@ -38,25 +34,18 @@ class RecurrentEncoder(keras.layers.Layer):
         hidden_dim: int = 128,
         bidirectional: bool = True,
         dropout: float = 0.0,
-        fused: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         if cell not in CELLS:
             raise ValueError(f"unknown cell {cell!r} (available: {', '.join(CELLS)})")
-        if fused and (cell != "lstm" or not bidirectional):
-            raise ValueError("fused is for the bidirectional LSTM only")
         self.cell = cell
         self.layers = layers
         self.hidden_dim = hidden_dim
         self.bidirectional = bidirectional
         self.dropout = dropout
-        self.fused = fused
         self.recurrent_layers = []
         for index in range(layers):
-            if fused:
-                self.recurrent_layers.append(FusedBidirectionalLSTM(hidden_dim, name=f"fused_bilstm_{index}"))
-                continue
             layer = CELLS[cell](hidden_dim, return_sequences=True, name=f"{cell}_{index}")
             if bidirectional:
                 layer = keras.layers.Bidirectional(layer, name=f"bidirectional_{cell}_{index}")
@@ -96,5 +85,4 @@ class RecurrentEncoder(keras.layers.Layer):
             "hidden_dim": self.hidden_dim,
             "bidirectional": self.bidirectional,
             "dropout": self.dropout,
-            "fused": self.fused,
         }

@@ -111,9 +111,7 @@ def build_tagger(sizes: TaggerSizes, model_config) -> keras.Model:
         )
         features = keras.layers.Concatenate(name="word_and_chars")([features, chars])
     features = keras.layers.Dropout(c.dropout, name="input_dropout")(features)
-    encoded = RecurrentEncoder(c.cell, c.layers, c.hidden_dim, c.bidirectional, c.dropout, c.fused, name="encoder")(
-        features
-    )
+    encoded = RecurrentEncoder(c.cell, c.layers, c.hidden_dim, c.bidirectional, c.dropout, name="encoder")(features)
     encoded = keras.layers.Dropout(c.dropout, name="output_dropout")(encoded)
     logits = keras.layers.Dense(sizes.tags, name="tag_logits")(encoded)
     return keras.Model(inputs, logits, name=f"{'bi' if c.bidirectional else ''}{c.cell}_tagger")

@@ -86,9 +86,6 @@ class ModelConfig:
     char_embedding_dim: int = dataclasses.field(default=24, metadata=_at_least(1))
     char_filters: int = dataclasses.field(default=48, metadata=_at_least(1))
     char_kernel_size: int = dataclasses.field(default=3, metadata=_at_least(1))
-    # LSTM only: the project's fused layer, which computes the input projection of every time step in
-    # one matrix product before the recurrence (models/fused_lstm.py), instead of Keras's LSTM.
-    fused: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,8 +99,6 @@ class TrainConfig:
     # Save a checkpoint every this many steps (and at each epoch's end); a rerun after a crash resumes
     # from the last one. 0: only at epoch ends.
     checkpoint_every: int = dataclasses.field(default=200, metadata=_at_least(0))
-    # Compile the train step with XLA (batches are then padded to their length bucket's boundary).
-    jit_compile: bool = False
     # Probability of replacing a training word by [UNK], so that the unknown-word embedding is learned.
     word_dropout: float = dataclasses.field(default=0.05, metadata={"min": 0.0, "max": 1.0})
 
@@ -273,8 +268,6 @@ def _check_tasks(config: PipelineConfig) -> None:
             raise ConfigError(f"tasks.{task.name}.name: use letters, digits, '-' and '_' only")
         if not task.data.train:
             raise ConfigError(f"tasks.{task.name}.data.train: a file or glob is needed")
-        if task.model.fused and (task.model.cell != "lstm" or not task.model.bidirectional):
-            raise ConfigError(f"tasks.{task.name}.model.fused: only for cell lstm with bidirectional true")
 
 
 def apply_override(raw: dict[str, Any], override: str) -> None:

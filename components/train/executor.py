@@ -109,13 +109,17 @@ def run(context: StageContext) -> None:
     model_artifact.properties.update({"parameters": model.count_params(), "epochs": params.train.epochs})
 
 
-def compile_tagger(model: keras.Model, train: TrainConfig) -> None:
-    """Adam with gradients clipped by global norm, masked cross-entropy, token accuracy."""
+def compile_tagger(model: keras.Model, train: TrainConfig, jit_compile: bool = False) -> None:
+    """Adam with gradients clipped by global norm, masked cross-entropy, token accuracy.
+
+    `jit_compile` (XLA) is for the throughput benchmark: on this CPU it trains the tagger 12 times
+    slower than plain graph mode (benchmarks/train_throughput.py), so the trainer leaves it off.
+    """
     model.compile(
         optimizer=keras.optimizers.Adam(train.learning_rate, global_clipnorm=train.clip_norm),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-        jit_compile=train.jit_compile,
+        jit_compile=jit_compile,
     )
 
 
