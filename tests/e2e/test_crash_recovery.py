@@ -19,20 +19,16 @@ import contextlib
 import dataclasses
 import os
 import pathlib
-import random
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 
 import pytest
-import yaml
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-TASK = "crash-pos"
-STAGES = ["ingest", "statistics", "preprocess", "train", "evaluate", "export"]
+from tests.e2e.support import STAGES, TASK, cli_command, cli_env, make_workspace, stage_status
+
 PREPROCESS_PROGRESS = re.compile(rf"^\[{TASK}\] preprocess\s+\d+\.\ds  ")
 KILL_DEADLINE_S = 240  # the killed run must reach preprocess well before this
 # Beam workers that are past their start-up see their runner gone and exit within ~2 s here. (Killed during
@@ -40,54 +36,6 @@ KILL_DEADLINE_S = 240  # the killed run must reach preprocess well before this
 WORKER_GRACE_S = 20
 
 pytestmark = pytest.mark.slow
-
-
-def make_corpus(path: pathlib.Path, sentences: int = 300, seed: int = 1) -> None:
-    """Brown-format sentences of a tiny grammar: PRON VERB DET NOUN . | DET NOUN VERB ."""
-    rng = random.Random(seed)
-    nouns = ["dog", "cat", "man", "boat", "fish"]
-    lines = []
-    for _ in range(sentences):
-        if rng.random() < 0.5:
-            words = [(rng.choice(["we", "they"]), "PRON"), (rng.choice(["see", "fish"]), "VERB")]
-            words += [(rng.choice(["the", "a"]), "DET"), (rng.choice(nouns), "NOUN")]
-        else:
-            words = [(rng.choice(["the", "a"]), "DET"), (rng.choice(nouns), "NOUN"), ("sleeps", "VERB")]
-        lines.append(" ".join(f"{w}/{t}" for w, t in words + [(".", ".")]))
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def make_workspace(folder: pathlib.Path) -> pathlib.Path:
-    make_corpus(folder / "corpus.txt")
-    config = {
-        "output_dir": "runs",
-        "tracking": {"uri": "sqlite:///mlflow.db"},
-        "seed": 8,
-        "tasks": [
-            {
-                "name": TASK,
-                "kind": "tagger",
-                "data": {"format": "brown", "train": "corpus.txt", "split": {"eval": 0.15, "test": 0.15}},
-                "model": {"embedding_dim": 8, "hidden_dim": 8, "char_embedding_dim": 4, "char_filters": 4},
-                "train": {"epochs": 1, "batch_size": 16, "learning_rate": 0.02},
-                "evaluate": {"bless_margin": 0.0},
-            }
-        ],
-    }
-    (folder / "pipeline_config.yaml").write_text(yaml.safe_dump(config))
-    return folder
-
-
-def command(workspace: pathlib.Path) -> list[str]:
-    return [sys.executable, "-m", "pipeline", "run", "--config", str(workspace / "pipeline_config.yaml")]
-
-
-def environment() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
-
-
-def stage_status(stdout: str) -> dict[str, str]:
-    return dict(re.findall(rf"^\[{TASK}\] (\w+)\s+(ran|cached) in", stdout, flags=re.MULTILINE))
 
 
 def run_id(stdout: str) -> str:
@@ -142,9 +90,9 @@ def run_and_kill_in_preprocess(workspace: pathlib.Path, when: str) -> tuple[str,
         # A session of its own: the Beam worker processes it starts are in its process group, so this test
         # can see whether they outlive it, and clean them up.
         process = subprocess.Popen(
-            command(workspace),
+            cli_command(workspace, "run"),
             cwd=workspace,
-            env=environment(),
+            env=cli_env(),
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
@@ -197,7 +145,7 @@ def mlflow_client(workspace: pathlib.Path):
 def scenario(request, tmp_path_factory) -> Scenario:
     if request.param == "vocabulary-written" and not pathlib.Path("/proc/self/stat").exists():
         pytest.skip("finding the Beam worker processes needs Linux /proc")
-    workspace = make_workspace(tmp_path_factory.mktemp(f"crash-{request.param}"))
+    workspace = make_workspace(tmp_path_factory.mktemp(f"crash-{request.param}"), epochs=1)
     stdout, seconds, workers, outlived = run_and_kill_in_preprocess(workspace, request.param)
     task_dir = workspace / "runs" / TASK
     after_kill = {
@@ -205,7 +153,7 @@ def scenario(request, tmp_path_factory) -> Scenario:
     }
     status = mlflow_client(workspace).get_run(run_id(stdout)).info.status
     rerun = subprocess.run(
-        command(workspace), cwd=workspace, env=environment(), capture_output=True, text=True, timeout=400
+        cli_command(workspace, "run"), cwd=workspace, env=cli_env(), capture_output=True, text=True, timeout=400
     )
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     return Scenario(request.param, workspace, stdout, seconds, workers, outlived, after_kill, status, rerun)
