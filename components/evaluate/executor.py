@@ -29,7 +29,7 @@ def run(context: StageContext) -> None:
     blessing: artifacts.Blessing = context.output("blessing")
 
     model = keras.saving.load_model(model_artifact.path)
-    char_features = CHAR_INPUT in {i.name for i in model.inputs}
+    char_features = text.CHAR_IDS in {i.name for i in model.inputs}
     tags = vocabulary.tokens("tags")
     known_words = set(vocabulary.tokens("words")[len(text.RESERVED_TOKENS) :])
     train = list(examples.read("train"))
@@ -69,9 +69,6 @@ def run(context: StageContext) -> None:
     context.log.metrics(flat_metrics(results))
     context.log.artifact(evaluation.path, "evaluation")
     context.progress(("blessed: " if verdict["blessed"] else "NOT blessed: ") + verdict["reason"])
-
-
-CHAR_INPUT = text.CHAR_IDS
 
 
 def predict(model: keras.Model, dataset, tags: Sequence[str]) -> tuple[list, list, list]:
