@@ -63,7 +63,8 @@ def run(context: StageContext) -> None:
     context.progress(f"pushed version {version} to {serving_dir}")
     registry = context.log.registry
     if params.export.register and registry is not None:
-        test_accuracy = evaluation.read()["test"]["model"]["token_accuracy"] if "test" in evaluation.read() else None
+        test = evaluation.read().get("test")
+        test_accuracy = test["model"]["token_accuracy"] if test else None
         register(registry, context, pushed, test_accuracy, version)
 
 
