@@ -21,6 +21,8 @@ import yaml
 from pipeline.errors import ConfigError
 
 KINDS = ("tagger", "classifier", "translator", "language_model")
+FORMATS = ("brown", "conllu", "conll", "tsv", "parallel_tsv", "text")
+TOKENIZERS = ("regex", "whitespace", "unicode_script", "characters", "wordpiece")
 IMPLEMENTED_KINDS = ("tagger",)
 
 
@@ -46,20 +48,47 @@ class SplitConfig:
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
-    format: str = dataclasses.field(default="brown", metadata=_choice("brown", "conllu", "conll"))
+    # Tagged sentences: brown, conllu, conll. `tsv`: label<TAB>text a line (classifiers). `parallel_tsv`:
+    # source<TAB>target a line (translators). `text`: plain text (language models), see `documents`.
+    # Every format also reads gzip files (a name ending in .gz).
+    format: str = dataclasses.field(default="brown", metadata=_choice(*FORMATS))
+    # Files (each a glob, relative to the config file). Without `eval` or `test` files, those splits are
+    # hashed out of `train` by `split`.
     train: str = ""
     eval: str | None = None
     test: str | None = None
     split: SplitConfig = SplitConfig()
     tag_column: str = dataclasses.field(default="upos", metadata=_choice("upos", "xpos"))
+    # `text` format: a whole file is one document (`file`), or blank lines separate documents (`blank_line`).
+    documents: str = dataclasses.field(default="file", metadata=_choice("file", "blank_line"))
     # The run fails when more than this fraction of the input records is rejected.
     max_reject_fraction: float = dataclasses.field(default=0.01, metadata=_fraction())
 
 
+_ACTION = _choice("warn", "fail")
+
+
+@dataclasses.dataclass(frozen=True)
+class StatisticsConfig:
+    """Anomaly checks on the ingested data. Each check either warns (printed, kept in `Anomalies`) or fails the run."""
+
+    # A label (tag, class) in eval or test that train never has.
+    unseen_label: str = dataclasses.field(default="warn", metadata=_ACTION)
+    # The share of eval or test tokens missing from the training data.
+    max_oov_rate: float = dataclasses.field(default=0.5, metadata=_fraction())
+    oov_rate: str = dataclasses.field(default="warn", metadata=_ACTION)
+    # Records longer than this many tokens (characters for `text` documents: those are cut into sequences).
+    max_length: int = dataclasses.field(default=512, metadata=_at_least(1))
+    too_long: str = dataclasses.field(default="warn", metadata=_ACTION)
+    # A split with no records.
+    empty_split: str = dataclasses.field(default="warn", metadata=_ACTION)
+
+
 @dataclasses.dataclass(frozen=True)
 class PreprocessConfig:
-    # Splits raw text into tokens in the exported graph (training data comes tokenized).
-    tokenizer: str = dataclasses.field(default="regex", metadata=_choice("regex", "whitespace", "unicode_script"))
+    # Splits raw text into tokens, in preprocessing (formats of untokenized text) and in the exported graph.
+    # `wordpiece` learns its subword vocabulary from the training split (Beam), `wordpiece_vocab_size` pieces.
+    tokenizer: str = dataclasses.field(default="regex", metadata=_choice(*TOKENIZERS))
     # The `regex` tokenizer keeps every match of this RE2 pattern as a token. The default cuts text the
     # way the Brown corpus and the Penn Treebank do: a contraction or possessive stays with its word
     # ("didn't", "Atlanta's"), a number keeps its inner separators ("3.50", "1,000", "1/2"), quote
@@ -67,6 +96,9 @@ class PreprocessConfig:
     # are Unicode classes (\pL, \pN, \pM): RE2's \w and \d are ASCII only.
     token_pattern: str = r"\pN+(?:[.,:/]\pN+)*|[\pL\pN\pM_]+(?:['’.-][\pL\pN\pM_]+)*|''|``|--|\.\.\.|[^\s\pL\pN\pM_]"
     lowercase: bool = False
+    # Unicode normalisation applied to text before tokenizing (NFKC folds compatibility forms: "ﬁ" -> "fi").
+    normalization: str = dataclasses.field(default="none", metadata=_choice("none", "nfc", "nfkc"))
+    wordpiece_vocab_size: int = dataclasses.field(default=8000, metadata=_at_least(16))
     min_count: int = dataclasses.field(default=1, metadata=_at_least(1))
     max_size: int | None = dataclasses.field(default=None, metadata=_at_least(5))
     char_min_count: int = dataclasses.field(default=1, metadata=_at_least(1))
@@ -83,6 +115,9 @@ class ModelConfig:
     hidden_dim: int = dataclasses.field(default=128, metadata=_at_least(1))
     dropout: float = dataclasses.field(default=0.25, metadata={"min": 0.0, "max": 0.95})
     char_features: bool = True
+    # Classifier: how the encoder's states become one vector. `last`: the final state (both directions'
+    # for a bidirectional encoder); `mean`, `max`: over the unpadded steps; `attention`: a learned weighting.
+    pooling: str = dataclasses.field(default="attention", metadata=_choice("last", "mean", "max", "attention"))
     char_embedding_dim: int = dataclasses.field(default=24, metadata=_at_least(1))
     char_filters: int = dataclasses.field(default=48, metadata=_at_least(1))
     char_kernel_size: int = dataclasses.field(default=3, metadata=_at_least(1))
@@ -126,6 +161,7 @@ class TaskConfig:
     name: str
     kind: str = dataclasses.field(metadata=_choice(*KINDS))
     data: DataConfig
+    statistics: StatisticsConfig = StatisticsConfig()
     preprocess: PreprocessConfig = PreprocessConfig()
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
