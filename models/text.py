@@ -18,13 +18,22 @@ RESERVED_TAGS = RESERVED_TOKENS[:2]
 
 # Feature keys of the SequenceExample shards.
 KEY = "key"
+TEXT = "text"
 TOKENS = "tokens"
 TOKEN_IDS = "token_ids"
 CHAR_IDS = "char_ids"
 TAGS = "tags"
 TAG_IDS = "tag_ids"
 
-TOKENIZERS = ("regex", "whitespace", "unicode_script")
+LABEL = "label"
+LABEL_ID = "label_id"
+
+TOKENIZERS = ("regex", "whitespace", "unicode_script", "characters", "wordpiece")
+# Tokenizers that cut text into words, which a tagger can tag one by one.
+WORD_TOKENIZERS = ("regex", "whitespace", "unicode_script")
+NORMALIZATIONS = ("none", "nfc", "nfkc")
+# A wordpiece that continues a word starts with this (`playing` -> `play`, `##ing`), as in BERT.
+WORDPIECE_SUFFIX = "##"
 
 
 class RegexTokenizer(tf_text.Tokenizer):
@@ -45,15 +54,114 @@ class RegexTokenizer(tf_text.Tokenizer):
         return tf_text.regex_split(input, rf"\s+|({self.pattern})", rf"({self.pattern})")
 
 
+class CharacterTokenizer(tf_text.Tokenizer):
+    """Every Unicode character is a token, white space included (what a character model reads)."""
+
+    def tokenize(self, input: tf.Tensor) -> tf.RaggedTensor:  # noqa: A002 (the tf_text signature)
+        """Splits `input` string [batch] into characters string [batch, (chars)]."""
+        return tf.strings.unicode_split(input, "UTF-8", errors="replace")
+
+
 def make_tokenizer(name: str, pattern: str) -> tf_text.Tokenizer:
-    """The tensorflow-text tokenizer called `name` (one of `TOKENIZERS`); `pattern` is for `regex`."""
+    """The tensorflow-text word tokenizer called `name` (one of `WORD_TOKENIZERS` or `characters`).
+
+    `pattern` is for `regex`. `wordpiece` needs a learned vocabulary: see `TextTokenizer`.
+    """
     if name == "regex":
         return RegexTokenizer(pattern)
     if name == "whitespace":
         return tf_text.WhitespaceTokenizer()
     if name == "unicode_script":
         return tf_text.UnicodeScriptTokenizer()
+    if name == "characters":
+        return CharacterTokenizer()
     raise ValueError(f"unknown tokenizer {name!r} (available: {', '.join(TOKENIZERS)})")
+
+
+def normalize_text(text: tf.Tensor, normalization: str) -> tf.Tensor:
+    """Unicode normalisation of raw text: `none`, `nfc` or `nfkc` (which also folds compatibility forms)."""
+    if normalization == "none":
+        return text
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"unknown normalization {normalization!r} (available: {', '.join(NORMALIZATIONS)})")
+    return tf_text.normalize_utf8(text, normalization.upper())
+
+
+class TextTokenizer(tf.Module):
+    """Raw text to tokens: Unicode normalisation, then the configured tensorflow-text tokenizer.
+
+    The preprocess stage runs this module in its Beam workers and the exported model runs it in its
+    graph: there is one implementation of tokenization, so training and serving cannot disagree.
+
+    `wordpiece` first cuts words with the `regex` tokenizer, lowercases them when `lowercase` (the
+    pieces were learned from the same words), then splits each word into the longest pieces of
+    `wordpieces` (Wu et al. 2016; `tf_text.FastWordpieceTokenizer`); a word that cannot be split
+    becomes `[UNK]`.
+
+    Args:
+        name: one of `TOKENIZERS`.
+        pattern: the `regex` tokenizer's pattern (also the word splitter of `wordpiece`).
+        normalization: one of `NORMALIZATIONS`.
+        lowercase: lowercase words before `wordpiece` splits them (other tokenizers keep case: the
+            word vocabulary lookup lowercases, see `normalize_words`).
+        wordpieces: the learned wordpiece vocabulary, reserved tokens included; `wordpiece` only.
+            Without it, a `wordpiece` tokenizer can only `pretokenize` (to count the words that the
+            vocabulary is learned from).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        pattern: str,
+        normalization: str = "none",
+        lowercase: bool = False,
+        wordpieces: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__(name="text_tokenizer")
+        if name not in TOKENIZERS:
+            raise ValueError(f"unknown tokenizer {name!r} (available: {', '.join(TOKENIZERS)})")
+        if wordpieces is not None and name != "wordpiece":
+            raise ValueError(f"the {name} tokenizer takes no wordpiece vocabulary")
+        self.kind = name
+        self.normalization = normalization
+        self.lowercase = lowercase
+        self.words = make_tokenizer("regex" if name == "wordpiece" else name, pattern)
+        self.wordpiece = None
+        if wordpieces is not None:
+            self.wordpiece = tf_text.FastWordpieceTokenizer(
+                list(wordpieces),
+                suffix_indicator=WORDPIECE_SUFFIX,
+                token_out_type=tf.string,
+                unknown_token=RESERVED_TOKENS[UNK_ID],
+                no_pretokenization=True,
+            )
+
+    def pretokenize(self, text: tf.Tensor) -> tf.RaggedTensor:
+        """The words of `text` string [batch] -> string [batch, (words)], before any wordpiece split."""
+        words = self.words.tokenize(normalize_text(text, self.normalization))
+        return normalize_words(words, self.lowercase) if self.kind == "wordpiece" else words
+
+    def __call__(self, text: tf.Tensor) -> tf.RaggedTensor:
+        """Tokens of `text` string [batch] -> string [batch, (tokens)]."""
+        words = self.pretokenize(text)
+        if self.kind != "wordpiece":
+            return words
+        if self.wordpiece is None:
+            raise ValueError("the wordpiece tokenizer needs its learned vocabulary to tokenize")
+        return self.wordpiece.tokenize(words).merge_dims(1, 2)
+
+
+def learn_wordpieces(word_counts: Sequence[tuple[str, int]], vocab_size: int) -> list[str]:
+    """A wordpiece vocabulary of about `vocab_size` pieces learned from (word, count) pairs.
+
+    tensorflow-text's learner (the one behind `bert_vocab_from_dataset`), with the reserved tokens
+    first. The pairs are sorted first, so the same counts always give the same vocabulary.
+    """
+    from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as learner
+
+    ordered = sorted(word_counts, key=lambda entry: (-entry[1], entry[0]))
+    return learner.learn(ordered, vocab_size, list(RESERVED_TOKENS), joiner=WORDPIECE_SUFFIX)
 
 
 def normalize_words(tokens: tf.Tensor | tf.RaggedTensor, lowercase: bool) -> tf.Tensor | tf.RaggedTensor:

@@ -23,6 +23,14 @@ from pipeline.errors import ConfigError
 KINDS = ("tagger", "classifier", "translator", "language_model")
 FORMATS = ("brown", "conllu", "conll", "tsv", "parallel_tsv", "text")
 TOKENIZERS = ("regex", "whitespace", "unicode_script", "characters", "wordpiece")
+# The formats each kind reads, and the tokenizers that cut text into the units its examples hold.
+KIND_FORMATS = {
+    "tagger": ("brown", "conllu", "conll"),
+    "classifier": ("tsv",),
+    "translator": ("parallel_tsv",),
+    "language_model": ("text",),
+}
+KIND_TOKENIZERS = {"tagger": ("regex", "whitespace", "unicode_script")}
 IMPLEMENTED_KINDS = ("tagger",)
 
 
@@ -257,6 +265,8 @@ def load(path: pathlib.Path | str, overrides: Sequence[str] = ()) -> PipelineCon
     config = from_dict(PipelineConfig, raw, "")
     _check_tasks(config)
     variants = expand_sweeps(config, raw)
+    for variant in variants:
+        _check_task(variant)
     return dataclasses.replace(config, base_dir=path.resolve().parent, variants=variants)
 
 
@@ -302,8 +312,20 @@ def _check_tasks(config: PipelineConfig) -> None:
         seen.add(task.name)
         if not task.name or any(c in task.name for c in "/\\. "):
             raise ConfigError(f"tasks.{task.name}.name: use letters, digits, '-' and '_' only")
-        if not task.data.train:
-            raise ConfigError(f"tasks.{task.name}.data.train: a file or glob is needed")
+
+
+def _check_task(task: TaskConfig) -> None:
+    """What one task (or sweep variant) must satisfy beyond the types of its keys."""
+    if not task.data.train:
+        raise ConfigError(f"tasks.{task.name}.data.train: a file or glob is needed")
+    if task.data.format not in KIND_FORMATS[task.kind]:
+        raise ConfigError(
+            f"tasks.{task.name}.data.format: a {task.kind} reads {' or '.join(KIND_FORMATS[task.kind])}, "
+            f"not {task.data.format}"
+        )
+    tokenizers = KIND_TOKENIZERS.get(task.kind, TOKENIZERS)
+    if task.preprocess.tokenizer not in tokenizers:
+        raise ConfigError(f"tasks.{task.name}.preprocess.tokenizer: a {task.kind} needs one of {', '.join(tokenizers)}")
 
 
 def apply_override(raw: dict[str, Any], override: str) -> None:

@@ -1,8 +1,9 @@
 """Preprocess executor: an Apache Beam pipeline that counts vocabularies and writes TFRecord shards.
 
 The runner and its options come from the config (DirectRunner in multi-processing mode by default),
-so the same pipeline runs on Flink, Spark or Dataflow. Tokens become ids through
-`models.text.TaggerFeaturizer`, the same TensorFlow code the exported model runs.
+so the same pipeline runs on Flink, Spark or Dataflow. What is counted and
+encoded depends on the task kind (`features.py`); text becomes ids through `models.text`, the same
+TensorFlow code the exported model runs.
 
 Shards are deterministic: a record goes to the shard picked by a hash of its key, and each shard is
 written sorted by key, so the same examples give byte-identical files whatever the worker count.
@@ -22,6 +23,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from components.preprocess import features
 from pipeline import artifacts
 from pipeline.component import StageContext
 from pipeline.config import PreprocessConfig
@@ -32,6 +34,7 @@ _BATCH = {"min_batch_size": 32, "max_batch_size": 512}
 
 def run(context: StageContext) -> None:
     params: PreprocessConfig = context.parameters.preprocess
+    layout = features.layout(context.parameters.kind, params)
     examples: artifacts.Examples = context.input("examples")
     vocabulary: artifacts.Vocabulary = context.output("vocabulary")
     shards: artifacts.Shards = context.output("shards")
@@ -51,25 +54,35 @@ def run(context: StageContext) -> None:
             | f"Parse {split}" >> beam.Map(json.loads)
             for split in splits
         }
+        if layout.learns_wordpieces:
+            wordpieces = (
+                records["train"]
+                | "Batch for wordpieces" >> beam.BatchElements(**_BATCH)
+                | "Words" >> beam.FlatMap(layout.pretokens)
+                | "Count words" >> beam.combiners.Count.PerElement()
+                | "Collect words" >> beam.combiners.ToList()
+                | "Learn wordpieces" >> beam.Map(_learn_wordpieces, params.wordpiece_vocab_size)
+            )
+        else:
+            wordpieces = p | "No wordpieces" >> beam.Create([None])
         counted = (
             records["train"]
             | "Batch for counting" >> beam.BatchElements(**_BATCH)
-            | "Units" >> beam.ParDo(_VocabularyUnits(params.lowercase, params.max_word_length))
+            | "Units" >> beam.FlatMap(layout.units, beam.pvalue.AsSingleton(wordpieces))
             | "Count" >> beam.combiners.Count.PerElement()
             | "Collect counts" >> beam.combiners.ToList()
         )
-        vocabularies = counted | "Build vocabularies" >> beam.Map(_build_vocabularies, params)
+        vocabularies = counted | "Build vocabularies" >> beam.Map(
+            _build_vocabularies, layout, beam.pvalue.AsSingleton(wordpieces)
+        )
         _ = vocabularies | "Write vocabularies" >> beam.Map(_write_vocabularies, str(vocabulary.uri))
         manifests = []
         for split in splits:
             written = (
                 records[split]
                 | f"Batch {split}" >> beam.BatchElements(**_BATCH)
-                | f"Encode {split}"
-                >> beam.ParDo(
-                    _EncodeSequenceExamples(params.num_shards, params.lowercase, params.max_word_length),
-                    beam.pvalue.AsSingleton(vocabularies),
-                )
+                | f"Encode {split}" >> beam.FlatMap(_encode, layout, beam.pvalue.AsSingleton(vocabularies))
+                | f"Shard {split}" >> beam.Map(lambda item, n=params.num_shards: (shard_of(item[0], n), item))
                 | f"Group {split}" >> beam.GroupByKey()
                 | f"Write {split}" >> beam.Map(_write_shard, str(shards.uri), split, params.num_shards)
             )
@@ -82,11 +95,11 @@ def run(context: StageContext) -> None:
         )
 
     manifest = shards.manifest()
-    vocab_sizes = {name: len(vocabulary.tokens(name)) for name in ("words", "chars", "tags")}
+    vocab_sizes = {name: len(vocabulary.tokens(name)) for name in layout.names}
     vocabulary.properties.update({f"{name}_size": size for name, size in vocab_sizes.items()})
     shards.properties.update({"splits": {s: manifest["splits"][s]["records"] for s in manifest["splits"]}})
     context.log.metrics({f"vocabulary_size.{name}": size for name, size in vocab_sizes.items()})
-    for name in ("words", "chars", "tags"):
+    for name in layout.names:
         context.log.artifact(vocabulary.path(name), "vocabulary")
     context.progress(f"vocabularies {vocab_sizes}; shards {manifest['splits']['train']['files']}")
 
@@ -117,61 +130,22 @@ def _project_on_worker_path() -> Iterator[None]:
             os.environ["PYTHONPATH"] = before
 
 
-class _VocabularyUnits(beam.DoFn):
-    """Emits ("words", form), ("chars", char) and ("tags", tag) for every token of a batch of records."""
-
-    def __init__(self, lowercase: bool, max_word_length: int) -> None:
-        self.lowercase = lowercase
-        self.max_word_length = max_word_length
-
-    def process(self, batch: Sequence[dict[str, Any]]) -> Iterator[tuple[str, str]]:
-        import tensorflow as tf
-
-        from models import text
-
-        tokens = tf.ragged.constant([r["tokens"] for r in batch], dtype=tf.string)
-        for form in text.normalize_words(tokens, self.lowercase).flat_values.numpy():
-            yield "words", form.decode("utf-8")
-        for char in text.split_chars(tokens, self.max_word_length).flat_values.numpy():
-            yield "chars", char.decode("utf-8")
-        for record in batch:
-            for tag in record["tags"]:
-                yield "tags", tag
-
-
-def ordered_vocabulary(
-    counts: Iterable[tuple[str, int]], reserved: Sequence[str], min_count: int, max_size: int | None
-) -> list[tuple[str, int]]:
-    """Reserved tokens first (count 0), then tokens by count descending, then by the token itself.
-
-    Args:
-        counts: (token, count) pairs.
-        reserved: tokens that take the first ids; they are never counted as ordinary tokens.
-        min_count: tokens seen fewer times are left out.
-        max_size: the most entries in all, reserved ones included; None for no limit.
-    """
-    kept = sorted(
-        ((token, count) for token, count in counts if count >= min_count and token not in reserved),
-        key=lambda entry: (-entry[1], entry[0]),
-    )
-    entries = [(token, 0) for token in reserved] + kept
-    return entries[:max_size] if max_size else entries
-
-
-def _build_vocabularies(counted: list[tuple[tuple[str, str], int]], params: PreprocessConfig) -> dict[str, list]:
+def _learn_wordpieces(word_counts: list[tuple[str, int]], vocab_size: int) -> list[str]:
     from models import text
 
-    by_name: dict[str, list[tuple[str, int]]] = {"words": [], "chars": [], "tags": []}
+    return text.learn_wordpieces(word_counts, vocab_size)
+
+
+def _build_vocabularies(
+    counted: list[tuple[tuple[str, str], int]], layout: features.TaggedSentences | features.LabeledTexts, wordpieces
+) -> dict[str, features.Entries]:
+    by_name: dict[str, features.Entries] = {name: [] for name in layout.names}
     for (name, token), count in counted:
         by_name[name].append((token, count))
-    return {
-        "words": ordered_vocabulary(by_name["words"], text.RESERVED_TOKENS, params.min_count, params.max_size),
-        "chars": ordered_vocabulary(by_name["chars"], text.RESERVED_TOKENS, params.char_min_count, None),
-        "tags": ordered_vocabulary(by_name["tags"], text.RESERVED_TAGS, 1, None),
-    }
+    return layout.vocabularies(by_name, wordpieces)
 
 
-def _write_vocabularies(vocabularies: dict[str, list[tuple[str, int]]], folder: str) -> None:
+def _write_vocabularies(vocabularies: dict[str, features.Entries], folder: str) -> None:
     for name, entries in vocabularies.items():
         _write_atomically(
             pathlib.Path(folder) / f"{name}.tsv",
@@ -179,65 +153,9 @@ def _write_vocabularies(vocabularies: dict[str, list[tuple[str, int]]], folder: 
         )
 
 
-class _EncodeSequenceExamples(beam.DoFn):
-    """Turns a batch of records into (shard, (key, serialized SequenceExample)) pairs."""
-
-    def __init__(self, num_shards: int, lowercase: bool, max_word_length: int) -> None:
-        self.num_shards = num_shards
-        self.lowercase = lowercase
-        self.max_word_length = max_word_length
-        self._featurizer = None
-
-    def process(self, batch: Sequence[dict[str, Any]], vocabularies: dict[str, list]) -> Iterator[tuple]:
-        import tensorflow as tf
-
-        if self._featurizer is None:  # built once per worker, from the side input
-            from models import text
-
-            self._featurizer = text.TaggerFeaturizer(
-                *(([token for token, _ in vocabularies[name]]) for name in ("words", "chars", "tags")),
-                lowercase=self.lowercase,
-                max_word_length=self.max_word_length,
-            )
-        tokens = tf.ragged.constant([r["tokens"] for r in batch], dtype=tf.string)
-        tags = tf.ragged.constant([r["tags"] for r in batch], dtype=tf.string)
-        token_ids = self._featurizer.token_ids(tokens).to_list()
-        char_ids = self._featurizer.char_ids(tokens).to_list()
-        tag_ids = self._featurizer.tag_ids(tags).to_list()
-        for i, record in enumerate(batch):
-            example = _sequence_example(record, token_ids[i], char_ids[i], tag_ids[i])
-            # deterministic: the protobuf maps in a SequenceExample otherwise serialize in hash order.
-            serialized = example.SerializeToString(deterministic=True)
-            yield shard_of(record["key"], self.num_shards), (record["key"], serialized, len(token_ids[i]))
-
-
-def _sequence_example(record: dict[str, Any], token_ids: list, char_ids: list, tag_ids: list):
-    import tensorflow as tf
-
-    from models import text
-
-    def strings(values):
-        return [tf.train.Feature(bytes_list=tf.train.BytesList(value=[v.encode("utf-8")])) for v in values]
-
-    def ints(values):
-        return [tf.train.Feature(int64_list=tf.train.Int64List(value=[v])) for v in values]
-
-    return tf.train.SequenceExample(
-        context=tf.train.Features(
-            feature={text.KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[record["key"].encode()]))}
-        ),
-        feature_lists=tf.train.FeatureLists(
-            feature_list={
-                text.TOKENS: tf.train.FeatureList(feature=strings(record["tokens"])),
-                text.TAGS: tf.train.FeatureList(feature=strings(record["tags"])),
-                text.TOKEN_IDS: tf.train.FeatureList(feature=ints(token_ids)),
-                text.TAG_IDS: tf.train.FeatureList(feature=ints(tag_ids)),
-                text.CHAR_IDS: tf.train.FeatureList(
-                    feature=[tf.train.Feature(int64_list=tf.train.Int64List(value=ids)) for ids in char_ids]
-                ),
-            }
-        ),
-    )
+def _encode(batch: Sequence[dict[str, Any]], layout, vocabularies: dict[str, features.Entries]) -> Iterator[tuple]:
+    """(key, serialized SequenceExample, token count) for each example; the layout keeps its TF objects."""
+    return layout.encode(batch, vocabularies)
 
 
 def shard_of(key: str, num_shards: int) -> int:

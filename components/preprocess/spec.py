@@ -20,8 +20,9 @@ SPEC = ComponentSpec(
 
 @dataclasses.dataclass(frozen=True)
 class PreprocessParameters:
+    kind: str
     preprocess: PreprocessConfig
 
 
 def component(task: TaskConfig, config: PipelineConfig) -> Component:
-    return Component(SPEC, PreprocessParameters(task.preprocess))
+    return Component(SPEC, PreprocessParameters(task.kind, task.preprocess))

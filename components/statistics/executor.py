@@ -1,15 +1,28 @@
-"""Statistics executor: counts, length histograms, tag distribution, OOV rates; fails on too many rejects."""
+"""Statistics executor: counts, length histograms, label distribution, OOV rates, and the anomaly checks.
+
+What a record's text is depends on its format: the tokens of a tagged sentence, the raw `text` of a
+classifier example or a document (tokenized here by the task's tokenizer, the `models.text` code that
+preprocessing and serving run), or the `source` and `target` of a translation pair. Each such field is
+a *sequence*, summarised under `sequences.<field>` (the tagged sentence's and the classifier's field is
+called `text`). Labels are a tagger's tags or a classifier's classes.
+"""
 
 from __future__ import annotations
 
 import collections
 import json
+import math
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+from components.statistics import plots
 from components.statistics.spec import StatisticsParameters
 from pipeline import artifacts
 from pipeline.component import StageContext
 from pipeline.errors import DataError
+
+_TOKENIZE_BATCH = 512
+_HISTOGRAM_BUCKETS = 30
 
 
 def run(context: StageContext) -> None:
@@ -18,27 +31,36 @@ def run(context: StageContext) -> None:
     rejects: artifacts.Rejects = context.input("rejects")
     check_rejects(rejects, params.max_reject_fraction)
 
-    stats = summarize(examples, params.lowercase)
+    stats = summarize(examples, params)
     stats["rejects"] = rejects.properties["rejects"]
-    anomalies = find_anomalies(stats)
     if not stats["records"]["train"]:
         raise DataError("statistics: the train split is empty: no usable record in the training files")
+    anomalies = find_anomalies(stats, params)
+
     statistics: artifacts.Statistics = context.output("statistics")
     statistics.path.write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n")
+    summary = plots.plot_summary(stats, statistics.uri / "summary.png")
     anomalies_artifact: artifacts.Anomalies = context.output("anomalies")
     anomalies_artifact.path.write_text(json.dumps(anomalies, indent=2) + "\n")
     anomalies_artifact.properties["count"] = len(anomalies)
-    for anomaly in anomalies:
-        context.progress(f"warning: {anomaly}")
-    context.log.metrics(
-        {
-            **{f"tokens.{s}": n for s, n in stats["tokens"].items()},
-            **{f"oov_rate.{s}": r for s, r in stats["oov_rate"].items()},
-        }
-    )
+
+    metrics = {}
+    for field, sequence in stats["sequences"].items():
+        metrics.update({f"{field}.tokens.{split}": n for split, n in sequence["tokens"].items()})
+        metrics.update({f"{field}.oov_rate.{split}": rate for split, rate in sequence["oov_rate"].items()})
+    context.log.metrics(metrics)
     context.log.artifact(statistics.path, "statistics")
-    oov = ", ".join(f"{split} {rate:.1%}" for split, rate in stats["oov_rate"].items())
-    context.progress(f"records {stats['records']}; OOV rate {oov}")
+    context.log.artifact(summary, "statistics")
+    context.log.artifact(anomalies_artifact.path, "statistics")
+    for field, sequence in stats["sequences"].items():
+        oov = ", ".join(f"{split} {rate:.1%}" for split, rate in sequence["oov_rate"].items())
+        context.progress(f"{field}: tokens {sequence['tokens']}; OOV rate {oov}")
+    context.progress(f"records {stats['records']}; rejects {stats['rejects']}")
+    for anomaly in anomalies:
+        context.progress(f"warning: {anomaly['message']}")
+    failed = [a for a in anomalies if a["action"] == "fail"]
+    if failed:
+        raise DataError(f"statistics: {failed[0]['message']} (statistics.{failed[0]['check']}: fail)")
 
 
 def check_rejects(rejects: artifacts.Rejects, max_fraction: float) -> None:
@@ -52,48 +74,190 @@ def check_rejects(rejects: artifacts.Rejects, max_fraction: float) -> None:
         )
 
 
-def summarize(examples: artifacts.Examples, lowercase: bool) -> dict[str, Any]:
-    """Record and token counts, length histograms and tag counts per split, OOV rates against train."""
-    stats: dict[str, Any] = {"records": {}, "tokens": {}, "length_histogram": {}, "tags": {}, "oov_rate": {}}
-    train_words: set[str] = set()
-    for split in artifacts.SPLITS:  # train first: the OOV rates of eval and test need its words
-        lengths: collections.Counter[int] = collections.Counter()
-        tags: collections.Counter[str] = collections.Counter()
-        oov = tokens = 0
-        for record in examples.read(split):
-            words = [w.lower() for w in record["tokens"]] if lowercase else record["tokens"]
-            lengths[len(words)] += 1
-            tags.update(record["tags"])
-            tokens += len(words)
-            if split == "train":
-                train_words.update(words)
-            else:
-                oov += sum(w not in train_words for w in words)
-        stats["records"][split] = sum(lengths.values())
-        stats["tokens"][split] = tokens
-        stats["length_histogram"][split] = _histogram(lengths)
-        stats["tags"][split] = dict(tags.most_common())
-        if split != "train":
-            stats["oov_rate"][split] = oov / tokens if tokens else 0.0
+# ----------------------------------------------------------------------------------------------
+# Summaries
+
+
+class _Sequence:
+    """Running counts of one sequence field in one split."""
+
+    def __init__(self) -> None:
+        self.lengths: collections.Counter[int] = collections.Counter()
+        self.char_lengths: collections.Counter[int] = collections.Counter()
+        self.tokens = 0
+        self.oov = 0
+        self.longest: tuple[int, str] = (0, "")  # (length, key) of the longest record
+
+    def add(self, key: str, tokens: Sequence[str], chars: int, vocabulary: set[str] | None, lowercase: bool) -> None:
+        self.lengths[len(tokens)] += 1
+        self.char_lengths[chars] += 1
+        self.tokens += len(tokens)
+        self.longest = max(self.longest, (len(tokens), key), key=lambda entry: entry[0])
+        forms = [t.lower() for t in tokens] if lowercase else tokens
+        if vocabulary is None:
+            return
+        self.oov += sum(form not in vocabulary for form in forms)
+
+
+def summarize(examples: artifacts.Examples, params: StatisticsParameters) -> dict[str, Any]:
+    """Record counts, label counts and, for each sequence field, token counts, length histograms and OOV
+    rates per split (eval and test against the training tokens)."""
+    stats: dict[str, Any] = {"records": {}, "labels": {}, "sequences": {}}
+    train_forms: dict[str, set[str]] = collections.defaultdict(set)
+    too_long: dict[str, dict[str, Any]] = {}
+    for split in artifacts.SPLITS:  # train first: the OOV rates of eval and test need its tokens
+        sequences: dict[str, _Sequence] = collections.defaultdict(_Sequence)
+        labels: collections.Counter[str] = collections.Counter()
+        first_unseen: dict[str, str] = {}
+        records = 0
+        for batch in _batches(examples.read(split)):
+            for field, keyed_tokens in _tokenized(batch, params).items():
+                for (key, chars), tokens in keyed_tokens:
+                    forms = [t.lower() for t in tokens] if params.lowercase else list(tokens)
+                    if split == "train":
+                        train_forms[field].update(forms)
+                    sequences[field].add(
+                        key, tokens, chars, None if split == "train" else train_forms[field], params.lowercase
+                    )
+                    if len(tokens) > params.statistics.max_length:
+                        entry = too_long.setdefault(f"{field}.{split}", {"count": 0, "first": key})
+                        entry["count"] += 1
+            for record in batch:
+                records += 1
+                for label in _labels(record):
+                    labels[label] += 1
+                    if label not in stats["labels"].get("train", {label: 0}):
+                        first_unseen.setdefault(label, record["key"])
+        stats["records"][split] = records
+        if labels or "train" in stats["labels"]:
+            stats["labels"][split] = dict(sorted(labels.items(), key=lambda item: (-item[1], item[0])))
+            stats.setdefault("first_unseen_label", {})[split] = first_unseen
+        for field, sequence in sequences.items():
+            summary = stats["sequences"].setdefault(
+                field,
+                {"tokens": {}, "length_histogram": {}, "char_length_histogram": {}, "max_length": {}, "oov_rate": {}},
+            )
+            summary["tokens"][split] = sequence.tokens
+            summary["length_histogram"][split] = histogram(sequence.lengths)
+            summary["char_length_histogram"][split] = histogram(sequence.char_lengths)
+            summary["max_length"][split] = {"length": sequence.longest[0], "key": sequence.longest[1]}
+            if split != "train":
+                summary["oov_rate"][split] = sequence.oov / sequence.tokens if sequence.tokens else 0.0
+    for summary in stats["sequences"].values():  # a split without records has zero counts, not no entry
+        for split in artifacts.SPLITS:
+            summary["tokens"].setdefault(split, 0)
+            summary["length_histogram"].setdefault(split, {})
+            summary["char_length_histogram"].setdefault(split, {})
+            summary["max_length"].setdefault(split, {"length": 0, "key": ""})
+            if split != "train":
+                summary["oov_rate"].setdefault(split, 0.0)
+    stats["too_long"] = too_long
     return stats
 
 
-def find_anomalies(stats: dict[str, Any]) -> list[str]:
-    """What looks wrong but does not stop the run: tags never seen in training, empty held-out splits."""
-    anomalies = []
-    train_tags = set(stats["tags"]["train"])
-    for split in ("eval", "test"):
-        unseen = sorted(set(stats["tags"][split]) - train_tags)
-        if unseen:
-            anomalies.append(f"{split} has tags never seen in train: {', '.join(unseen[:10])}")
-        if not stats["records"][split]:
-            anomalies.append(f"{split} split is empty")
-    return anomalies
+def _batches(records: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    batch = []
+    for record in records:
+        batch.append(record)
+        if len(batch) == _TOKENIZE_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
-def _histogram(lengths: collections.Counter[int], width: int = 10) -> dict[str, int]:
+def _labels(record: dict[str, Any]) -> list[str]:
+    if "tags" in record:
+        return record["tags"]
+    if "label" in record:
+        return [record["label"]]
+    return []
+
+
+def _tokenized(batch: list[dict[str, Any]], params: StatisticsParameters) -> dict[str, list]:
+    """For each sequence field: ((key, characters), tokens) per record of the batch."""
+    first = batch[0]
+    if "tokens" in first:  # tagged sentences come tokenized
+        return {"text": [((r["key"], sum(map(len, r["tokens"]))), r["tokens"]) for r in batch]}
+    fields = [field for field in ("text", "source", "target") if field in first]
+    return {
+        field: list(
+            zip(
+                [(r["key"], len(r[field])) for r in batch],
+                _tokenize([r[field] for r in batch], params),
+                strict=True,
+            )
+        )
+        for field in fields
+    }
+
+
+def _tokenize(texts: list[str], params: StatisticsParameters) -> list[list[str]]:
+    """The words of raw texts, by the task's tokenizer (before any wordpiece split: OOV rates are of words)."""
+    import tensorflow as tf
+
+    from models import text
+
+    tokenizer = text.TextTokenizer(params.tokenizer, pattern=params.token_pattern, normalization=params.normalization)
+    return [[t.decode("utf-8") for t in row] for row in tokenizer.pretokenize(tf.constant(texts)).to_list()]
+
+
+def histogram(lengths: collections.Counter[int]) -> dict[str, int]:
+    """Counts of lengths in buckets `low-high`: ten wide, or wider (1, 2 or 5 times a power of ten) so that
+    there are at most 30 buckets."""
+    longest = max(lengths, default=0)
+    width = 10
+    while longest // width >= _HISTOGRAM_BUCKETS:
+        width = _next_round(width)
     buckets: collections.Counter[str] = collections.Counter()
     for length, count in lengths.items():
         low = (length // width) * width
         buckets[f"{low}-{low + width - 1}"] += count
     return dict(sorted(buckets.items(), key=lambda item: int(item[0].split("-")[0])))
+
+
+def _next_round(width: int) -> int:
+    """10 -> 20 -> 50 -> 100 -> 200 ..."""
+    power = 10 ** int(math.log10(width))
+    return {1: 2, 2: 5, 5: 10}[width // power] * power
+
+
+# ----------------------------------------------------------------------------------------------
+# Anomalies
+
+
+def find_anomalies(stats: dict[str, Any], params: StatisticsParameters) -> list[dict[str, str]]:
+    """The checks of `statistics` in the config that the data breaks, each with its configured action."""
+    checks = params.statistics
+    anomalies = []
+
+    def add(check: str, message: str) -> None:
+        anomalies.append({"check": check, "action": getattr(checks, check), "message": message})
+
+    train_labels = set(stats["labels"].get("train", {}))
+    for split in ("eval", "test"):
+        unseen = sorted(set(stats["labels"].get(split, {})) - train_labels)
+        if unseen:
+            first = stats["first_unseen_label"][split][unseen[0]]
+            add(
+                "unseen_label",
+                f"{split} has {len(unseen)} label(s) never seen in train: {', '.join(unseen[:10])} "
+                f"(first {unseen[0]!r} at {first})",
+            )
+        if not stats["records"][split]:
+            add("empty_split", f"the {split} split is empty")
+        for field, sequence in stats["sequences"].items():
+            rate = sequence["oov_rate"].get(split)
+            if rate is not None and rate > checks.max_oov_rate:
+                add(
+                    "oov_rate",
+                    f"{split} {field} OOV rate {rate:.1%} is above statistics.max_oov_rate {checks.max_oov_rate:.1%}",
+                )
+    if params.checks_length:
+        for where, entry in sorted(stats["too_long"].items()):
+            add(
+                "too_long",
+                f"{entry['count']:,} {where} record(s) longer than statistics.max_length {checks.max_length} tokens "
+                f"(first at {entry['first']})",
+            )
+    return anomalies

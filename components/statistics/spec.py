@@ -6,22 +6,45 @@ import dataclasses
 
 from pipeline import artifacts
 from pipeline.component import Component, ComponentSpec
-from pipeline.config import PipelineConfig, TaskConfig
+from pipeline.config import PipelineConfig, PreprocessConfig, StatisticsConfig, TaskConfig
 
 SPEC = ComponentSpec(
     name="statistics",
     inputs={"examples": artifacts.Examples, "rejects": artifacts.Rejects},
     outputs={"statistics": artifacts.Statistics, "anomalies": artifacts.Anomalies},
     executor="components.statistics.executor:run",
-    code=("components/statistics",),
+    code=("components/statistics", "models/text.py"),
 )
 
 
 @dataclasses.dataclass(frozen=True)
 class StatisticsParameters:
     max_reject_fraction: float
-    lowercase: bool  # OOV rates are measured on the tokens the model will see
+    statistics: StatisticsConfig = StatisticsConfig()
+    # Raw text is cut into words as the model's tokenizer does, and OOV rates are measured on the
+    # forms the model looks up.
+    tokenizer: str = "regex"
+    token_pattern: str = PreprocessConfig.token_pattern
+    normalization: str = "none"
+    lowercase: bool = False
+    # Whether `statistics.max_length` applies: not to language-model documents, which training cuts
+    # into sequences of `train.bptt` steps.
+    checks_length: bool = True
 
 
 def component(task: TaskConfig, config: PipelineConfig) -> Component:
-    return Component(SPEC, StatisticsParameters(task.data.max_reject_fraction, task.preprocess.lowercase))
+    p = task.preprocess
+    # Wordpieces are learned in preprocessing, after this stage: lengths and OOV rates are of words.
+    tokenizer = "regex" if p.tokenizer == "wordpiece" else p.tokenizer
+    return Component(
+        SPEC,
+        StatisticsParameters(
+            task.data.max_reject_fraction,
+            task.statistics,
+            tokenizer,
+            p.token_pattern,
+            p.normalization,
+            p.lowercase,
+            checks_length=task.data.format != "text",
+        ),
+    )

@@ -12,7 +12,8 @@ import pathlib
 import pytest
 import tensorflow as tf
 
-from components.preprocess.executor import ordered_vocabulary, shard_of
+from components.preprocess.executor import shard_of
+from components.preprocess.features import ordered_vocabulary
 from models import input_pipeline, text
 from pipeline import artifacts
 from pipeline.config import BeamConfig

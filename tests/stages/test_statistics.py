@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import pathlib
 
 import pytest
 
+from components.statistics.executor import histogram
 from components.statistics.spec import SPEC, StatisticsParameters
 from pipeline.component import Component
+from pipeline.config import StatisticsConfig
 from pipeline.errors import DataError
 from tests.stages.support import StageHarness, record, write_examples, write_rejects
 
@@ -27,8 +30,11 @@ BAD_LINE = {"source": "bad.txt", "line": 7, "reason": "token without tag: 'foo'"
 OTHER_BAD_LINE = {"source": "bad.txt", "line": 9, "reason": "empty word: '/NOUN'", "text": "/NOUN"}
 
 
-def statistics(max_reject_fraction: float = 0.01, lowercase: bool = False) -> Component:
-    return Component(SPEC, StatisticsParameters(max_reject_fraction, lowercase))
+def statistics(max_reject_fraction: float = 0.01, lowercase: bool = False, **checks) -> Component:
+    return Component(
+        SPEC,
+        StatisticsParameters(max_reject_fraction, StatisticsConfig(**checks), lowercase=lowercase),
+    )
 
 
 @pytest.fixture
@@ -54,33 +60,37 @@ def test_records_and_tokens_are_counted_per_split(harness, examples, no_rejects)
     stats = run_statistics(harness, statistics(), examples, no_rejects)
 
     assert stats["records"] == {"train": 3, "eval": 1, "test": 1}
-    assert stats["tokens"] == {"train": 17, "eval": 3, "test": 4}
+    assert stats["sequences"]["text"]["tokens"] == {"train": 17, "eval": 3, "test": 4}
     assert stats["rejects"] == 0
 
 
 def test_length_histogram_buckets_sentences_by_tens(harness, examples, no_rejects):
     stats = run_statistics(harness, statistics(), examples, no_rejects)
 
-    assert stats["length_histogram"] == {"train": {"0-9": 2, "10-19": 1}, "eval": {"0-9": 1}, "test": {"0-9": 1}}
+    assert stats["sequences"]["text"]["length_histogram"] == {
+        "train": {"0-9": 2, "10-19": 1},
+        "eval": {"0-9": 1},
+        "test": {"0-9": 1},
+    }
 
 
 def test_tags_are_counted_per_split(harness, examples, no_rejects):
     stats = run_statistics(harness, statistics(), examples, no_rejects)
 
-    assert stats["tags"]["train"] == {"NOUN": 14, "DET": 2, "VERB": 1}
-    assert stats["tags"]["test"] == {"NOUN": 2, "DET": 1, "VERB": 1}
+    assert stats["labels"]["train"] == {"NOUN": 14, "DET": 2, "VERB": 1}
+    assert stats["labels"]["test"] == {"NOUN": 2, "DET": 1, "VERB": 1}
 
 
 def test_oov_rate_counts_held_out_tokens_not_seen_in_train(harness, examples, no_rejects):
     stats = run_statistics(harness, statistics(lowercase=False), examples, no_rejects)
 
-    assert stats["oov_rate"] == {"eval": pytest.approx(1 / 3), "test": pytest.approx(2 / 4)}
+    assert stats["sequences"]["text"]["oov_rate"] == {"eval": pytest.approx(1 / 3), "test": pytest.approx(2 / 4)}
 
 
 def test_oov_rate_compares_lowercased_forms_when_the_model_lowercases(harness, examples, no_rejects):
     stats = run_statistics(harness, statistics(lowercase=True), examples, no_rejects)
 
-    assert stats["oov_rate"] == {"eval": pytest.approx(1 / 3), "test": pytest.approx(1 / 4)}
+    assert stats["sequences"]["text"]["oov_rate"] == {"eval": pytest.approx(1 / 3), "test": pytest.approx(1 / 4)}
 
 
 def test_token_counts_and_oov_rates_are_logged(harness, examples, no_rejects):
@@ -89,11 +99,11 @@ def test_token_counts_and_oov_rates_are_logged(harness, examples, no_rejects):
     metrics = [event["metrics"] for event in run.log.events if event["kind"] == "metrics"]
     assert metrics == [
         {
-            "tokens.train": 17,
-            "tokens.eval": 3,
-            "tokens.test": 4,
-            "oov_rate.eval": pytest.approx(1 / 3),
-            "oov_rate.test": pytest.approx(1 / 2),
+            "text.tokens.train": 17,
+            "text.tokens.eval": 3,
+            "text.tokens.test": 4,
+            "text.oov_rate.eval": pytest.approx(1 / 3),
+            "text.oov_rate.test": pytest.approx(1 / 2),
         }
     ]
 
@@ -140,8 +150,101 @@ def test_an_eval_tag_unseen_in_train_is_an_anomaly(harness, tmp_path, no_rejects
     run = harness.run(statistics(), examples=examples, rejects=no_rejects)
 
     anomalies = run.output("anomalies")
-    assert json.loads(anomalies.path.read_text()) == ["eval has tags never seen in train: INTJ"]
+    assert json.loads(anomalies.path.read_text()) == [
+        {
+            "check": "unseen_label",
+            "action": "warn",
+            "message": "eval has 1 label(s) never seen in train: INTJ (first 'INTJ' at c:4)",
+        }
+    ]
     assert anomalies.properties["count"] == 1
+
+
+def test_an_unseen_label_fails_the_run_when_configured_to(harness, tmp_path, no_rejects):
+    examples = write_examples(
+        tmp_path / "examples", train=TRAIN, eval=EVAL, test=[record("t:9", "the/DET wow/INTJ"), *TEST]
+    )
+
+    with pytest.raises(DataError, match=r"test has 1 label\(s\) never seen .*INTJ.* at t:9.*unseen_label: fail"):
+        harness.run(statistics(unseen_label="fail"), examples=examples, rejects=no_rejects)
+
+
+def test_an_oov_rate_above_the_bound_warns_or_fails(harness, examples, no_rejects):
+    # Test's OOV rate is 2/4: above a bound of 0.4, not above 0.5.
+    warned = harness.run(statistics(max_oov_rate=0.4), examples=examples, rejects=no_rejects)
+    checks = [a["check"] for a in json.loads(warned.output("anomalies").path.read_text())]
+    assert checks == ["oov_rate"]
+
+    with pytest.raises(DataError, match=r"test text OOV rate 50\.0% is above statistics\.max_oov_rate 40\.0%"):
+        harness.run(statistics(max_oov_rate=0.4, oov_rate="fail"), examples=examples, rejects=no_rejects)
+    assert harness.run(statistics(max_oov_rate=0.5, oov_rate="fail"), examples=examples, rejects=no_rejects)
+
+
+def test_records_past_the_maximum_length_are_named(harness, examples, no_rejects):
+    # c:3 is the only record longer than 3 tokens in train (12); test's c:5 has 4.
+    run = harness.run(statistics(max_length=3), examples=examples, rejects=no_rejects)
+
+    messages = [a["message"] for a in json.loads(run.output("anomalies").path.read_text())]
+    assert messages == [
+        "1 text.test record(s) longer than statistics.max_length 3 tokens (first at c:5)",
+        "1 text.train record(s) longer than statistics.max_length 3 tokens (first at c:3)",
+    ]
+    with pytest.raises(DataError, match="too_long: fail"):
+        harness.run(statistics(max_length=3, too_long="fail"), examples=examples, rejects=no_rejects)
+
+
+def test_an_empty_held_out_split_is_an_anomaly(harness, tmp_path, no_rejects):
+    examples = write_examples(tmp_path / "examples", train=TRAIN, eval=EVAL)
+
+    run = harness.run(statistics(), examples=examples, rejects=no_rejects)
+
+    assert [a["message"] for a in json.loads(run.output("anomalies").path.read_text())] == ["the test split is empty"]
+
+
+def test_classifier_text_is_cut_into_words_by_the_task_tokenizer(harness, tmp_path, no_rejects):
+    train = [
+        {"key": "r:1", "text": "A fine, fine film.", "label": "positive"},
+        {"key": "r:2", "text": "Dull.", "label": "negative"},
+    ]
+    test = [{"key": "r:3", "text": "A dull film!", "label": "negative"}]
+    examples = write_examples(tmp_path / "examples", train=train, test=test)
+
+    stats = run_statistics(harness, statistics(lowercase=True), examples, no_rejects)
+
+    text = stats["sequences"]["text"]
+    # regex tokens: a fine , fine film . | dull . -> 8 train tokens; a dull film ! -> "!" unseen, 1/4.
+    assert text["tokens"] == {"train": 8, "eval": 0, "test": 4}
+    assert text["oov_rate"]["test"] == pytest.approx(1 / 4)
+    assert text["char_length_histogram"]["train"] == {"0-9": 1, "10-19": 1}
+    assert stats["labels"]["train"] == {"negative": 1, "positive": 1}
+
+
+def test_translation_pairs_are_summarised_per_side(harness, tmp_path, no_rejects):
+    train = [{"key": "b:1", "source": "In the beginning", "target": "En el principio"}]
+    examples = write_examples(tmp_path / "examples", train=train, test=train)
+
+    stats = run_statistics(harness, statistics(), examples, no_rejects)
+
+    assert set(stats["sequences"]) == {"source", "target"}
+    assert stats["sequences"]["target"]["tokens"] == {"train": 3, "eval": 0, "test": 3}
+    assert stats["labels"] == {}
+
+
+def test_a_png_summary_is_written_and_logged(harness, examples, no_rejects):
+    run = harness.run(statistics(), examples=examples, rejects=no_rejects)
+
+    summary = run.output("statistics").uri / "summary.png"
+    assert summary.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    logged = [event for event in run.log.events if event["kind"] == "artifact"]
+    assert any(pathlib.Path(event["path"]).name == "summary.png" for event in logged)
+
+
+def test_long_documents_get_wider_histogram_buckets():
+    lengths = collections.Counter({5: 1, 950: 2, 12_345: 1})
+
+    buckets = histogram(lengths)
+
+    assert buckets == {"0-499": 1, "500-999": 2, "12000-12499": 1}
 
 
 def test_clean_examples_have_no_anomalies(harness, examples, no_rejects):

@@ -3,7 +3,8 @@
 import pytest
 import tensorflow as tf
 
-from components.preprocess.executor import ordered_vocabulary, shard_of
+from components.preprocess.executor import shard_of
+from components.preprocess.features import ordered_vocabulary
 from models import text
 from pipeline.config import PreprocessConfig
 
