@@ -105,7 +105,7 @@ def main() -> None:
     if args.bfloat16:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
 
-    from components.train.executor import compile_tagger
+    from components.train.executor import compile_model
     from models import input_pipeline
     from models.tagger import TaggerSizes, build_tagger
     from pipeline.config import ModelConfig, TrainConfig
@@ -123,7 +123,7 @@ def main() -> None:
     )
     train_config = TrainConfig(batch_size=args.batch_size, learning_rate=1e-3, clip_norm=5.0)
     model = build_tagger(TaggerSizes(args.vocab, 8, args.classes), model_config)
-    compile_tagger(model, train_config, jit_compile=args.jit_compile)
+    compile_model(model, train_config, jit_compile=args.jit_compile)
 
     with tempfile.TemporaryDirectory() as folder:
         shard = pathlib.Path(folder) / "train.tfrecord"

@@ -105,3 +105,74 @@ def tagger_dataset(
         return features, tag_ids, tf.cast(real, tf.float32)
 
     return dataset.map(split).prefetch(tf.data.AUTOTUNE)
+
+
+_CLASSIFIER_CONTEXT = {
+    text.KEY: tf.io.FixedLenFeature([], tf.string),
+    text.TEXT: tf.io.FixedLenFeature([], tf.string),
+    text.LABEL: tf.io.FixedLenFeature([], tf.string),
+    text.LABEL_ID: tf.io.FixedLenFeature([], tf.int64),
+}
+_CLASSIFIER_SEQUENCE = {text.TOKEN_IDS: tf.io.FixedLenSequenceFeature([], tf.int64)}
+
+
+def parse_classifier(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+    """One serialized classifier SequenceExample -> `token_ids` int32 [time], `label_id` int32 [], strings."""
+    context, sequence = tf.io.parse_single_sequence_example(
+        serialized, context_features=_CLASSIFIER_CONTEXT, sequence_features=_CLASSIFIER_SEQUENCE
+    )
+    features = {**context, **sequence}
+    for key in (text.TOKEN_IDS, text.LABEL_ID):
+        features[key] = tf.cast(features[key], tf.int32)
+    return features
+
+
+def classifier_dataset(
+    files: Sequence[pathlib.Path],
+    batch_size: int,
+    *,
+    shuffle_buffer: int = 0,
+    seed: int | None = None,
+    with_strings: bool = False,
+    word_dropout: float = 0.0,
+    bucket_boundaries: Sequence[int] | None = None,
+) -> tf.data.Dataset:
+    """Batches of (inputs, label_ids) for a classifier, bucketed by length when training, right padded.
+
+    Args are as for `tagger_dataset`; `with_strings` adds `key`, `text` and `label` to the inputs.
+
+    Returns:
+        A dataset of (inputs: {"token_ids": int32 [batch, time], ...}, label_ids int32 [batch]).
+    """
+    dataset = tf.data.TFRecordDataset([str(f) for f in files])
+    if shuffle_buffer:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
+    dataset = dataset.map(parse_classifier, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    keys = [text.TOKEN_IDS, text.LABEL_ID] + ([text.KEY, text.TEXT, text.LABEL] if with_strings else [])
+    dataset = dataset.map(lambda features: {key: features[key] for key in keys})
+    padded_shapes = {key: [None] if key == text.TOKEN_IDS else [] for key in keys}
+    padding = {
+        key: tf.constant("" if key in (text.KEY, text.TEXT, text.LABEL) else 0, dataset.element_spec[key].dtype)
+        for key in keys
+    }
+    if shuffle_buffer:
+        boundaries = list(bucket_boundaries or BUCKET_BOUNDARIES)
+        dataset = dataset.bucket_by_sequence_length(
+            lambda f: tf.shape(f[text.TOKEN_IDS])[0],
+            bucket_boundaries=boundaries,
+            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+            padded_shapes=padded_shapes,
+            padding_values=padding,
+        )
+    else:
+        dataset = dataset.padded_batch(batch_size, padded_shapes=padded_shapes, padding_values=padding)
+
+    def split(features):
+        label_ids = features.pop(text.LABEL_ID)
+        if word_dropout:
+            real = features[text.TOKEN_IDS] > 0
+            dropped = tf.random.uniform(tf.shape(real), seed=seed) < word_dropout
+            features[text.TOKEN_IDS] = tf.where(real & dropped, text.UNK_ID, features[text.TOKEN_IDS])
+        return features, label_ids
+
+    return dataset.map(split).prefetch(tf.data.AUTOTUNE)

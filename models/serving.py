@@ -67,3 +67,43 @@ class TaggerServingModule(tf.Module):
             "serving_default": self.serve_text.get_concrete_function(),
             "tag_tokens": self.tag_tokens.get_concrete_function(),
         }
+
+
+class ClassifierServingModule(tf.Module):
+    """Wraps a trained classifier with its tokenizer and vocabularies for `tf.saved_model.save`.
+
+    Signature (the serving contract):
+        serving_default: `text` string [batch] -> `label` string [batch], `probabilities` float32
+        [batch, classes] (classes in the order of the `labels` vocabulary).
+    """
+
+    def __init__(
+        self,
+        model: keras.Model,
+        tokenizer: text.TextTokenizer,
+        words: list[str],
+        labels: list[str],
+        *,
+        lowercase: bool,
+        max_length: int,
+    ) -> None:
+        super().__init__(name="classifier")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.word_table = text.lookup_table(words)
+        self.label_names = tf.constant(labels, tf.string)
+        self.lowercase = lowercase
+        self.max_length = max_length
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def serve_text(self, text_batch):
+        tokens = self.tokenizer(text_batch)[:, : self.max_length]
+        ids = tf.ragged.map_flat_values(self.word_table.lookup, text.normalize_words(tokens, self.lowercase))
+        # One padding column more than needed, so that an empty text still has a (masked) time step.
+        token_ids = tf.pad(tf.cast(ids.to_tensor(0), tf.int32), [[0, 0], [0, 1]])
+        probabilities = tf.nn.softmax(self.model({text.TOKEN_IDS: token_ids}, training=False))
+        label = tf.gather(self.label_names, tf.argmax(probabilities, axis=-1))
+        return {"label": label, "probabilities": probabilities}
+
+    def signatures(self) -> dict:
+        return {"serving_default": self.serve_text.get_concrete_function()}

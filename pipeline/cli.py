@@ -166,7 +166,14 @@ def _summarize(task: str, results) -> None:
     outputs = {name: artifact for r in results for name, artifact in r.outputs.items()}
     if "evaluation" in outputs:
         test = outputs["evaluation"].read().get("test")
-        if test:
+        if test and "tfidf_logreg" in test:  # a classifier
+            model = test["model"]
+            print(
+                f"[{task}] test accuracy {_percent(model['accuracy'])}, macro-F1 {_percent(model['macro_f1'])}; "
+                f"TF-IDF + logistic regression {_percent(test['tfidf_logreg']['accuracy'])}, "
+                f"majority class {_percent(test['majority']['accuracy'])}"
+            )
+        elif test:
             model, baseline = test["model"], test["baseline"]
             print(
                 f"[{task}] test token accuracy {_percent(model['token_accuracy'])}, "
@@ -238,6 +245,14 @@ def _predict(args: argparse.Namespace) -> int:
 
     model = tf.saved_model.load(str(serving / str(version)))
     out = model.signatures["serving_default"](text=tf.constant(args.text))
+    if task.kind == "classifier":
+        for sentence, label, row in zip(args.text, out["label"].numpy(), out["probabilities"].numpy(), strict=True):
+            label, confidence = label.decode("utf-8"), float(row.max())
+            if args.json:
+                print(json.dumps({"text": sentence, "label": label, "probability": confidence}, ensure_ascii=False))
+            else:
+                print(f"{label}\t{confidence:.3f}\t{sentence}")
+        return 0
     for tokens, tags in zip(out["tokens"].numpy(), out["tags"].numpy(), strict=True):
         pairs = [(t.decode("utf-8"), g.decode("utf-8")) for t, g in zip(tokens, tags, strict=True) if t]
         if args.json:

@@ -14,11 +14,19 @@ from pipeline.errors import ConfigError
 
 _STAGES = {
     "tagger": (ingest, statistics, preprocess, train, evaluate, export),
+    "classifier": (ingest, statistics, preprocess, train, evaluate, export),
 }
 
 # The metrics `compare` shows for each kind, the primary one (that runs are sorted by) first.
 METRICS = {
     "tagger": ("test.token_accuracy", "baseline.test.token_accuracy", "test.oov_accuracy", "eval.token_accuracy"),
+    "classifier": (
+        "test.accuracy",
+        "baseline.tfidf_logreg.test.accuracy",
+        "baseline.majority.test.accuracy",
+        "test.macro_f1",
+        "eval.accuracy",
+    ),
 }
 
 

@@ -6,7 +6,7 @@ import dataclasses
 
 from pipeline import artifacts
 from pipeline.component import Component, ComponentSpec
-from pipeline.config import EvaluateConfig, PipelineConfig, TaskConfig
+from pipeline.config import EvaluateConfig, PipelineConfig, PreprocessConfig, TaskConfig
 
 SPEC = ComponentSpec(
     name="evaluate",
@@ -22,11 +22,20 @@ SPEC = ComponentSpec(
 )
 
 
+# Classifiers: the model against a majority-class and a TF-IDF + logistic regression baseline.
+CLASSIFIER_SPEC = dataclasses.replace(
+    SPEC, executor="components.evaluate.classifier:run", code=("components/evaluate", "models")
+)
+
+
 @dataclasses.dataclass(frozen=True)
 class EvaluateParameters:
     evaluate: EvaluateConfig
     lowercase: bool  # a token is out of vocabulary when its (lowercased) form was not in training
+    # The task's tokenizer: the classifier's baselines read the tokens the model reads.
+    preprocess: PreprocessConfig = PreprocessConfig()
 
 
 def component(task: TaskConfig, config: PipelineConfig) -> Component:
-    return Component(SPEC, EvaluateParameters(task.evaluate, task.preprocess.lowercase))
+    spec = CLASSIFIER_SPEC if task.kind == "classifier" else SPEC
+    return Component(spec, EvaluateParameters(task.evaluate, task.preprocess.lowercase, task.preprocess))

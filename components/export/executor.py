@@ -18,13 +18,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+import types
+import warnings
+from collections.abc import Callable, Sequence
 
 import keras
 import tensorflow as tf
 
 import models.tagger  # noqa: F401  (registers the custom layers for loading)
 from components.evaluate import metrics
+from components.export import classifier
 from components.export.spec import ExportParameters
 from models import text
 from models.serving import TaggerServingModule
@@ -35,6 +38,7 @@ from pipeline.errors import ValidationError
 VALIDATOR = pathlib.Path(__file__).with_name("infra_validator.py")
 PYFUNC_MODEL = pathlib.Path(__file__).resolve().parents[2] / "models" / "mlflow_tagger.py"
 MLFLOW_MODEL = "mlflow_model"
+ACCURACY = "token_accuracy"  # the evaluation metric that ranks taggers against the registered champion
 
 
 def run(context: StageContext) -> None:
@@ -46,26 +50,28 @@ def run(context: StageContext) -> None:
         context.progress(f"nothing exported: the model is not blessed ({blessing.properties['reason']})")
         return
 
-    module = serving_module(context.input("model"), context.input("vocabulary"), params)
+    kind = KINDS[params.kind]
+    module = kind.serving_module(context.input("model"), context.input("vocabulary"), params)
     tf.saved_model.save(module, str(pushed.saved_model_path), signatures=module.signatures())
     evaluation: artifacts.Evaluation = context.input("evaluation")
     split = "eval" if evaluation.predictions_path("eval").exists() else "test"
     expected = list(itertools.islice(evaluation.predictions(split), params.export.validation_examples))
-    report = infra_validate(pushed.saved_model_path, expected, params.export.max_length)
-    context.progress(f"infra-validation: {report['sentences']} {split} sentences tagged alike in a fresh process")
+    report = kind.infra_validate(pushed.saved_model_path, expected, params.export.max_length)
+    context.progress(f"infra-validation: {len(expected)} {split} examples answered alike in a fresh process")
 
     version = push(pushed.saved_model_path, context.task_dir / "serving")
     serving_dir = context.task_dir / "serving" / str(version)
     pushed.properties.update({"pushed": True, "version": version, "serving_dir": str(serving_dir), **report})
     context.log.artifact(pushed.saved_model_path, "saved_model")
-    save_pyfunc_model(pushed.saved_model_path, pushed.uri / MLFLOW_MODEL)
+    labels = context.input("vocabulary").path("labels") if params.kind == "classifier" else None
+    save_pyfunc_model(pushed.saved_model_path, pushed.uri / MLFLOW_MODEL, kind.PYFUNC_MODEL, labels)
     context.log.artifact(pushed.uri / MLFLOW_MODEL, MLFLOW_MODEL)
     context.progress(f"pushed version {version} to {serving_dir}")
     registry = context.log.registry
     if params.export.register and registry is not None:
         test = evaluation.read().get("test")
-        test_accuracy = test["model"]["token_accuracy"] if test else None
-        register(registry, context, pushed, test_accuracy, version)
+        test_accuracy = test["model"][kind.ACCURACY] if test else None
+        register(registry, context, pushed, test_accuracy, version, kind.saved_model_accuracy)
 
 
 def serving_module(
@@ -139,18 +145,28 @@ def push(saved_model: pathlib.Path, serving_dir: pathlib.Path) -> int:
     return version
 
 
-def save_pyfunc_model(saved_model: pathlib.Path, path: pathlib.Path) -> None:
-    """The SavedModel as an MLflow pyfunc model (`models/mlflow_tagger.py`, loaded as code, no pickle)."""
+def save_pyfunc_model(
+    saved_model: pathlib.Path, path: pathlib.Path, code: pathlib.Path, labels: pathlib.Path | None = None
+) -> None:
+    """The SavedModel as an MLflow pyfunc model (`code`, e.g. `models/mlflow_tagger.py`, loaded as code, no
+    pickle); a classifier's model also gets its label names, in the order of its probabilities."""
     import mlflow
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
     signature = ModelSignature(inputs=Schema([ColSpec("string")]))  # a list of strings
+    artifacts_ = {"saved_model": str(saved_model)}
+    if labels is not None:
+        names = path.parent / "labels.json"
+        names.write_text(json.dumps([line.rpartition("\t")[0] for line in labels.read_text().splitlines()]))
+        artifacts_["labels"] = str(names)
     requirements = [f"tensorflow=={tf.__version__}", f"tensorflow-text=={_version('tensorflow-text')}"]
+    # The signature is given, and an input example would make MLflow load and run the model once more.
+    warnings.filterwarnings("ignore", message=".*(Add type hints to the `predict` method|input example was not)")
     mlflow.pyfunc.save_model(
         str(path),
-        python_model=str(PYFUNC_MODEL),
-        artifacts={"saved_model": str(saved_model)},
+        python_model=str(code),
+        artifacts=artifacts_,
         signature=signature,
         pip_requirements=requirements,
     )
@@ -162,6 +178,7 @@ def register(
     pushed: artifacts.PushedModel,
     test_accuracy: float | None,
     serving_version: int,
+    accuracy_of: Callable[[pathlib.Path, Sequence[dict]], float],
 ) -> None:
     """Registers the pushed model; crowns it `champion` if it beats the champion on this test split."""
     name = context.task
@@ -176,7 +193,7 @@ def register(
         with tempfile.TemporaryDirectory() as folder:
             path = registry.download(champion, f"{MLFLOW_MODEL}/artifacts/saved_model", pathlib.Path(folder))
             examples: artifacts.Examples = context.input("examples")
-            champion_accuracy = saved_model_accuracy(path, list(examples.read("test")))
+            champion_accuracy = accuracy_of(path, list(examples.read("test")))
         crown = test_accuracy > champion_accuracy
         relation = "beats" if crown else "does not beat"
         verdict = (
@@ -208,3 +225,22 @@ def _version(package: str) -> str:
     from importlib.metadata import version
 
     return version(package)
+
+
+# What differs between kinds: the serving module, infra-validation, the pyfunc code, the ranking metric.
+KINDS = {
+    "tagger": types.SimpleNamespace(
+        serving_module=serving_module,
+        infra_validate=infra_validate,
+        saved_model_accuracy=saved_model_accuracy,
+        PYFUNC_MODEL=PYFUNC_MODEL,
+        ACCURACY=ACCURACY,
+    ),
+    "classifier": types.SimpleNamespace(
+        serving_module=classifier.serving_module,
+        infra_validate=classifier.infra_validate,
+        saved_model_accuracy=classifier.saved_model_accuracy,
+        PYFUNC_MODEL=classifier.PYFUNC_MODEL,
+        ACCURACY="accuracy",
+    ),
+}

@@ -1,11 +1,14 @@
 """Infra-validation: runs a SavedModel the way a client does, in a process of its own.
 
 Run as a script, it imports only TensorFlow and tensorflow-text, so it proves that the exported
-model needs nothing else (no Keras, no project code). It reads requests (pre-tokenized sentences)
-as JSON lines and writes, for each, the tags of `tag_tokens` and the tokens and tags of
-`serving_default` on the sentence joined by spaces.
+model needs nothing else (no Keras, no project code). It reads requests as JSON lines and writes a
+response for each:
 
-    python components/export/infra_validator.py SAVED_MODEL REQUESTS.jsonl RESPONSES.jsonl MAX_LENGTH
+* tagger: a request is a pre-tokenized sentence; the response has the tags of `tag_tokens`, and the
+  tokens and tags of `serving_default` on the sentence joined by spaces;
+* classifier: a request is a text; the response has the `label` and `probabilities` of `serving_default`.
+
+    python components/export/infra_validator.py SAVED_MODEL REQUESTS.jsonl RESPONSES.jsonl MAX_LENGTH KIND
 
 It also checks that degenerate inputs (an empty batch, an empty string, a text longer than
 MAX_LENGTH tokens) give well-formed outputs, and exits non-zero with the reason otherwise.
@@ -20,7 +23,38 @@ import tensorflow_text  # noqa: F401  (registers the tokenizer ops the graph use
 BATCH = 64
 
 
-def main(saved_model: str, requests_path: str, responses_path: str, max_length: str) -> None:
+def main(saved_model: str, requests_path: str, responses_path: str, max_length: str, kind: str = "tagger") -> None:
+    if kind == "classifier":
+        classifier(saved_model, requests_path, responses_path, int(max_length))
+    else:
+        tagger(saved_model, requests_path, responses_path, int(max_length))
+
+
+def classifier(saved_model: str, requests_path: str, responses_path: str, max_length: int) -> None:
+    serve_text = tf.saved_model.load(saved_model).signatures["serving_default"]
+    with open(requests_path, encoding="utf-8") as lines:
+        texts = [json.loads(line)["text"] for line in lines]
+    with open(responses_path, "w", encoding="utf-8") as out:
+        for start in range(0, len(texts), BATCH):
+            served = serve_text(text=tf.constant(texts[start : start + BATCH]))
+            for label, row in zip(served["label"].numpy(), served["probabilities"].numpy(), strict=True):
+                response = {"label": label.decode("utf-8"), "probabilities": [float(p) for p in row]}
+                out.write(json.dumps(response, ensure_ascii=False) + "\n")
+    classes = serve_text(text=tf.constant(["a"]))["probabilities"].shape[1]
+    for what, batch in {
+        "an empty batch": tf.constant([], tf.string),
+        "an empty string": tf.constant([""]),
+        f"a text of {max_length + 100} tokens": tf.constant(["word " * (max_length + 100)]),
+    }.items():
+        outputs = serve_text(text=batch)
+        rows = batch.shape[0]
+        if outputs["label"].shape != (rows,) or outputs["probabilities"].shape != (rows, classes):
+            sys.exit(f"{what}: label {outputs['label'].shape}, probabilities {outputs['probabilities'].shape}")
+        if rows and abs(float(tf.reduce_sum(outputs["probabilities"])) - rows) > 1e-3:
+            sys.exit(f"{what}: probabilities do not sum to 1")
+
+
+def tagger(saved_model: str, requests_path: str, responses_path: str, max_length: int) -> None:
     model = tf.saved_model.load(saved_model)
     tag_tokens = model.signatures["tag_tokens"]
     serve_text = model.signatures["serving_default"]
@@ -40,7 +74,7 @@ def main(saved_model: str, requests_path: str, responses_path: str, max_length: 
                     "text_tags": [t.decode("utf-8") for t in served["tags"][i].numpy() if t],
                 }
                 out.write(json.dumps(response, ensure_ascii=False) + "\n")
-    check_degenerate_inputs(serve_text, int(max_length))
+    check_degenerate_inputs(serve_text, max_length)
 
 
 def check_degenerate_inputs(serve_text, max_length: int) -> None:

@@ -27,7 +27,8 @@ SPEC = ComponentSpec(
 class ExportParameters:
     export: ExportConfig
     preprocess: PreprocessConfig  # the tokenizer and casing of the serving graph
+    kind: str = "tagger"
 
 
 def component(task: TaskConfig, config: PipelineConfig) -> Component:
-    return Component(SPEC, ExportParameters(task.export, task.preprocess))
+    return Component(SPEC, ExportParameters(task.export, task.preprocess, task.kind))

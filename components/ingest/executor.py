@@ -1,4 +1,8 @@
-"""Ingest executor: reads every corpus file, splits records by a stable hash of their key, keeps rejects."""
+"""Ingest executor: reads every corpus file, splits records by a stable hash of their key, keeps rejects.
+
+Each example is one JSON line, `{"key": ..., **fields}`: the fields are `readers.FIELDS[format]`, which the
+`Examples` artifact records in its `fields` property besides `format`.
+"""
 
 from __future__ import annotations
 
@@ -25,18 +29,21 @@ def run(context: StageContext) -> None:
         reject_writer = stack.enter_context(rejects.path.open("w", encoding="utf-8"))
         for file in params.files:
             before = sum(counts.values()), rejected
-            for item in readers.read_file(file.path, params.format, source=file.name, tag_column=params.tag_column):
+            items = readers.read_file(
+                file.path, params.format, source=file.name, tag_column=params.tag_column, documents=params.documents
+            )
+            for item in items:
                 if isinstance(item, readers.Reject):
                     reject_writer.write(json.dumps(dataclasses.asdict(item), ensure_ascii=False) + "\n")
                     rejected += 1
                     continue
                 split = assign_split(item.key, params.split) if file.role == "train" else file.role
-                record = {"key": item.key, "tokens": list(item.tokens), "tags": list(item.tags)}
-                writers[split].write(json.dumps(record, ensure_ascii=False) + "\n")
+                writers[split].write(json.dumps({"key": item.key, **item.fields}, ensure_ascii=False) + "\n")
                 counts[split] += 1
             read, bad = sum(counts.values()) - before[0], rejected - before[1]
             context.progress(f"{file.name}: {read:,} records, {bad:,} rejected")
-    examples.properties.update({"records": counts, "format": params.format})
+    fields = list(readers.FIELDS[params.format])
+    examples.properties.update({"records": counts, "format": params.format, "fields": fields})
     rejects.properties.update({"rejects": rejected, "input_records": sum(counts.values()) + rejected})
     context.log.metrics({**{f"records.{s}": n for s, n in counts.items()}, "rejects": rejected})
 

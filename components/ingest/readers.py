@@ -1,47 +1,81 @@
-"""Corpus readers for the ingest stage: tagged text files to sentence records.
+"""Corpus readers for the ingest stage: corpus files to example records.
 
-Three formats are understood (see ``FORMATS``):
+Six formats are understood (see ``FORMATS``; ``FIELDS`` names the fields of each one's records):
 
 * ``brown``: one sentence a line, whitespace-separated ``word/TAG`` tokens. The tag follows the
   *last* ``/``, so words may contain slashes (``1/2/NUM``).
 * ``conllu``: CoNLL-U, ten tab-separated columns a token, a blank line between sentences.
 * ``conll``: CoNLL-2003 style, whitespace-separated columns a token (token first, tag last),
   a blank line between sentences.
+* ``tsv``: one example a line, ``label<TAB>text`` (classifiers), no header line. White space around each
+  column is stripped, inner white space is kept. A line of another column count than two (a text holding
+  a tab, say) is rejected, and so is a line whose label or text is empty after stripping.
+* ``parallel_tsv``: one example a line, ``source<TAB>target`` (translators), the same rules as ``tsv``.
+* ``text``: plain text (language models). With ``documents="file"`` the whole file is one document; with
+  ``documents="blank_line"`` one or more blank lines separate documents. A document's text is its lines
+  joined with ``"\\n"``, from its first to its last non-blank line: every line is kept as it is (tabs,
+  runs of spaces, blank lines inside a ``file`` document), but for form feeds (``\\f``, page breaks in old
+  text files), which are removed.
 
-A reader turns a file into a stream of ``Record`` (a usable sentence) and ``Reject`` (a sentence that
+A reader turns a file into a stream of ``Record`` (a usable example) and ``Reject`` (an example that
 cannot be used, and why). Nothing is dropped silently: the only lines that produce neither are layout
-(blank lines, CoNLL-U comments, multiword-token ranges and empty nodes, CoNLL ``-DOCSTART-`` lines).
+(blank lines, CoNLL-U comments, multiword-token ranges and empty nodes, CoNLL ``-DOCSTART-`` lines). A
+``file`` document is one unit even when the file holds nothing but blank lines: it is then rejected as an
+"empty document", so an empty file in a language-model corpus shows up in the rejects.
 Whatever the bytes of the file, a reader yields only ``Record`` and ``Reject``; ``DataError`` is raised
-only for a problem with the file itself or with the caller's arguments.
+only for a problem with the file itself (missing, unreadable, corrupt gzip) or with the caller's arguments.
 
-Bytes are turned into lines the same way for every format: the file is split on ``b"\\n"``, a UTF-8 BOM
-at the start of the file and one trailing ``b"\\r"`` per line (CRLF files) are removed, and each line is
-decoded as strict UTF-8. A line that does not decode, or that holds a NUL byte, rejects its sentence;
-reading then goes on with the next sentence.
+Bytes are turned into lines the same way for every format: a file whose name ends in ``.gz`` is first
+decompressed, then the file is split on ``b"\\n"``, a UTF-8 BOM at the start of the file and one trailing
+``b"\\r"`` per line (CRLF files) are removed, and each line is decoded as strict UTF-8. A line is blank
+when it decodes and is empty or white space only (``str.strip``). A line that does not decode, or that
+holds a NUL byte, rejects its example (its whole document, for ``text``); reading then goes on with the
+next one. A control character (C0, C1, U+2028, U+2029) in a token, tag or field rejects its example too,
+since it would break the line-based files downstream; ``text`` documents may hold tabs (and form feeds,
+removed).
 """
 
 import dataclasses
 import functools
+import gzip
 import pathlib
 import re
 import stat
+import zlib
 from collections.abc import Callable, Iterable, Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from pipeline.errors import DataError
 
-__all__ = ["FORMATS", "TAG_COLUMNS", "MAX_REJECT_TEXT", "Record", "Reject", "read_file"]
+__all__ = ["FORMATS", "FIELDS", "TAG_COLUMNS", "DOCUMENTS", "MAX_REJECT_TEXT", "Record", "Reject", "read_file"]
 
-FORMATS: tuple[str, ...] = ("brown", "conllu", "conll")
-"""Corpus formats ``read_file`` understands."""
+FORMATS: tuple[str, ...] = ("brown", "conllu", "conll", "tsv", "parallel_tsv", "text")
+"""Corpus formats ``read_file`` understands (the same as ``pipeline.config.FORMATS``)."""
+
+FIELDS: dict[str, tuple[str, ...]] = {
+    "brown": ("tokens", "tags"),
+    "conllu": ("tokens", "tags"),
+    "conll": ("tokens", "tags"),
+    "tsv": ("text", "label"),
+    "parallel_tsv": ("source", "target"),
+    "text": ("text",),
+}
+"""The fields of a format's records, in the order of ``Record.fields``: the model's input first, then its targets.
+
+``tokens`` and ``tags`` are lists of strings (one tag per token); the other fields are strings.
+"""
 
 TAG_COLUMNS: tuple[str, ...] = ("upos", "xpos")
 """CoNLL-U columns a tag can be taken from."""
+
+DOCUMENTS: tuple[str, ...] = ("file", "blank_line")
+"""How a ``text`` file is cut into documents: the whole file is one, or blank lines separate them."""
 
 MAX_REJECT_TEXT = 200
 """``Reject.text`` is cut to this many characters, so one huge bad line cannot flood a reject report."""
 
 _BOM = b"\xef\xbb\xbf"
+_GZIP_SUFFIX = ".gz"
 _CONLLU_COLUMN_COUNT = 10
 _CONLLU_FORM = 1
 _CONLLU_TAG_INDEX = {"upos": 3, "xpos": 4}
@@ -50,28 +84,34 @@ _CONLLU_WORD_ID = re.compile(r"[0-9]+")
 _CONLLU_SKIPPED_ID = re.compile(r"[0-9]+(?:-[0-9]+|\.[0-9]+)")  # multiword-token range, or empty node
 _DOCSTART = "-DOCSTART-"
 _QUOTE_LIMIT = 40
+# The two columns of a tsv and a parallel_tsv line, in file order (``FIELDS`` has the model's input first).
+_TSV_COLUMNS = {"tsv": ("label", "text"), "parallel_tsv": ("source", "target")}
 # Control characters and Unicode line separators: a token holding one (a stray CR inside a CoNLL-U
 # column, say) would break the line-based files downstream (vocabularies, JSON lines).
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# The same but for the tab, which plain text keeps, and the form feed, which it removes.
+_TEXT_CONTROL = re.compile("[\x00-\x08\x0a\x0b\x0d-\x1f\x7f-\x9f\u2028\u2029]")
+_FORM_FEED = "\x0c"
 
 
 @dataclasses.dataclass(frozen=True)
 class Record:
-    """One usable sentence.
+    """One usable example.
 
     Attributes:
         source: The file's display name, as given to ``read_file``.
-        line: 1-based line where the sentence starts: its line for ``brown``; the first line of its
-            block for ``conllu`` (a ``#`` comment line when the sentence has comments, so the key of a
-            sentence is the same whether it is read as a ``Record`` or a ``Reject``) and ``conll``.
-        tokens: The sentence's words, in order.
-        tags: One tag per token.
+        line: 1-based line where the example starts: its line for ``brown``, ``tsv`` and ``parallel_tsv``;
+            the first line of its block for ``conllu`` (a ``#`` comment line when the sentence has comments,
+            so the key of a sentence is the same whether it is read as a ``Record`` or a ``Reject``) and
+            ``conll``; for ``text``, 1 for a ``file`` document and its first line for a ``blank_line`` one.
+        fields: The example's fields, named by ``FIELDS[format]`` in that order (the JSON object the
+            ingest stage writes, but for its key). The dataclass is frozen, the dict is not: do not
+            change it, and do not hash a Record.
     """
 
     source: str
     line: int
-    tokens: tuple[str, ...]
-    tags: tuple[str, ...]
+    fields: dict[str, Any]
 
     @property
     def key(self) -> str:
@@ -81,15 +121,15 @@ class Record:
 
 @dataclasses.dataclass(frozen=True)
 class Reject:
-    """One sentence that cannot be used.
+    """One example that cannot be used.
 
     Attributes:
         source: The file's display name, as given to ``read_file``.
-        line: 1-based line where the sentence starts (same rule as ``Record.line``).
-        reason: Short, human-readable cause, e.g. ``"token without tag: 'foo'"``. For ``conllu`` and
-            ``conll`` it starts with the number of the offending line (``"line 7: ..."``), because the
-            sentence spans several lines.
-        text: The offending line (the whole sentence when no single line is to blame), decoded with
+        line: 1-based line where the example starts (same rule as ``Record.line``).
+        reason: Short, human-readable cause, e.g. ``"token without tag: 'foo'"``. For ``conllu``, ``conll``
+            and ``text`` it starts with the number of the offending line (``"line 7: ..."``), because an
+            example spans several lines.
+        text: The offending line (the whole example when no single line is to blame), decoded with
             ``errors="replace"`` and cut to ``MAX_REJECT_TEXT`` characters.
     """
 
@@ -105,48 +145,61 @@ def read_file(
     *,
     source: str | None = None,
     tag_column: str = "upos",
+    documents: str = "file",
 ) -> Iterator[Record | Reject]:
-    """Reads a tagged corpus file as a stream of records and rejects.
+    """Reads a corpus file as a stream of records and rejects.
 
-    The arguments are checked and the file's bytes are read when this is called, not when the first
-    record is asked for, so a bad path or format fails at the call site. Records are then built one at a
-    time as the returned iterator is consumed.
+    The arguments are checked and the file's bytes are read (and decompressed) when this is called, not
+    when the first record is asked for, so a bad path, format or gzip file fails at the call site. Records
+    are then built one at a time as the returned iterator is consumed.
 
     Args:
-        path: The corpus file.
+        path: The corpus file; decompressed with gzip when its name ends in ``.gz``.
         fmt: One of ``FORMATS``.
-        source: Display name stored in every record and reject; defaults to ``str(path)``.
+        source: Display name stored in every record and reject (keys are ``source:line``); defaults to
+            ``str(path)``. A gzip file's display name keeps its ``.gz``.
         tag_column: CoNLL-U column the tags come from, one of ``TAG_COLUMNS``. Checked for every
             format, so that a typo in a config fails even where the value is not used.
+        documents: How a ``text`` file is cut into documents, one of ``DOCUMENTS``. Checked for every
+            format, like ``tag_column``.
 
     Returns:
-        An iterator over the file's sentences in file order: a ``Record`` for each usable sentence and a
+        An iterator over the file's examples in file order: a ``Record`` for each usable example and a
         ``Reject`` for each other one.
 
     Raises:
-        DataError: ``fmt`` or ``tag_column`` is unknown, or the file is missing, not a regular file, or
-            cannot be read.
+        DataError: ``fmt``, ``tag_column`` or ``documents`` is unknown; or the file is missing, not a
+            regular file, cannot be read, or is a corrupt or truncated gzip file.
     """
     path = pathlib.Path(path)
-    _check_options(path, fmt, tag_column)
-    lines = _iter_lines(_read_bytes(path))
+    _check_options(path, fmt, tag_column, documents)
+    data = _read_bytes(path)
+    if path.name.endswith(_GZIP_SUFFIX):
+        data = _gunzip(path, data)
+    lines = _iter_lines(data)
     name = str(path) if source is None else source
     if fmt == "brown":
         return _read_brown(lines, name)
     if fmt == "conllu":
         return _read_conllu(lines, name, tag_column)
-    return _read_conll(lines, name)
+    if fmt == "conll":
+        return _read_conll(lines, name)
+    if fmt == "text":
+        return _read_text(lines, name, documents)
+    return _read_tsv(lines, name, fmt)
 
 
 # --- Arguments and bytes ----------------------------------------------------------------------------------
 
 
-def _check_options(path: pathlib.Path, fmt: str, tag_column: str) -> None:
-    """Raises DataError naming ``path`` if ``fmt`` or ``tag_column`` is not one we know."""
+def _check_options(path: pathlib.Path, fmt: str, tag_column: str, documents: str) -> None:
+    """Raises DataError naming ``path`` if ``fmt``, ``tag_column`` or ``documents`` is not one we know."""
     if fmt not in FORMATS:
         raise DataError(f"{path}: unknown corpus format {fmt!r} (expected one of: {', '.join(FORMATS)})")
     if tag_column not in TAG_COLUMNS:
         raise DataError(f"{path}: unknown tag column {tag_column!r} (expected one of: {', '.join(TAG_COLUMNS)})")
+    if documents not in DOCUMENTS:
+        raise DataError(f"{path}: unknown documents mode {documents!r} (expected one of: {', '.join(DOCUMENTS)})")
 
 
 def _read_bytes(path: pathlib.Path) -> bytes:
@@ -168,6 +221,18 @@ def _read_bytes(path: pathlib.Path) -> bytes:
         raise DataError(f"{path}: cannot read corpus file: {_os_reason(err)}") from err
 
 
+def _gunzip(path: pathlib.Path, data: bytes) -> bytes:
+    """Decompresses a gzip file's content, or raises DataError saying in one line why it cannot be."""
+    if not data:  # gzip.decompress(b"") is b"", but an empty file is no gzip file: a cut-off download, say
+        raise DataError(f"{path}: empty file, not gzip data")
+    try:
+        return gzip.decompress(data)
+    except EOFError as err:
+        raise DataError(f"{path}: truncated gzip file") from err
+    except (OSError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
+        raise DataError(f"{path}: corrupt gzip file: {' '.join(str(err).split())}") from err
+
+
 def _os_reason(err: Exception) -> str:
     """The cause of an OS error without the path, which the caller's message already names."""
     return getattr(err, "strerror", None) or str(err)
@@ -181,11 +246,11 @@ class _Line(NamedTuple):
     text: str
     """The line without its end of line, decoded with ``errors="replace"``."""
     problem: str | None
-    """Why no sentence holding this line can be used (bad bytes), or None."""
+    """Why no example holding this line can be used (bad bytes), or None."""
 
 
 def _is_blank(line: _Line) -> bool:
-    """Whether a line is empty or whitespace only: layout, never part of a sentence."""
+    """Whether a line is empty or white space only: layout between examples (``file`` documents keep inner ones)."""
     return line.problem is None and not line.text.strip()
 
 
@@ -215,11 +280,11 @@ def _decode_line(number: int, raw: bytes) -> _Line:
     return _Line(number, text, None if nul == -1 else f"NUL byte at byte {nul + 1}")
 
 
-# --- Sentence building shared by the formats ----------------------------------------------------------
+# --- Example building shared by the formats -----------------------------------------------------------
 
 
 class _Invalid(Exception):
-    """A sentence cannot be used. Raised while parsing one; always caught and turned into a Reject."""
+    """An example cannot be used. Raised while parsing one; always caught and turned into a Reject."""
 
     def __init__(self, problem: str, line: _Line | None = None) -> None:
         """Keeps the cause and, if one line is to blame, that line."""
@@ -228,41 +293,56 @@ class _Invalid(Exception):
         self.line = line
 
 
-_Parse = Callable[[list[_Line]], tuple[list[str], list[str]]]
+_Parse = Callable[[list[_Line]], dict[str, Any]]
+_ParseTagged = Callable[[list[_Line]], tuple[list[str], list[str]]]
 
 
-def _sentence(source: str, lines: list[_Line], parse: _Parse, *, name_line: bool) -> Record | Reject:
-    """Parses the lines of one sentence into a Record, or a Reject if ``parse`` raises ``_Invalid``.
+def _example(source: str, start: int, lines: list[_Line], parse: _Parse, *, name_line: bool) -> Record | Reject:
+    """Parses the lines of one example into a Record, or a Reject if ``parse`` raises ``_Invalid``.
 
     Args:
         source: Display name of the file.
-        lines: The sentence's lines, at least one.
-        parse: Returns the sentence's tokens and tags, or raises ``_Invalid``.
+        start: The example's line number (``Record.line``).
+        lines: The example's lines.
+        parse: Returns the example's fields, or raises ``_Invalid``.
         name_line: Whether to prefix the reject reason with the offending line's number (for formats
-            where a sentence spans several lines).
+            where an example spans several lines).
     """
     try:
-        tokens, tags = parse(lines)
-        _require_no_control_characters(tokens, tags)
+        fields = parse(lines)
     except _Invalid as err:
-        return _reject(source, lines, err, name_line=name_line)
-    return Record(source, lines[0].number, tuple(tokens), tuple(tags))
+        return _reject(source, start, lines, err, name_line=name_line)
+    return Record(source, start, fields)
 
 
-def _require_no_control_characters(tokens: list[str], tags: list[str]) -> None:
+def _sentence(source: str, lines: list[_Line], parse: _ParseTagged, *, name_line: bool) -> Record | Reject:
+    """The Record or Reject of a tagged sentence, at its first line; ``parse`` returns its tokens and tags."""
+    parse_fields = functools.partial(_tagged_fields, parse=parse)
+    return _example(source, lines[0].number, lines, parse_fields, name_line=name_line)
+
+
+def _tagged_fields(lines: list[_Line], *, parse: _ParseTagged) -> dict[str, Any]:
+    """The ``tokens`` and ``tags`` fields of a sentence, from ``parse``; no value may hold a control character."""
+    tokens, tags = parse(lines)
     for value in (*tokens, *tags):
-        control = _CONTROL.search(value)
-        if control:
-            raise _Invalid(f"control character U+{ord(control[0]):04X} in {_quote(value)}")
+        _require_no_control_character(value)
+    return {"tokens": tokens, "tags": tags}
 
 
-def _reject(source: str, lines: list[_Line], err: _Invalid, *, name_line: bool) -> Reject:
-    """Builds the Reject of a sentence from the ``_Invalid`` raised while parsing it."""
+def _require_no_control_character(value: str, line: _Line | None = None) -> None:
+    """Raises ``_Invalid`` if a token, tag or field holds a control character (``line``: the line to blame)."""
+    control = _CONTROL.search(value)
+    if control:
+        raise _Invalid(f"control character U+{ord(control[0]):04X} in {_quote(value)}", line)
+
+
+def _reject(source: str, start: int, lines: list[_Line], err: _Invalid, *, name_line: bool) -> Reject:
+    """Builds the Reject of an example from the ``_Invalid`` raised while parsing it."""
     reason = err.problem
     if err.line is not None and name_line:
         reason = f"line {err.line.number}: {reason}"
     text = err.line.text if err.line is not None else "\n".join(line.text for line in lines)
-    return Reject(source, lines[0].number, reason, text[:MAX_REJECT_TEXT])
+    return Reject(source, start, reason, text[:MAX_REJECT_TEXT])
 
 
 def _require_clean(line: _Line) -> None:
@@ -272,7 +352,7 @@ def _require_clean(line: _Line) -> None:
 
 
 def _blocks(lines: Iterable[_Line], is_separator: Callable[[_Line], bool]) -> Iterator[list[_Line]]:
-    """Groups lines into sentence blocks: runs of lines between separator lines.
+    """Groups lines into blocks: runs of lines between separator lines.
 
     The last block is yielded even when the file does not end with a separator.
     """
@@ -364,9 +444,7 @@ def _conllu_word(line: _Line, tag_column: str) -> tuple[str, str] | None:
     """Returns (FORM, tag) of a CoNLL-U token line, or None for a range or an empty node."""
     columns = line.text.split("\t")
     for column in columns:  # whichever columns are used, so that tag_column never changes what is rejected
-        control = _CONTROL.search(column)
-        if control:
-            raise _Invalid(f"control character U+{ord(control[0]):04X} in {_quote(column)}", line)
+        _require_no_control_character(column, line)
     if len(columns) != _CONLLU_COLUMN_COUNT:
         raise _Invalid(f"wrong column count: {len(columns)} (expected {_CONLLU_COLUMN_COUNT})", line)
     token_id = columns[0]
@@ -421,3 +499,63 @@ def _parse_conll(lines: list[_Line]) -> tuple[list[str], list[str]]:
         tokens.append(columns[0])
         tags.append(columns[-1])
     return tokens, tags
+
+
+# --- tsv, parallel_tsv --------------------------------------------------------------------------------
+
+
+def _read_tsv(lines: Iterable[_Line], source: str, fmt: str) -> Iterator[Record | Reject]:
+    """Yields one Record or Reject for each non-blank line of a ``tsv`` or ``parallel_tsv`` file."""
+    parse = functools.partial(_parse_tsv, fmt=fmt)
+    for line in lines:
+        if not _is_blank(line):
+            yield _example(source, line.number, [line], parse, name_line=False)
+
+
+def _parse_tsv(lines: list[_Line], *, fmt: str) -> dict[str, Any]:
+    """Splits a line into exactly two tab-separated columns, each stripped of surrounding white space."""
+    (line,) = lines
+    _require_clean(line)
+    values = line.text.split("\t")
+    for value in values:  # before the count: a stray CR or NUL says more about the line than its columns
+        _require_no_control_character(value, line)
+    columns = _TSV_COLUMNS[fmt]
+    if len(values) != len(columns):
+        raise _Invalid(f"wrong column count: {len(values)} (expected {len(columns)})", line)
+    found = {}
+    for name, value in zip(columns, values, strict=True):
+        found[name] = value.strip()
+        if not found[name]:
+            raise _Invalid(f"empty {name}", line)
+    return {name: found[name] for name in FIELDS[fmt]}
+
+
+# --- text ---------------------------------------------------------------------------------------------
+
+
+def _read_text(lines: Iterable[_Line], source: str, documents: str) -> Iterator[Record | Reject]:
+    """Yields one Record or Reject for the whole file (``file``) or for each block of non-blank lines."""
+    if documents == "blank_line":
+        for block in _blocks(lines, _is_blank):
+            yield _example(source, block[0].number, block, _parse_text, name_line=True)
+        return
+    document = _strip_blank_lines(list(lines))
+    yield _example(source, 1, document, _parse_text, name_line=True)
+
+
+def _strip_blank_lines(lines: list[_Line]) -> list[_Line]:
+    """The lines from the first non-blank one to the last non-blank one (none if all are blank)."""
+    kept = [i for i, line in enumerate(lines) if not _is_blank(line)]
+    return lines[kept[0] : kept[-1] + 1] if kept else []
+
+
+def _parse_text(lines: list[_Line]) -> dict[str, Any]:
+    """The ``text`` of a document: its lines, form feeds removed, joined with ``\\n``."""
+    if not lines:
+        raise _Invalid("empty document")
+    for line in lines:
+        _require_clean(line)
+        control = _TEXT_CONTROL.search(line.text)
+        if control:
+            raise _Invalid(f"control character U+{ord(control[0]):04X} at character {control.start() + 1}", line)
+    return {"text": "\n".join(line.text.replace(_FORM_FEED, "") for line in lines)}

@@ -35,6 +35,7 @@ class InputFile:
 class IngestParameters:
     format: str
     tag_column: str
+    documents: str  # `text` format: how a file is cut into documents ("file", "blank_line")
     split: SplitConfig
     files: tuple[InputFile, ...]
 
@@ -56,7 +57,8 @@ def component(task: TaskConfig, config: PipelineConfig) -> Component:
         split = dataclasses.replace(split, test=0.0)
     if split.eval + split.test >= 1.0:
         raise ConfigError(f"tasks.{task.name}.data.split: eval + test must leave something to train on")
-    return Component(SPEC, IngestParameters(data.format, data.tag_column, split, tuple(files)))
+    parameters = IngestParameters(data.format, data.tag_column, data.documents, split, tuple(files))
+    return Component(SPEC, parameters)
 
 
 def _expand(config: PipelineConfig, pattern: str, where: str) -> list[pathlib.Path]:

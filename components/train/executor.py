@@ -1,4 +1,4 @@
-"""Train executor: fits the Keras tagger on the training shards, validating on the eval shards.
+"""Train executor: fits the task's Keras model on the training shards, validating on the eval shards.
 
 Training survives a crash: every `train.checkpoint_every` steps and at each epoch's end the model,
 the optimizer and the position in the data are checkpointed to the stage's work folder, and a rerun
@@ -19,7 +19,8 @@ import tensorflow as tf
 
 from components.evaluate.plots import plot_learning_curves
 from components.train.spec import TrainParameters
-from models import input_pipeline, text
+from models import input_pipeline
+from models.classifier import ClassifierSizes, build_classifier
 from models.tagger import TaggerSizes, build_tagger
 from pipeline import artifacts, config
 from pipeline.component import StageContext
@@ -34,15 +35,13 @@ def run(context: StageContext) -> None:
     model_artifact: artifacts.Model = context.output("model")
     keras.utils.set_random_seed(context.seed)
 
-    sizes = TaggerSizes(*(len(vocabulary.tokens(name)) for name in ("words", "chars", "tags")))
-    model = build_tagger(sizes, params.model)
-    compile_tagger(model, params.train)
+    recipe = RECIPES[params.kind](params, vocabulary)
+    model = recipe.build()
+    compile_model(model, params.train)
     manifest = shards.manifest()["splits"]
     validation = None
     if "eval" in manifest:
-        validation = input_pipeline.tagger_dataset(
-            shards.files("eval"), params.train.batch_size, char_features=params.model.char_features
-        )
+        validation = recipe.dataset(shards.files("eval"))
 
     checkpoint = TrainingCheckpoint(model, context.work_dir)
     history = EpochHistory(context.work_dir / "epochs.jsonl")
@@ -65,14 +64,7 @@ def run(context: StageContext) -> None:
     # The bucketed dataset's length is unknown until the first epoch ends; Keras warns about that.
     warnings.filterwarnings("ignore", message="Your input ran out of data")
     for epoch in range(checkpoint.epoch, params.train.epochs):
-        train = input_pipeline.tagger_dataset(
-            shards.files("train"),
-            params.train.batch_size,
-            char_features=params.model.char_features,
-            shuffle_buffer=params.train.shuffle_buffer,
-            seed=context.seed + epoch,
-            word_dropout=params.train.word_dropout,
-        )
+        train = recipe.dataset(shards.files("train"), seed=context.seed + epoch)
         model.fit(
             train.skip(checkpoint.step),  # a resumed epoch goes on where it stopped
             validation_data=validation,
@@ -97,11 +89,7 @@ def run(context: StageContext) -> None:
     model.save(model_artifact.path)
     curves = history.as_keras_history()
     (model_artifact.uri / "history.json").write_text(json.dumps(curves, indent=2) + "\n")
-    model_args = {
-        "sizes": vars(sizes),
-        "model": config.to_dict(params.model),
-        "reserved_tags": list(text.RESERVED_TAGS),
-    }
+    model_args = {"kind": params.kind, "sizes": vars(recipe.sizes), "model": config.to_dict(params.model)}
     (model_artifact.uri / "model_args.json").write_text(json.dumps(model_args, indent=2) + "\n")
     context.log.artifact(plot_learning_curves(curves, model_artifact.uri / "learning_curves.png"), "plots")
     for path in (model_artifact.path, model_artifact.uri / "model_args.json"):
@@ -109,8 +97,55 @@ def run(context: StageContext) -> None:
     model_artifact.properties.update({"parameters": model.count_params(), "epochs": params.train.epochs})
 
 
-def compile_tagger(model: keras.Model, train: TrainConfig, jit_compile: bool = False) -> None:
-    """Adam with gradients clipped by global norm, masked cross-entropy, token accuracy.
+class TaggerRecipe:
+    """A tagger: sizes from the `words`, `chars` and `tags` vocabularies; batches of tagged sentences."""
+
+    def __init__(self, params: TrainParameters, vocabulary: artifacts.Vocabulary) -> None:
+        self.params = params
+        self.sizes = TaggerSizes(*(len(vocabulary.tokens(name)) for name in ("words", "chars", "tags")))
+
+    def build(self) -> keras.Model:
+        return build_tagger(self.sizes, self.params.model)
+
+    def dataset(self, files: list[pathlib.Path], seed: int | None = None) -> tf.data.Dataset:
+        """Training batches when `seed` is given (shuffled, bucketed, word dropout), else validation batches."""
+        train = self.params.train
+        if seed is None:
+            return input_pipeline.tagger_dataset(files, train.batch_size, char_features=self.params.model.char_features)
+        return input_pipeline.tagger_dataset(
+            files,
+            train.batch_size,
+            char_features=self.params.model.char_features,
+            shuffle_buffer=train.shuffle_buffer,
+            seed=seed,
+            word_dropout=train.word_dropout,
+        )
+
+
+class ClassifierRecipe:
+    """A sentence classifier: sizes from the `words` and `labels` vocabularies; batches of labelled texts."""
+
+    def __init__(self, params: TrainParameters, vocabulary: artifacts.Vocabulary) -> None:
+        self.params = params
+        self.sizes = ClassifierSizes(len(vocabulary.tokens("words")), len(vocabulary.tokens("labels")))
+
+    def build(self) -> keras.Model:
+        return build_classifier(self.sizes, self.params.model)
+
+    def dataset(self, files: list[pathlib.Path], seed: int | None = None) -> tf.data.Dataset:
+        train = self.params.train
+        if seed is None:
+            return input_pipeline.classifier_dataset(files, train.batch_size)
+        return input_pipeline.classifier_dataset(
+            files, train.batch_size, shuffle_buffer=train.shuffle_buffer, seed=seed, word_dropout=train.word_dropout
+        )
+
+
+RECIPES = {"tagger": TaggerRecipe, "classifier": ClassifierRecipe}
+
+
+def compile_model(model: keras.Model, train: TrainConfig, jit_compile: bool = False) -> None:
+    """Adam with gradients clipped by global norm, (masked) cross-entropy, accuracy.
 
     `jit_compile` (XLA) is for the throughput benchmark: on this CPU it trains the tagger 12 times
     slower than plain graph mode (benchmarks/train_throughput.py), so the trainer leaves it off.

@@ -1,4 +1,4 @@
-"""Train (Keras): `Shards` + `Vocabulary` -> `Model`."""
+"""Train (Keras): `Shards` + `Vocabulary` -> `Model` (a tagger or a classifier, by the task kind)."""
 
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ SPEC = ComponentSpec(
 
 @dataclasses.dataclass(frozen=True)
 class TrainParameters:
+    kind: str
     model: ModelConfig
     train: TrainConfig
 
 
 def component(task: TaskConfig, config: PipelineConfig) -> Component:
-    return Component(SPEC, TrainParameters(task.model, task.train))
+    return Component(SPEC, TrainParameters(task.kind, task.model, task.train))

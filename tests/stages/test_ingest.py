@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import pathlib
 
 import pytest
@@ -22,9 +23,10 @@ def synthetic_lines(count: int, start: int = 0) -> list[str]:
     return [f"word{i}/NOUN runs/VERB ./." for i in range(start, start + count)]
 
 
-def ingest(harness: StageHarness, folder: pathlib.Path, **data: object) -> StageRun:
-    """Runs ingest on files in `folder` (the paths in `data` are relative to it)."""
-    task = TaskConfig(name="t", kind="tagger", data=DataConfig(format="brown", **data))
+def ingest(harness: StageHarness, folder: pathlib.Path, kind: str = "tagger", **data: object) -> StageRun:
+    """Runs ingest on files in `folder` (the paths in `data` are relative to it; the format is brown by default)."""
+    data.setdefault("format", "brown")
+    task = TaskConfig(name="t", kind=kind, data=DataConfig(**data))
     return harness.run(spec.component(task, PipelineConfig(tasks=(task,), base_dir=folder)))
 
 
@@ -100,6 +102,54 @@ def test_a_record_holds_the_tokens_and_tags_of_its_line(harness, tmp_path):
             "tags": ["DET", "NOUN", "VERB", "NUM", "."],
         }
     ]
+
+
+def test_a_tsv_corpus_globbed_over_a_plain_and_a_gzipped_file(harness, tmp_path):
+    write_corpus(tmp_path / "a.tsv", ["pos\tA fine film.", "neg\t A dull  film. ", "pos\tone\ttab too many"])
+    (tmp_path / "b.tsv.gz").write_bytes(gzip.compress(b"neg\tToo long.\r\n\r\nneg\t \r\npos\tLoved it!\r\n"))
+    write_corpus(tmp_path / "notes.txt", ["not\tmatched by the glob"])
+
+    run = ingest(
+        harness, tmp_path, kind="classifier", format="tsv", train="*.tsv*", split=SplitConfig(eval=0.0, test=0.0)
+    )
+
+    examples, rejects = run.output("examples"), run.output("rejects")
+    # Keys name the files as globbed, the gzipped one with its .gz, so its records' splits never move.
+    assert list(examples.read("train")) == [
+        {"key": "a.tsv:1", "text": "A fine film.", "label": "pos"},
+        {"key": "a.tsv:2", "text": "A dull  film.", "label": "neg"},
+        {"key": "b.tsv.gz:1", "text": "Too long.", "label": "neg"},
+        {"key": "b.tsv.gz:4", "text": "Loved it!", "label": "pos"},
+    ]
+    assert examples.properties["format"] == "tsv"
+    assert examples.properties["fields"] == ["text", "label"]
+    assert [(r["source"], r["line"], r["reason"]) for r in rejects.read()] == [
+        ("a.tsv", 3, "wrong column count: 3 (expected 2)"),
+        ("b.tsv.gz", 3, "empty text"),
+    ]
+    assert rejects.properties == {"rejects": 2, "input_records": 6}
+
+
+def test_text_documents_are_cut_as_the_config_says(harness, tmp_path):
+    write_corpus(tmp_path / "book.txt", ["Chapter 1.", "", "", "It was  dark.", "\tThe end."])
+
+    options = {
+        "kind": "language_model",
+        "format": "text",
+        "train": "book.txt",
+        "split": SplitConfig(eval=0.0, test=0.0),
+    }
+    whole = ingest(harness, tmp_path, **options)
+    cut = ingest(harness, tmp_path, documents="blank_line", **options)
+
+    assert list(whole.output("examples").read("train")) == [
+        {"key": "book.txt:1", "text": "Chapter 1.\n\n\nIt was  dark.\n\tThe end."}
+    ]
+    assert list(cut.output("examples").read("train")) == [
+        {"key": "book.txt:1", "text": "Chapter 1."},
+        {"key": "book.txt:4", "text": "It was  dark.\n\tThe end."},
+    ]
+    assert cut.output("examples").properties["fields"] == ["text"]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ def test_model_args_record_the_vocabulary_sizes_and_model_config(trained, prepro
     vocabulary = preprocessed.output("vocabulary")
     assert args["sizes"] == {name: len(vocabulary.tokens(name)) for name in ("words", "chars", "tags")}
     assert args["model"]["hidden_dim"] == tiny_model_config.hidden_dim
-    assert args["reserved_tags"] == list(text.RESERVED_TAGS)
+    assert args["kind"] == "tagger"
 
 
 def test_each_epoch_logs_its_metrics_with_the_epoch_as_step(trained):

@@ -3,11 +3,14 @@
 Every expected count below was made by reading the file's bytes in `tests/data/bad/make_bad.py`, not by
 running the reader: a sentence unit is a non-blank line (brown) or a block of non-blank lines between
 blank lines (conllu, conll; a ``-DOCSTART-`` line is layout too), and each unit must come out as exactly
-one Record or one Reject.
+one Record or one Reject. The files of the untagged formats (tsv, parallel_tsv, text) are written by this
+test from `UNTAGGED_FILES` below; their units are lines (tsv, parallel_tsv) and documents (text). The
+statistics stage is run on the tagged formats only.
 """
 
 from __future__ import annotations
 
+import gzip
 import importlib.util
 import inspect
 import json
@@ -31,6 +34,7 @@ from tests.stages.support import StageHarness, StageRun
 BAD = pathlib.Path(__file__).resolve().parents[1] / "data" / "bad"
 TINY_BROWN = pathlib.Path(__file__).resolve().parents[1] / "data" / "tiny" / "brown.txt"
 TINY_BROWN_SENTENCES = 150  # 150 non-blank lines, all clean
+TAGGED = ("brown", "conllu", "conll")
 
 
 def _load_generator():
@@ -77,8 +81,9 @@ EXPECTED: dict[tuple[str, str], list[tuple]] = {
     ("crlf.conllu", "conllu"): [("record", 1, ("The", "dog")), ("record", 5, ("barks",))],
     # A -DOCSTART- line and a blank line first.
     ("crlf.conll", "conll"): [("record", 3, ("EU", "rejects")), ("record", 6, ("Peter",))],
-    **{("empty.txt", fmt): [] for fmt in readers.FORMATS},
-    **{("blank_lines.txt", fmt): [] for fmt in readers.FORMATS},
+    # A text file read whole is one document even when empty: an "empty document" reject, not silence.
+    **{("empty.txt", fmt): [] if fmt != "text" else [("reject", 1, "empty document")] for fmt in readers.FORMATS},
+    **{("blank_lines.txt", fmt): [] if fmt != "text" else [("reject", 1, "empty document")] for fmt in readers.FORMATS},
     ("nul.brown.txt", "brown"): [
         ("record", 1, ("The", "dog", "barks", ".")),
         ("reject", 2, "NUL byte at byte 3"),
@@ -194,8 +199,8 @@ def test_reader_yields_one_record_or_reject_per_sentence_unit(name, fmt):
         assert (result.source, result.line) == (name, line), result
         if kind == "record":
             assert isinstance(result, Record), result
-            assert result.tokens == detail
-            assert len(result.tags) == len(result.tokens)
+            assert result.fields["tokens"] == list(detail)
+            assert len(result.fields["tags"]) == len(result.fields["tokens"])
         elif kind == "reject":
             assert isinstance(result, Reject), result
             assert detail in result.reason, result
@@ -212,10 +217,10 @@ def test_tag_column_xpos_changes_tags_not_units(name, fmt):
 def test_bom_is_not_part_of_the_first_token():
     for name, fmt in [("bom.brown.txt", "brown"), ("bom.conllu", "conllu"), ("bom.conll", "conll")]:
         first = _read(name, fmt)[0]
-        assert not first.tokens[0].startswith("\ufeff"), name
+        assert not first.fields["tokens"][0].startswith("\ufeff"), name
 
 
-@pytest.mark.parametrize("fmt", readers.FORMATS)
+@pytest.mark.parametrize("fmt", TAGGED)
 def test_crlf_file_gives_the_same_records_as_the_bom_file(fmt):
     # Same sentences, one file with CRLF line ends (and, for conll, a -DOCSTART- line), one with a BOM.
     crlf = {"brown": "crlf.brown.txt", "conllu": "crlf.conllu", "conll": "crlf.conll"}[fmt]
@@ -223,16 +228,16 @@ def test_crlf_file_gives_the_same_records_as_the_bom_file(fmt):
 
     crlf_records, bom_records = _read(crlf, fmt), _read(bom, fmt)
 
-    assert [(r.tokens, r.tags) for r in crlf_records] == [(r.tokens, r.tags) for r in bom_records]
-    assert not any("\r" in token for r in crlf_records for token in r.tokens + r.tags)
+    assert [r.fields for r in crlf_records] == [r.fields for r in bom_records]
+    assert not any("\r" in token for r in crlf_records for token in r.fields["tokens"] + r.fields["tags"])
 
 
 def test_multiword_ranges_and_empty_nodes_are_skipped_with_either_tag_column():
-    upos = [r.tags for r in _read("multiword.conllu", "conllu") if isinstance(r, Record)]
-    xpos = [r.tags for r in _read("multiword.conllu", "conllu", tag_column="xpos") if isinstance(r, Record)]
+    upos = [r.fields["tags"] for r in _read("multiword.conllu", "conllu") if isinstance(r, Record)]
+    xpos = [r.fields["tags"] for r in _read("multiword.conllu", "conllu", tag_column="xpos") if isinstance(r, Record)]
 
-    assert upos == [("VERB", "PRON", "ADP", "DET", "NOUN"), ("PROPN", "VERB", "NOUN", "CCONJ", "PROPN", "NOUN")]
-    assert xpos[0] == ("VMM01P0", "PP1CP00", "SPS00", "DA0MS0", "NCMS000")
+    assert upos == [["VERB", "PRON", "ADP", "DET", "NOUN"], ["PROPN", "VERB", "NOUN", "CCONJ", "PROPN", "NOUN"]]
+    assert xpos[0] == ["VMM01P0", "PP1CP00", "SPS00", "DA0MS0", "NCMS000"]
 
 
 def test_reject_text_is_decoded_with_replacement_characters():
@@ -336,11 +341,22 @@ def test_fifo_is_refused_without_blocking(tmp_path):
         read_file(tmp_path / "pipe", "brown")
 
 
+def _one_megabyte_line(fmt: str, *, valid: bool) -> bytes:
+    """`make_bad.one_megabyte_line`, and for the untagged formats a 1 MiB text (valid), or a 1 MiB line without
+    a tab (tsv, parallel_tsv) or ending in a control character (text)."""
+    if fmt in TAGGED:
+        return make_bad.one_megabyte_line(fmt, valid=valid)
+    huge = b"x" * make_bad.MEGABYTE
+    if fmt == "text":
+        return huge + (b"" if valid else b"\x07") + b"\n"
+    return (b"label\t" + huge if valid else huge) + b"\n"
+
+
 @pytest.mark.parametrize("fmt", readers.FORMATS)
 @pytest.mark.parametrize("valid", [True, False], ids=["usable", "broken"])
 def test_one_megabyte_line_is_one_record_or_one_reject(tmp_path, fmt, valid):
     path = tmp_path / "huge.txt"
-    path.write_bytes(make_bad.one_megabyte_line(fmt, valid=valid))
+    path.write_bytes(_one_megabyte_line(fmt, valid=valid))
     assert path.stat().st_size > make_bad.MEGABYTE
 
     started = time.perf_counter()
@@ -349,27 +365,33 @@ def test_one_megabyte_line_is_one_record_or_one_reject(tmp_path, fmt, valid):
 
     assert seconds < 5
     assert result.line == 1
-    if valid:
+    if valid and fmt in TAGGED:
         assert isinstance(result, Record)
-        assert len(result.tokens) == len(result.tags) == (make_bad.MEGABYTE // 4 if fmt == "brown" else 1)
+        tokens, tags = result.fields["tokens"], result.fields["tags"]
+        assert len(tokens) == len(tags) == (make_bad.MEGABYTE // 4 if fmt == "brown" else 1)
+    elif valid:
+        assert isinstance(result, Record)
+        assert max(len(value) for value in result.fields.values()) == make_bad.MEGABYTE
     else:
         assert isinstance(result, Reject)
         assert len(result.text) == MAX_REJECT_TEXT
         assert len(result.reason) < 100
-        assert {"brown": "token without tag", "conllu": "wrong column count: 1", "conll": "wrong column count: 1"}[
-            fmt
-        ] in result.reason
+        reasons = {"brown": "token without tag", "text": "line 1: control character U+0007 at character 1048577"}
+        assert reasons.get(fmt, "wrong column count: 1") in result.reason
 
 
 # ----------------------------------------------------------------------------------------------
 # Ingest and statistics on a mix of good and bad files
 
 
+KINDS = {"tsv": "classifier", "parallel_tsv": "translator", "text": "language_model"}
+
+
 def _task(fmt: str, train: str, max_reject_fraction: float, **data) -> TaskConfig:
     data.setdefault("split", SplitConfig(eval=0.2, test=0.2))
     return TaskConfig(
         name="t",
-        kind="tagger",
+        kind=KINDS.get(fmt, "tagger"),
         data=DataConfig(format=fmt, train=train, max_reject_fraction=max_reject_fraction, **data),
     )
 
@@ -422,7 +444,7 @@ def _expected_totals(names: list[str], fmt: str) -> tuple[int, int, str]:
     return records, rejects, first
 
 
-@pytest.mark.parametrize("fmt", readers.FORMATS)
+@pytest.mark.parametrize("fmt", TAGGED)
 def test_ingest_counts_every_input_record_as_accepted_or_rejected(harness, tmp_path, fmt):
     folder, names = _mixed_folder(tmp_path, fmt)
     records, rejects, _ = _expected_totals(names, fmt)
@@ -442,7 +464,7 @@ def test_ingest_counts_every_input_record_as_accepted_or_rejected(harness, tmp_p
         assert reject["reason"]
 
 
-@pytest.mark.parametrize("fmt", readers.FORMATS)
+@pytest.mark.parametrize("fmt", TAGGED)
 def test_statistics_fails_above_the_reject_fraction_naming_the_first_bad_file_and_line(harness, tmp_path, fmt):
     folder, names = _mixed_folder(tmp_path, fmt)
     records, rejects, first = _expected_totals(names, fmt)
@@ -458,7 +480,7 @@ def test_statistics_fails_above_the_reject_fraction_naming_the_first_bad_file_an
     assert "\n" not in message
 
 
-@pytest.mark.parametrize("fmt", readers.FORMATS)
+@pytest.mark.parametrize("fmt", TAGGED)
 def test_statistics_passes_below_the_reject_fraction_and_counts_the_rejects(harness, tmp_path, fmt):
     folder, names = _mixed_folder(tmp_path, fmt)
     _, rejects, _ = _expected_totals(names, fmt)
@@ -533,6 +555,156 @@ def test_an_eval_label_never_seen_in_train_is_an_anomaly(harness, tmp_path):
     run = _statistics(harness, task, config, ingested)
 
     anomalies = json.loads(run.output("anomalies").path.read_text())
-    assert "eval has tags never seen in train: INTJ" in anomalies
+    unseen = [a for a in anomalies if a["check"] == "unseen_label"]
+    assert [a["message"] for a in unseen] == [
+        "eval has 1 label(s) never seen in train: INTJ (first 'INTJ' at unseen_label.eval.brown.txt:1)"
+    ]
     assert run.output("anomalies").properties["count"] == len(anomalies)
-    assert run.output("statistics").read()["tags"]["eval"]["INTJ"] == 1
+    assert run.output("statistics").read()["labels"]["eval"]["INTJ"] == 1
+
+
+# ----------------------------------------------------------------------------------------------
+# The untagged formats: files written by the test, read, then ingested
+
+TSV = b"".join(
+    [
+        b"pos\tA fine film.\r\n",
+        b"neg\tcaf\xe9 was cold\r\n",  # Latin-1 e-acute: byte 8
+        b"\r\n",
+        b"neutral\tNo label\there\r\n",  # a tab inside the text
+        b"\tno label\r\n",
+        b"pos\t   \r\n",
+        b"pos\tbro\x00ken\r\n",
+        b"neg\tstray\rreturn\r\n",
+        b"pos\tThe \xe2\x80\x9cbest\xe2\x80\x9d  film\r\n",
+    ]
+)
+TSV_EXPECTED = [
+    ("record", 1, {"text": "A fine film.", "label": "pos"}),
+    ("reject", 2, "invalid UTF-8 at byte 8"),
+    ("reject", 4, "wrong column count: 3 (expected 2)"),
+    ("reject", 5, "empty label"),
+    ("reject", 6, "empty text"),
+    ("reject", 7, "NUL byte at byte 8"),
+    ("reject", 8, "control character U+000D"),
+    ("record", 9, {"text": "The \u201cbest\u201d  film", "label": "pos"}),
+]
+UNTAGGED_FILES: dict[str, bytes] = {
+    "hostile.tsv": TSV,
+    "hostile.tsv.gz": gzip.compress(TSV, mtime=0),
+    "hostile.parallel.tsv": b"".join(
+        [
+            make_bad.BOM + b"The dog barks.\tDer Hund bellt.\n",
+            b"Hello\t\n",
+            b"\t\xc2\xa0Hallo\n",  # U+00A0 alone: an empty source
+            b"One\tEins\tUn\n",
+            b"line\xe2\x80\xa8sep\tZeilen\n",  # U+2028 LINE SEPARATOR
+            b"\xed\xa0\x80\tsurrogate\n",  # U+D800 encoded as bytes
+            b"Good night.\tGute Nacht.",  # no newline at the end
+        ]
+    ),
+    "hostile.txt": b"".join(
+        [
+            b"\n   \nFirst document,\n\twith a tab.\n",  # lines 1-4
+            b"\n\x0c\n\n",  # a form feed alone: a blank line
+            b"Second caf\xe9\ndocument.\n\n",  # lines 8-10
+            b"Third \x1b[1mbold\n\n",  # an ANSI escape, lines 11-12
+            b"Page\x0c four.\r\n\r\n",  # lines 13-14
+            b"Fi\x00fth\n",
+        ]
+    ),
+    "pages.txt": make_bad.BOM + b"\r\n  Title\r\n\r\n\x0c\r\nPage two\tends.  \r\n\r\n",
+    "broken.txt": b"Fine line.\n\nbad \xff line\n",
+}
+# (file, format, documents) -> each unit in file order: ("record", line, fields) or ("reject", line, reason part).
+UNTAGGED_EXPECTED: dict[tuple[str, str, str], list[tuple]] = {
+    ("hostile.tsv", "tsv", "file"): TSV_EXPECTED,
+    ("hostile.tsv.gz", "tsv", "file"): TSV_EXPECTED,
+    ("hostile.parallel.tsv", "parallel_tsv", "file"): [
+        ("record", 1, {"source": "The dog barks.", "target": "Der Hund bellt."}),
+        ("reject", 2, "empty target"),
+        ("reject", 3, "empty source"),
+        ("reject", 4, "wrong column count: 3 (expected 2)"),
+        ("reject", 5, "control character U+2028"),
+        ("reject", 6, "invalid UTF-8 at byte 1"),
+        ("record", 7, {"source": "Good night.", "target": "Gute Nacht."}),
+    ],
+    ("hostile.txt", "text", "blank_line"): [
+        ("record", 3, {"text": "First document,\n\twith a tab."}),
+        ("reject", 8, "line 8: invalid UTF-8 at byte 11"),
+        ("reject", 11, "line 11: control character U+001B at character 7"),
+        ("record", 13, {"text": "Page four."}),
+        ("reject", 15, "line 15: NUL byte at byte 3"),
+    ],
+    ("pages.txt", "text", "file"): [("record", 1, {"text": "  Title\n\n\nPage two\tends.  "})],
+    ("broken.txt", "text", "file"): [("reject", 1, "line 3: invalid UTF-8 at byte 5")],
+}
+UNTAGGED_CASES = sorted(UNTAGGED_EXPECTED)
+READINGS = sorted({(fmt, documents) for _, fmt, documents in UNTAGGED_CASES})
+
+
+def _write_untagged(folder: pathlib.Path, fmt: str, documents: str) -> dict[str, list[tuple]]:
+    """Writes the untagged files read as (`fmt`, `documents`), and the format-less ones; their expectations."""
+    folder.mkdir(exist_ok=True)
+    expected = {}
+    for name, file_fmt, file_documents in UNTAGGED_CASES:
+        if (file_fmt, file_documents) == (fmt, documents):
+            (folder / name).write_bytes(UNTAGGED_FILES[name])
+            expected[name] = UNTAGGED_EXPECTED[(name, fmt, documents)]
+    for name in ("empty.txt", "blank_lines.txt"):
+        shutil.copy(BAD / name, folder / name)
+        expected[name] = [] if documents == "blank_line" else EXPECTED[(name, fmt)]
+    return expected
+
+
+def _check_units(results: list[Record | Reject], expected: list[tuple], name: str, fmt: str) -> None:
+    assert [(type(r), r.source, r.line) for r in results] == [
+        (Record if kind == "record" else Reject, name, line) for kind, line, _ in expected
+    ], results
+    for result, (kind, _, detail) in zip(results, expected, strict=True):
+        if kind == "record":
+            assert result.fields == detail
+            assert list(result.fields) == list(readers.FIELDS[fmt])
+        else:
+            assert detail in result.reason, result
+            assert len(result.text) <= MAX_REJECT_TEXT and "\n" not in result.reason
+
+
+def test_every_untagged_file_is_tested():
+    assert {name for name, _, _ in UNTAGGED_CASES} == set(UNTAGGED_FILES)
+    assert {fmt for _, fmt, _ in UNTAGGED_CASES} == set(readers.FORMATS) - set(TAGGED)
+
+
+@pytest.mark.parametrize(("name", "fmt", "documents"), UNTAGGED_CASES, ids=["-".join(c) for c in UNTAGGED_CASES])
+def test_untagged_reader_yields_one_record_or_reject_per_unit(tmp_path, name, fmt, documents):
+    path = tmp_path / name
+    path.write_bytes(UNTAGGED_FILES[name])
+
+    results = list(read_file(path, fmt, source=name, documents=documents))
+
+    _check_units(results, UNTAGGED_EXPECTED[(name, fmt, documents)], name, fmt)
+
+
+@pytest.mark.parametrize(("fmt", "documents"), READINGS, ids=["-".join(r) for r in READINGS])
+def test_ingest_of_untagged_files_counts_every_input_record_as_accepted_or_rejected(harness, tmp_path, fmt, documents):
+    folder = tmp_path / "corpus"
+    expected = _write_untagged(folder, fmt, documents)
+    records = sum(kind == "record" for units in expected.values() for kind, *_ in units)
+    rejects = sum(kind == "reject" for units in expected.values() for kind, *_ in units)
+
+    run, _ = _ingest(harness, folder, _task(fmt, "*", 1.0, documents=documents))
+
+    examples, rejected = run.output("examples"), run.output("rejects")
+    assert (sum(examples.properties["records"].values()), rejected.properties["rejects"]) == (records, rejects)
+    assert rejected.properties["input_records"] == records + rejects
+    assert examples.properties["format"] == fmt
+    assert examples.properties["fields"] == list(readers.FIELDS[fmt])
+    # Each record under its key, "file:line" with the file's name as globbed (hostile.tsv.gz keeps its .gz).
+    written = {r.pop("key"): r for split in ("train", "eval", "test") for r in examples.read(split)}
+    assert written == {
+        f"{name}:{line}": detail for name, units in expected.items() for kind, line, detail in units if kind == "record"
+    }
+    found = sorted((r["source"], r["line"]) for r in rejected.read())
+    assert found == sorted(
+        (name, line) for name, units in expected.items() for kind, line, _ in units if kind == "reject"
+    )
