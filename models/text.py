@@ -37,7 +37,7 @@ WORDPIECE_SUFFIX = "##"
 
 
 class RegexTokenizer(tf_text.Tokenizer):
-    """Splits at white space and around every match of `pattern`.
+    """Splits at white space (Unicode's too: RE2's `\\s` is ASCII only) and around every match of `pattern`.
 
     Every match is a token; text between matches that is not white space stays a token too, so
     nothing but white space is ever dropped. A pattern that matches every non-space character (like
@@ -50,8 +50,9 @@ class RegexTokenizer(tf_text.Tokenizer):
 
     def tokenize(self, input: tf.Tensor) -> tf.RaggedTensor:  # noqa: A002 (the tf_text signature)
         """Splits `input` string [batch] into tokens string [batch, (tokens)]."""
+        spaced = tf.strings.regex_replace(input, r"\pZ", " ")  # no-break, thin, ideographic... spaces
         # regex_split drops the empty pieces between adjacent kept delimiters.
-        return tf_text.regex_split(input, rf"\s+|({self.pattern})", rf"({self.pattern})")
+        return tf_text.regex_split(spaced, rf"\s+|({self.pattern})", rf"({self.pattern})")
 
 
 class CharacterTokenizer(tf_text.Tokenizer):
