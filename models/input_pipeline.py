@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import pathlib
 from collections.abc import Sequence
 
+import numpy as np
 import tensorflow as tf
 
 from models import text
@@ -176,3 +178,64 @@ def classifier_dataset(
         return features, label_ids
 
     return dataset.map(split).prefetch(tf.data.AUTOTUNE)
+
+
+def read_documents(files: Sequence[pathlib.Path]) -> list[np.ndarray]:
+    """The `token_ids` of every document in the shards (language model), in shard order."""
+    sequence = {text.TOKEN_IDS: tf.io.FixedLenSequenceFeature([], tf.int64)}
+
+    def ids(serialized):
+        _, features = tf.io.parse_single_sequence_example(serialized, sequence_features=sequence)
+        return tf.cast(features[text.TOKEN_IDS], tf.int32)
+
+    dataset = tf.data.TFRecordDataset([str(f) for f in files]).map(ids)
+    return [np.asarray(document) for document in dataset.as_numpy_iterator()]
+
+
+def language_model_streams(
+    documents: Sequence[np.ndarray], batch_size: int, bptt: int, seed: int | None = None
+) -> dict[str, np.ndarray]:
+    """Documents laid end to end in `batch_size` parallel streams, for truncated BPTT.
+
+    Each document (its `[START]` first) goes to the shortest stream so far, in a seeded random order
+    (`seed`) or in the given order. Inputs are each stream's units, targets the units one step later.
+
+    Returns:
+        `token_ids`, `targets` int32 [batch_size, steps], `resets` float32 [batch_size, steps] (1 where
+        an input is a document's `[START]`: the state is zeroed there) and `weights` float32 (0 where
+        the target is padding or a `[START]`, which is never predicted); `steps` is a multiple of `bptt`.
+    """
+    order = np.random.default_rng(seed).permutation(len(documents)) if seed is not None else range(len(documents))
+    streams: list[list[np.ndarray]] = [[] for _ in range(batch_size)]
+    lengths = np.zeros(batch_size, dtype=np.int64)
+    for index in order:
+        shortest = int(np.argmin(lengths))
+        streams[shortest].append(documents[index])
+        lengths[shortest] += len(documents[index])
+    steps = max(int(math.ceil((max(lengths.max(), 1) - 1) / bptt)), 1) * bptt
+    units = np.zeros((batch_size, steps + 1), dtype=np.int32)
+    for row, parts in enumerate(streams):
+        joined = np.concatenate(parts) if parts else np.zeros(0, np.int32)
+        units[row, : len(joined)] = joined[: steps + 1]
+    inputs, targets = units[:, :-1], units[:, 1:]
+    return {
+        text.TOKEN_IDS: inputs,
+        "targets": targets,
+        "resets": (inputs == text.START_ID).astype(np.float32),
+        "weights": ((targets != text.PAD_ID) & (targets != text.START_ID)).astype(np.float32),
+    }
+
+
+def language_model_dataset(streams: dict[str, np.ndarray], bptt: int) -> tf.data.Dataset:
+    """Batches of ({token_ids, resets}, targets, weights), each [streams, bptt], in stream order.
+
+    Batch i holds window i of every stream, so a stateful model carries each stream's state across.
+    """
+    windows = streams[text.TOKEN_IDS].shape[1] // bptt
+
+    def cut(array):  # [batch, windows * bptt] -> [windows, batch, bptt]
+        return np.ascontiguousarray(array.reshape(array.shape[0], windows, bptt).transpose(1, 0, 2))
+
+    inputs = {text.TOKEN_IDS: cut(streams[text.TOKEN_IDS]), "resets": cut(streams["resets"])}
+    dataset = tf.data.Dataset.from_tensor_slices((inputs, cut(streams["targets"]), cut(streams["weights"])))
+    return dataset.prefetch(tf.data.AUTOTUNE)

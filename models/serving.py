@@ -107,3 +107,52 @@ class ClassifierServingModule(tf.Module):
 
     def signatures(self) -> dict:
         return {"serving_default": self.serve_text.get_concrete_function()}
+
+
+class LanguageModelServingModule(tf.Module):
+    """Wraps a trained language model with its tokenizer and unit vocabulary for `tf.saved_model.save`.
+
+    Signatures (the serving contract):
+        generate: `prompt` string [batch], `max_length` int32 [], `temperature` float32 [] -> `text`
+            string [batch]: the continuation of each prompt (not the prompt itself); temperature 0 is
+            greedy decoding.
+        score: `text` string [batch] -> `log_prob` float32 [batch] (natural log, summed over the units,
+            the first one predicted from the start of a document), `length` int32 [batch] (units scored).
+    """
+
+    def __init__(self, generator, tokenizer: text.TextTokenizer, units: list[str], *, lowercase: bool, joiner: str):
+        super().__init__(name="language_model")
+        self.generator = generator
+        self.tokenizer = tokenizer
+        self.unit_table = text.lookup_table(units)
+        self.unit_names = tf.constant(units, tf.string)
+        self.lowercase = lowercase
+        self.joiner = joiner
+
+    def ids(self, texts: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """`[START]` and the unit ids of each text: int32 [batch, time] right padded, and lengths int32 [batch]."""
+        tokens = text.normalize_words(self.tokenizer(texts), self.lowercase)
+        ids = tf.cast(tf.ragged.map_flat_values(self.unit_table.lookup, tokens), tf.int32)
+        start = tf.fill([tf.shape(texts)[0], 1], tf.constant(text.START_ID, tf.int32))
+        with_start = tf.concat([tf.RaggedTensor.from_tensor(start), ids], axis=1)
+        return with_start.to_tensor(0), tf.cast(with_start.row_lengths(), tf.int32)
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.string, name="prompt"),
+            tf.TensorSpec([], tf.int32, name="max_length"),
+            tf.TensorSpec([], tf.float32, name="temperature"),
+        ]
+    )
+    def generate(self, prompt, max_length, temperature):
+        ids, lengths = self.ids(prompt)
+        generated = self.generator.generate(ids, lengths, tf.maximum(max_length, 0), temperature)
+        return {"text": tf.strings.reduce_join(tf.gather(self.unit_names, generated), axis=1, separator=self.joiner)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def score(self, text_batch):
+        ids, lengths = self.ids(text_batch)
+        return {"log_prob": self.generator.score(ids, lengths), "length": lengths - 1}
+
+    def signatures(self) -> dict:
+        return {"generate": self.generate.get_concrete_function(), "score": self.score.get_concrete_function()}

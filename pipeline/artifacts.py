@@ -122,10 +122,35 @@ class Anomalies(Artifact):
         return self.uri / "anomalies.json"
 
 
+_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_UNESCAPES = {escaped[1]: raw for raw, escaped in _ESCAPES.items()}
+
+
+def escape_token(token: str) -> str:
+    """A token as a vocabulary file holds it: backslash, newline, carriage return and tab escaped (`\\n`)."""
+    return "".join(_ESCAPES.get(char, char) for char in token)
+
+
+def unescape_token(text: str) -> str:
+    """The token that `escape_token` wrote as `text`."""
+    chars, escaped = [], False
+    for char in text:
+        if escaped:
+            chars.append(_UNESCAPES.get(char, char))
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        else:
+            chars.append(char)
+    return "".join(chars)
+
+
 class Vocabulary(Artifact):
     """Vocabularies, one `<name>.tsv` each: `token<TAB>count` a line, the line number is the id.
 
-    Reserved tokens come first with count 0. Names: `words`, `chars`, `tags`.
+    Reserved tokens come first with count 0. Names: `words`, `chars`, `tags` (taggers), `labels`
+    (classifiers), `wordpieces` (the learned pieces of the wordpiece tokenizer). Tokens are written
+    with `escape_token`, so a character vocabulary can hold the newline and the tab.
     """
 
     TYPE_NAME = "Vocabulary"
@@ -141,7 +166,7 @@ class Vocabulary(Artifact):
         with self.path(name).open(encoding="utf-8") as lines:
             for line in lines:
                 token, _, count = line.rstrip("\n").rpartition("\t")
-                entries.append((token, int(count)))
+                entries.append((unescape_token(token), int(count)))
         return entries
 
 

@@ -60,8 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     _config_options(predict)
     predict.add_argument("--task", required=True, help="the task whose exported model to use")
     predict.add_argument("--version", type=int, help="the serving version (default: the newest)")
-    predict.add_argument("--json", action="store_true", help="one JSON object a line instead of word/TAG text")
-    predict.add_argument("text", nargs="+", metavar="TEXT", help="sentences to tag")
+    predict.add_argument("--json", action="store_true", help="one JSON object a line instead of plain text")
+    predict.add_argument("--length", type=int, default=200, help="language models: units to generate")
+    predict.add_argument("--temperature", type=float, default=0.8, help="language models: 0 for greedy decoding")
+    predict.add_argument("text", nargs="+", metavar="TEXT", help="texts to tag or classify, or prompts to continue")
     predict.set_defaults(command=_predict)
 
     ui = commands.add_parser("ui", help="start the MLflow UI over the configured tracking store")
@@ -166,7 +168,13 @@ def _summarize(task: str, results) -> None:
     outputs = {name: artifact for r in results for name, artifact in r.outputs.items()}
     if "evaluation" in outputs:
         test = outputs["evaluation"].read().get("test")
-        if test and "tfidf_logreg" in test:  # a classifier
+        if test and "kneser_ney" in test:  # a language model
+            print(
+                f"[{task}] test {test['model']['bits_per_unit']:.3f} bits per unit "
+                f"(perplexity {test['model']['perplexity']:.2f}); "
+                f"Kneser-Ney n-gram {test['kneser_ney']['bits_per_unit']:.3f}"
+            )
+        elif test and "tfidf_logreg" in test:  # a classifier
             model = test["model"]
             print(
                 f"[{task}] test accuracy {_percent(model['accuracy'])}, macro-F1 {_percent(model['macro_f1'])}; "
@@ -224,7 +232,10 @@ def _compare(args: argparse.Namespace) -> int:
         )
         for run in runs
     ]
-    print(compare.render(*compare.comparison_table(summaries, dag.METRICS[task.kind])))
+    table = compare.comparison_table(
+        summaries, dag.METRICS[task.kind], lower_is_better=task.kind in dag.LOWER_IS_BETTER
+    )
+    print(compare.render(*table))
     return 0
 
 
@@ -244,6 +255,18 @@ def _predict(args: argparse.Namespace) -> int:
     import tensorflow_text  # noqa: F401  (registers the tokenizer ops the graph uses)
 
     model = tf.saved_model.load(str(serving / str(version)))
+    if task.kind == "language_model":
+        out = model.signatures["generate"](
+            prompt=tf.constant(args.text),
+            max_length=tf.constant(args.length),
+            temperature=tf.constant(args.temperature),
+        )
+        for prompt, generated in zip(args.text, out["text"].numpy(), strict=True):
+            if args.json:
+                print(json.dumps({"prompt": prompt, "text": generated.decode("utf-8")}, ensure_ascii=False))
+            else:
+                print(prompt + generated.decode("utf-8"))
+        return 0
     out = model.signatures["serving_default"](text=tf.constant(args.text))
     if task.kind == "classifier":
         for sentence, label, row in zip(args.text, out["label"].numpy(), out["probabilities"].numpy(), strict=True):

@@ -18,17 +18,22 @@ class RunSummary:
     metrics: Mapping[str, float]
 
 
-def comparison_table(runs: Sequence[RunSummary], metrics: Sequence[str]) -> tuple[list[str], list[list[str]]]:
+def comparison_table(
+    runs: Sequence[RunSummary], metrics: Sequence[str], *, lower_is_better: bool = False
+) -> tuple[list[str], list[list[str]]]:
     """Headers and rows: run, variant, each param whose value differs between runs, then `metrics`.
 
-    Rows are sorted by the first metric, best (highest) first; runs without it come last.
+    Rows are sorted by the first metric, best first (highest, or lowest with `lower_is_better`, as bits
+    per character); runs without it come last.
     """
     keys = sorted({key for run in runs for key in run.params})
     differing = [key for key in keys if len({run.params.get(key, "") for run in runs}) > 1]
 
     def order(run: RunSummary) -> tuple[bool, float]:
         value = run.metrics.get(metrics[0], math.nan)
-        return (math.isnan(value), -value if not math.isnan(value) else 0.0)
+        if math.isnan(value):
+            return (True, 0.0)
+        return (False, value if lower_is_better else -value)
 
     rows = []
     for run in sorted(runs, key=order):

@@ -31,7 +31,7 @@ KIND_FORMATS = {
     "language_model": ("text",),
 }
 KIND_TOKENIZERS = {"tagger": ("regex", "whitespace", "unicode_script")}
-IMPLEMENTED_KINDS = ("tagger", "classifier")
+IMPLEMENTED_KINDS = ("tagger", "classifier", "language_model")
 
 
 def _choice(*values: str) -> dict[str, Any]:
@@ -144,12 +144,20 @@ class TrainConfig:
     checkpoint_every: int = dataclasses.field(default=200, metadata=_at_least(0))
     # Probability of replacing a training word by [UNK], so that the unknown-word embedding is learned.
     word_dropout: float = dataclasses.field(default=0.05, metadata={"min": 0.0, "max": 1.0})
+    # Language models: steps of truncated backpropagation through time (the window length); `batch_size`
+    # is the number of parallel streams whose state is carried from one window to the next.
+    bptt: int = dataclasses.field(default=64, metadata=_at_least(1))
+    # Language models: after each epoch, a sample of this many units at this temperature (and a greedy one).
+    sample_length: int = dataclasses.field(default=300, metadata=_at_least(1))
+    sample_temperature: float = dataclasses.field(default=0.8, metadata={"min": 0.0})
 
 
 @dataclasses.dataclass(frozen=True)
 class EvaluateConfig:
     # The model is blessed only when its eval token accuracy beats the baseline's by this much.
-    bless_margin: float = dataclasses.field(default=0.01, metadata={"min": 0.0, "max": 1.0})
+    # (Classifiers: accuracy at least the stronger baseline's + margin; language models: bits per unit at
+    # most the baseline's - margin.) A negative margin lets a model that much worse through (for trials).
+    bless_margin: float = dataclasses.field(default=0.01, metadata={"min": -100.0, "max": 1.0})
     batch_size: int = dataclasses.field(default=128, metadata=_at_least(1))
 
 

@@ -15,6 +15,7 @@ from pipeline.errors import ConfigError
 _STAGES = {
     "tagger": (ingest, statistics, preprocess, train, evaluate, export),
     "classifier": (ingest, statistics, preprocess, train, evaluate, export),
+    "language_model": (ingest, statistics, preprocess, train, evaluate, export),
 }
 
 # The metrics `compare` shows for each kind, the primary one (that runs are sorted by) first.
@@ -27,7 +28,17 @@ METRICS = {
         "test.macro_f1",
         "eval.accuracy",
     ),
+    "language_model": (
+        "test.bits_per_unit",
+        "baseline.kneser_ney.test.bits_per_unit",
+        "test.perplexity",
+        "eval.bits_per_unit",
+    ),
 }
+
+
+# Kinds whose primary metric is a loss (bits per unit): lower is better.
+LOWER_IS_BETTER = ("language_model",)
 
 
 def build(task: TaskConfig, config: PipelineConfig) -> list[Component]:

@@ -27,6 +27,9 @@ CLASSIFIER_SPEC = dataclasses.replace(
     SPEC, executor="components.evaluate.classifier:run", code=("components/evaluate", "models")
 )
 
+# Language models: bits per unit against an interpolated Kneser-Ney n-gram model.
+LANGUAGE_MODEL_SPEC = dataclasses.replace(SPEC, executor="components.evaluate.language_model:run")
+
 
 @dataclasses.dataclass(frozen=True)
 class EvaluateParameters:
@@ -37,5 +40,5 @@ class EvaluateParameters:
 
 
 def component(task: TaskConfig, config: PipelineConfig) -> Component:
-    spec = CLASSIFIER_SPEC if task.kind == "classifier" else SPEC
+    spec = {"classifier": CLASSIFIER_SPEC, "language_model": LANGUAGE_MODEL_SPEC}.get(task.kind, SPEC)
     return Component(spec, EvaluateParameters(task.evaluate, task.preprocess.lowercase, task.preprocess))

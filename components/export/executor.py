@@ -27,7 +27,7 @@ import tensorflow as tf
 
 import models.tagger  # noqa: F401  (registers the custom layers for loading)
 from components.evaluate import metrics
-from components.export import classifier
+from components.export import classifier, language_model
 from components.export.spec import ExportParameters
 from models import text
 from models.serving import TaggerServingModule
@@ -63,7 +63,7 @@ def run(context: StageContext) -> None:
     serving_dir = context.task_dir / "serving" / str(version)
     pushed.properties.update({"pushed": True, "version": version, "serving_dir": str(serving_dir), **report})
     context.log.artifact(pushed.saved_model_path, "saved_model")
-    labels = context.input("vocabulary").path("labels") if params.kind == "classifier" else None
+    labels = context.input("vocabulary").tokens("labels") if params.kind == "classifier" else None
     save_pyfunc_model(pushed.saved_model_path, pushed.uri / MLFLOW_MODEL, kind.PYFUNC_MODEL, labels)
     context.log.artifact(pushed.uri / MLFLOW_MODEL, MLFLOW_MODEL)
     context.progress(f"pushed version {version} to {serving_dir}")
@@ -71,7 +71,7 @@ def run(context: StageContext) -> None:
     if params.export.register and registry is not None:
         test = evaluation.read().get("test")
         test_accuracy = test["model"][kind.ACCURACY] if test else None
-        register(registry, context, pushed, test_accuracy, version, kind.saved_model_accuracy)
+        register(registry, context, pushed, test_accuracy, version, kind.saved_model_accuracy, kind.ACCURACY)
 
 
 def serving_module(
@@ -146,19 +146,23 @@ def push(saved_model: pathlib.Path, serving_dir: pathlib.Path) -> int:
 
 
 def save_pyfunc_model(
-    saved_model: pathlib.Path, path: pathlib.Path, code: pathlib.Path, labels: pathlib.Path | None = None
+    saved_model: pathlib.Path, path: pathlib.Path, code: pathlib.Path, labels: list[str] | None = None
 ) -> None:
     """The SavedModel as an MLflow pyfunc model (`code`, e.g. `models/mlflow_tagger.py`, loaded as code, no
     pickle); a classifier's model also gets its label names, in the order of its probabilities."""
     import mlflow
     from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, Schema
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
-    signature = ModelSignature(inputs=Schema([ColSpec("string")]))  # a list of strings
+    # A list of strings; a language model also takes `max_length` and `temperature` as request params.
+    params = None
+    if code == language_model.PYFUNC_MODEL:
+        params = ParamSchema([ParamSpec("max_length", "integer", 200), ParamSpec("temperature", "float", 0.8)])
+    signature = ModelSignature(inputs=Schema([ColSpec("string")]), params=params)
     artifacts_ = {"saved_model": str(saved_model)}
     if labels is not None:
         names = path.parent / "labels.json"
-        names.write_text(json.dumps([line.rpartition("\t")[0] for line in labels.read_text().splitlines()]))
+        names.write_text(json.dumps(labels, ensure_ascii=False))
         artifacts_["labels"] = str(names)
     requirements = [f"tensorflow=={tf.__version__}", f"tensorflow-text=={_version('tensorflow-text')}"]
     # The signature is given, and an input example would make MLflow load and run the model once more.
@@ -179,8 +183,13 @@ def register(
     test_accuracy: float | None,
     serving_version: int,
     accuracy_of: Callable[[pathlib.Path, Sequence[dict]], float],
+    metric: str = ACCURACY,
 ) -> None:
-    """Registers the pushed model; crowns it `champion` if it beats the champion on this test split."""
+    """Registers the pushed model; crowns it `champion` if it beats the champion on this test split.
+
+    `accuracy_of` measures a SavedModel on the test examples by `metric`; for `bits_per_unit` lower is better.
+    """
+    lower_is_better = metric == "bits_per_unit"
     name = context.task
     version = registry.register(name, MLFLOW_MODEL, {"serving_version": str(serving_version)})
     pushed.properties["registered_version"] = version
@@ -194,10 +203,10 @@ def register(
             path = registry.download(champion, f"{MLFLOW_MODEL}/artifacts/saved_model", pathlib.Path(folder))
             examples: artifacts.Examples = context.input("examples")
             champion_accuracy = accuracy_of(path, list(examples.read("test")))
-        crown = test_accuracy > champion_accuracy
+        crown = test_accuracy < champion_accuracy if lower_is_better else test_accuracy > champion_accuracy
         relation = "beats" if crown else "does not beat"
         verdict = (
-            f"test accuracy {test_accuracy:.4f} {relation} champion version {champion.version}'s "
+            f"test {metric} {test_accuracy:.4f} {relation} champion version {champion.version}'s "
             f"{champion_accuracy:.4f} on the same test split"
         )
     if crown:
@@ -242,5 +251,12 @@ KINDS = {
         saved_model_accuracy=classifier.saved_model_accuracy,
         PYFUNC_MODEL=classifier.PYFUNC_MODEL,
         ACCURACY="accuracy",
+    ),
+    "language_model": types.SimpleNamespace(
+        serving_module=language_model.serving_module,
+        infra_validate=language_model.infra_validate,
+        saved_model_accuracy=language_model.saved_model_bits_per_unit,
+        PYFUNC_MODEL=language_model.PYFUNC_MODEL,
+        ACCURACY="bits_per_unit",
     ),
 }

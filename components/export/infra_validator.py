@@ -26,6 +26,8 @@ BATCH = 64
 def main(saved_model: str, requests_path: str, responses_path: str, max_length: str, kind: str = "tagger") -> None:
     if kind == "classifier":
         classifier(saved_model, requests_path, responses_path, int(max_length))
+    elif kind == "language_model":
+        language_model(saved_model, requests_path, responses_path)
     else:
         tagger(saved_model, requests_path, responses_path, int(max_length))
 
@@ -52,6 +54,44 @@ def classifier(saved_model: str, requests_path: str, responses_path: str, max_le
             sys.exit(f"{what}: label {outputs['label'].shape}, probabilities {outputs['probabilities'].shape}")
         if rows and abs(float(tf.reduce_sum(outputs["probabilities"])) - rows) > 1e-3:
             sys.exit(f"{what}: probabilities do not sum to 1")
+
+
+def language_model(saved_model: str, requests_path: str, responses_path: str) -> None:
+    model = tf.saved_model.load(saved_model)
+    score, generate = model.signatures["score"], model.signatures["generate"]
+    with open(requests_path, encoding="utf-8") as lines:
+        requests = [json.loads(line) for line in lines]
+    with open(responses_path, "w", encoding="utf-8") as out:
+        for request in requests:
+            scored = score(text=tf.constant([request["text"]]))
+            greedy = generate(
+                prompt=tf.constant([request["prompt"]]),
+                max_length=tf.constant(request["generate"]),
+                temperature=tf.constant(0.0),
+            )
+            response = {
+                "log_prob": float(scored["log_prob"][0]),
+                "length": int(scored["length"][0]),
+                "greedy": greedy["text"][0].numpy().decode("utf-8"),
+            }
+            out.write(json.dumps(response, ensure_ascii=False) + "\n")
+    checks = {
+        "an empty batch": score(text=tf.constant([], tf.string))["log_prob"].shape == (0,),
+        "an empty text": float(score(text=tf.constant([""]))["log_prob"][0]) == 0.0,
+        "a generation of length 0": generate(
+            prompt=tf.constant(["a"]), max_length=tf.constant(0), temperature=tf.constant(1.0)
+        )["text"]
+        .numpy()
+        .tolist()
+        == [b""],
+        "sampling": generate(prompt=tf.constant(["", "a"]), max_length=tf.constant(5), temperature=tf.constant(1.0))[
+            "text"
+        ].shape
+        == (2,),
+    }
+    for what, passed in checks.items():
+        if not passed:
+            sys.exit(f"{what}: malformed output")
 
 
 def tagger(saved_model: str, requests_path: str, responses_path: str, max_length: int) -> None:

@@ -149,7 +149,7 @@ def _write_vocabularies(vocabularies: dict[str, features.Entries], folder: str) 
     for name, entries in vocabularies.items():
         _write_atomically(
             pathlib.Path(folder) / f"{name}.tsv",
-            "".join(f"{token}\t{count}\n" for token, count in entries).encode(),
+            "".join(f"{artifacts.escape_token(token)}\t{count}\n" for token, count in entries).encode(),
         )
 
 

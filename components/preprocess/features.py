@@ -220,9 +220,55 @@ class LabeledTexts:
             yield record["key"], serialized, len(ids)
 
 
-LAYOUTS = {"tagger": TaggedSentences, "classifier": LabeledTexts}
+class Documents(LabeledTexts):
+    """Language-model examples `{"key", "text"}`: the units of each document (characters by default).
+
+    Vocabularies: `units` (and `wordpieces` for the wordpiece tokenizer). A document is encoded as
+    `[START]` and its unit ids; training lays documents end to end and cuts them into windows.
+    """
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.names = ("units",) + (("wordpieces",) if self.learns_wordpieces else ())
+
+    def units(self, batch: Sequence[dict[str, Any]], wordpieces: list[str] | None) -> Iterator[tuple[str, str]]:
+        import tensorflow as tf
+
+        from models import text
+
+        tokens = self.tokenizer(wordpieces)(tf.constant([r["text"] for r in batch]))
+        for form in text.normalize_words(tokens, self.params.lowercase).flat_values.numpy():
+            yield "units", form.decode("utf-8")
+
+    def vocabularies(self, counts: dict[str, Entries], wordpieces: list[str] | None) -> dict[str, Entries]:
+        from models import text
+
+        p = self.params
+        vocabularies = {"units": ordered_vocabulary(counts["units"], text.RESERVED_TOKENS, p.min_count, p.max_size)}
+        if wordpieces is not None:
+            vocabularies["wordpieces"] = [(piece, 0) for piece in wordpieces]
+        return vocabularies
+
+    def encode(self, batch: Sequence[dict[str, Any]], vocabularies: dict[str, Entries]) -> Iterator[tuple]:
+        import tensorflow as tf
+
+        from models import text
+
+        if self._tables is None:
+            self._tables = text.lookup_table([unit for unit, _ in vocabularies["units"]])
+        wordpieces = [piece for piece, _ in vocabularies["wordpieces"]] if self.learns_wordpieces else None
+        tokens = self.tokenizer(wordpieces)(tf.constant([r["text"] for r in batch]))
+        ids = tf.ragged.map_flat_values(self._tables.lookup, text.normalize_words(tokens, self.params.lowercase))
+        for record, unit_ids in zip(batch, ids.to_list(), strict=True):
+            serialized = _serialize(
+                {text.KEY: _strings([record["key"]])[0]}, {text.TOKEN_IDS: _ints([text.START_ID, *unit_ids])}
+            )
+            yield record["key"], serialized, len(unit_ids)
 
 
-def layout(kind: str, params: PreprocessConfig) -> TaggedSentences | LabeledTexts:
+LAYOUTS = {"tagger": TaggedSentences, "classifier": LabeledTexts, "language_model": Documents}
+
+
+def layout(kind: str, params: PreprocessConfig) -> TaggedSentences | LabeledTexts | Documents:
     """The layout of a task kind's examples."""
     return LAYOUTS[kind](params)

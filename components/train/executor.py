@@ -19,8 +19,15 @@ import tensorflow as tf
 
 from components.evaluate.plots import plot_learning_curves
 from components.train.spec import TrainParameters
-from models import input_pipeline
+from models import input_pipeline, text
 from models.classifier import ClassifierSizes, build_classifier
+from models.language_model import (
+    Generator,
+    LanguageModelSizes,
+    build_language_model,
+    reset_states,
+    stream_cross_entropy,
+)
 from models.tagger import TaggerSizes, build_tagger
 from pipeline import artifacts, config
 from pipeline.component import StageContext
@@ -39,9 +46,8 @@ def run(context: StageContext) -> None:
     model = recipe.build()
     compile_model(model, params.train)
     manifest = shards.manifest()["splits"]
-    validation = None
-    if "eval" in manifest:
-        validation = recipe.dataset(shards.files("eval"))
+    eval_files = shards.files("eval") if "eval" in manifest else None
+    validation = recipe.validation(eval_files) if eval_files else None
 
     checkpoint = TrainingCheckpoint(model, context.work_dir)
     history = EpochHistory(context.work_dir / "epochs.jsonl")
@@ -58,6 +64,7 @@ def run(context: StageContext) -> None:
     # The logger goes before the checkpoint: an epoch is checkpointed as done only once it is logged.
     callbacks = [
         guard,
+        *recipe.callbacks(context, model, eval_files, model_artifact.uri),
         EpochLogger(context, history, manifest["train"]["tokens"], params.train.epochs),
         CheckpointEvery(checkpoint, params.train.checkpoint_every, guard),
     ]
@@ -97,7 +104,25 @@ def run(context: StageContext) -> None:
     model_artifact.properties.update({"parameters": model.count_params(), "epochs": params.train.epochs})
 
 
-class TaggerRecipe:
+class Recipe:
+    """What the trainer needs of a kind: its model, its batches, its extra callbacks."""
+
+    def build(self) -> keras.Model:
+        raise NotImplementedError
+
+    def dataset(self, files: list[pathlib.Path], seed: int | None = None) -> tf.data.Dataset:
+        """Training batches when `seed` is given (that epoch's order), else evaluation batches."""
+        raise NotImplementedError
+
+    def validation(self, files: list[pathlib.Path]) -> tf.data.Dataset | None:
+        """The batches Keras validates on after each epoch; None when a callback does it instead."""
+        return self.dataset(files)
+
+    def callbacks(self, context: StageContext, model: keras.Model, eval_files, folder: pathlib.Path) -> list:
+        return []
+
+
+class TaggerRecipe(Recipe):
     """A tagger: sizes from the `words`, `chars` and `tags` vocabularies; batches of tagged sentences."""
 
     def __init__(self, params: TrainParameters, vocabulary: artifacts.Vocabulary) -> None:
@@ -108,7 +133,6 @@ class TaggerRecipe:
         return build_tagger(self.sizes, self.params.model)
 
     def dataset(self, files: list[pathlib.Path], seed: int | None = None) -> tf.data.Dataset:
-        """Training batches when `seed` is given (shuffled, bucketed, word dropout), else validation batches."""
         train = self.params.train
         if seed is None:
             return input_pipeline.tagger_dataset(files, train.batch_size, char_features=self.params.model.char_features)
@@ -122,7 +146,7 @@ class TaggerRecipe:
         )
 
 
-class ClassifierRecipe:
+class ClassifierRecipe(Recipe):
     """A sentence classifier: sizes from the `words` and `labels` vocabularies; batches of labelled texts."""
 
     def __init__(self, params: TrainParameters, vocabulary: artifacts.Vocabulary) -> None:
@@ -141,7 +165,96 @@ class ClassifierRecipe:
         )
 
 
-RECIPES = {"tagger": TaggerRecipe, "classifier": ClassifierRecipe}
+class LanguageModelRecipe(Recipe):
+    """A language model: a stateful model over `batch_size` streams of documents, windows of `train.bptt`.
+
+    Keras's own validation would run through the stateful layers and scramble the streams' states, so
+    a callback measures the eval split on a copy of the model, and writes samples, after each epoch.
+    """
+
+    def __init__(self, params: TrainParameters, vocabulary: artifacts.Vocabulary) -> None:
+        self.params = params
+        self.units = vocabulary.tokens("units")
+        self.sizes = LanguageModelSizes(len(self.units))
+
+    def build(self) -> keras.Model:
+        return build_language_model(
+            self.sizes, self.params.model, batch_size=self.params.train.batch_size, stateful=True
+        )
+
+    def dataset(self, files: list[pathlib.Path], seed: int | None = None) -> tf.data.Dataset:
+        train = self.params.train
+        streams = input_pipeline.language_model_streams(
+            input_pipeline.read_documents(files), train.batch_size, train.bptt, seed
+        )
+        return input_pipeline.language_model_dataset(streams, train.bptt)
+
+    def validation(self, files: list[pathlib.Path]) -> None:
+        return None
+
+    def callbacks(self, context: StageContext, model: keras.Model, eval_files, folder: pathlib.Path) -> list:
+        evaluation = self.dataset(eval_files) if eval_files else None
+        return [ResetStates(), StreamEvaluation(self, model, evaluation), Samples(self, context, model, folder)]
+
+
+class ResetStates(keras.callbacks.Callback):
+    """Each epoch starts every stream from a zero state."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        reset_states(self.model)
+
+
+class StreamEvaluation(keras.callbacks.Callback):
+    """After each epoch: `val_loss` (nats per unit) and `val_bits_per_unit` on the eval streams."""
+
+    def __init__(self, recipe: LanguageModelRecipe, model: keras.Model, dataset: tf.data.Dataset | None) -> None:
+        super().__init__()
+        self.dataset = dataset
+        self.copy = recipe.build() if dataset is not None else None
+        self.trained = model
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.dataset is None or logs is None:
+            return
+        self.copy.set_weights(self.trained.get_weights())
+        nats = stream_cross_entropy(self.copy, self.dataset)
+        logs["val_loss"] = nats
+        logs["val_bits_per_unit"] = nats / math.log(2)
+
+
+class Samples(keras.callbacks.Callback):
+    """After each epoch, text the model writes from nothing (sampled and greedy), logged to MLflow.
+
+    The "train more" progression of char-rnn: from noise to words, to punctuation, to dialogue.
+    """
+
+    def __init__(self, recipe: LanguageModelRecipe, context: StageContext, model: keras.Model, folder) -> None:
+        super().__init__()
+        self.context = context
+        self.units = recipe.units
+        self.train = recipe.params.train
+        self.separator = "" if recipe.params.tokenizer == "characters" else " "
+        self.folder = pathlib.Path(folder) / "samples"
+        self.generate = tf.function(Generator(model).generate)
+
+    def on_epoch_end(self, epoch, logs=None):
+        start = tf.constant([[text.START_ID]], tf.int32)
+        lines = []
+        for temperature in (self.train.sample_temperature, 0.0):
+            ids = self.generate(
+                start, tf.constant([1]), tf.constant(self.train.sample_length), tf.constant(temperature), seed=epoch
+            )
+            sample = self.separator.join(self.units[i] for i in ids[0].numpy())
+            lines.append(f"--- temperature {temperature}\n{sample}\n")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"epoch_{epoch + 1:03d}.txt"
+        path.write_text("".join(lines), encoding="utf-8")
+        self.context.log.artifact(path, "samples")
+        first = lines[0].split("\n", 1)[1].replace("\n", " ")[:100]
+        self.context.progress(f"sample after epoch {epoch + 1}: {first!r}")
+
+
+RECIPES = {"tagger": TaggerRecipe, "classifier": ClassifierRecipe, "language_model": LanguageModelRecipe}
 
 
 def compile_model(model: keras.Model, train: TrainConfig, jit_compile: bool = False) -> None:

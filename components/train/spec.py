@@ -22,7 +22,8 @@ class TrainParameters:
     kind: str
     model: ModelConfig
     train: TrainConfig
+    tokenizer: str = "regex"  # how a language model's samples are joined: characters as they are, words by spaces
 
 
 def component(task: TaskConfig, config: PipelineConfig) -> Component:
-    return Component(SPEC, TrainParameters(task.kind, task.model, task.train))
+    return Component(SPEC, TrainParameters(task.kind, task.model, task.train, task.preprocess.tokenizer))
