@@ -66,6 +66,17 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("text", nargs="+", metavar="TEXT", help="texts to tag or classify, or prompts to continue")
     predict.set_defaults(command=_predict)
 
+    cells = commands.add_parser(
+        "inspect-cells", help="colour a text by a language model's hidden units (Karpathy et al. 2016)"
+    )
+    _config_options(cells)
+    cells.add_argument("--task", required=True, help="a language-model task that has been trained")
+    cells.add_argument("--text", required=True, type=pathlib.Path, help="a UTF-8 text file to read")
+    cells.add_argument("--unit", type=int, help="the hidden unit to show (default: the units most tied to a feature)")
+    cells.add_argument("--layer", type=int, default=0, help="the recurrent layer of --unit (default: %(default)s)")
+    cells.add_argument("--top", type=int, default=5, help="units listed per feature (default: %(default)s)")
+    cells.set_defaults(command=_inspect_cells)
+
     ui = commands.add_parser("ui", help="start the MLflow UI over the configured tracking store")
     _config_options(ui)
     ui.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
@@ -282,6 +293,53 @@ def _predict(args: argparse.Namespace) -> int:
             print(json.dumps({"tokens": [t for t, _ in pairs], "tags": [g for _, g in pairs]}, ensure_ascii=False))
         else:
             print(" ".join(f"{t}/{g}" for t, g in pairs))
+    return 0
+
+
+def _inspect_cells(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    config = load_config(args)
+    task = config.task(args.task)
+    if task.kind != "language_model":
+        raise SeqpipeError(f"inspect-cells: task {task.name!r} is a {task.kind}, not a language_model")
+    try:
+        text = args.text.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SeqpipeError(f"inspect-cells: cannot read {args.text}: {error}") from None
+    if task.preprocess.tokenizer != "characters":
+        raise SeqpipeError("inspect-cells: colours characters; the task's tokenizer must be `characters`")
+
+    import keras
+    import mlflow
+    import tensorflow as tf
+
+    from components.inspect import cells
+    from models import language_model  # noqa: F401  (registers the model's layers)
+    from models import text as text_lib
+    from pipeline import artifacts, dag, runner
+
+    components = [c for c in dag.build(task, config) if c.spec.name in ("ingest", "statistics", "preprocess", "train")]
+    task_dir = config.resolve(config.output_dir) / task.name
+    found = runner.cached_outputs(components, task=task.name, task_dir=task_dir, seed=config.seed)
+    model = keras.saving.load_model(found[artifacts.Model].path)
+    units = found[artifacts.Vocabulary].tokens("units")
+    p = task.preprocess
+    tokenizer = text_lib.TextTokenizer(p.tokenizer, pattern=p.token_pattern, normalization=p.normalization)
+    pieces = text_lib.normalize_words(tokenizer(tf.constant([text])), p.lowercase)[0].numpy()
+    lookup = {unit: index for index, unit in enumerate(units)}
+    unit_ids = [lookup.get(piece.decode("utf-8"), text_lib.UNK_ID) for piece in pieces]
+    shown = "".join(piece.decode("utf-8") for piece in pieces)
+    out_dir = task_dir / "inspect" / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    unit = (args.layer, args.unit) if args.unit is not None else None
+    paths = cells.inspect(model, units, unit_ids, shown, out_dir, unit=unit, top=args.top)
+    for feature, entries in json.loads(paths["json"].read_text())["features"].items():
+        best = entries[0]
+        print(f"{feature:<18} layer {best['layer']} unit {best['unit']:<4} r = {best['r']:+.3f}")
+    mlflow.set_tracking_uri(config.tracking_uri)
+    mlflow.set_experiment(task.name)
+    with mlflow.start_run(run_name=f"inspect-cells {args.text.name}", tags={"task": task.name, "kind": "inspect"}):
+        mlflow.log_artifacts(str(out_dir), "inspect_cells")
+    print(f"wrote {paths['html']} (and logged it to MLflow)")
     return 0
 
 

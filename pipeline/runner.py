@@ -20,6 +20,7 @@ from typing import Any
 
 from pipeline import artifacts, config, tracking
 from pipeline.component import Component, StageContext
+from pipeline.errors import SeqpipeError
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 _FINGERPRINT_CHARS = 16
@@ -80,6 +81,27 @@ def run_task(
             available[type(artifact)] = artifact
         results.append(StageResult(spec.name, status, seconds, outputs))
     return results
+
+
+def cached_outputs(
+    components: Sequence[Component], *, task: str, task_dir: pathlib.Path, seed: int
+) -> dict[type[artifacts.Artifact], artifacts.Artifact]:
+    """The artifacts that `components` produced in an earlier run with this config, without running anything.
+
+    Raises:
+        SeqpipeError: a stage has no cached outputs for this config (the pipeline has not run with it).
+    """
+    available: dict[type[artifacts.Artifact], artifacts.Artifact] = {}
+    for component in components:
+        spec = component.spec
+        inputs = {name: _find_input(available, kind, spec.name, name) for name, kind in spec.inputs.items()}
+        fingerprint = stage_fingerprint(component, inputs, seed)
+        outputs = _load_outputs(component, task_dir / spec.name / fingerprint, fingerprint)
+        if outputs is None:
+            raise SeqpipeError(f"[{task}] the {spec.name} stage has not run with this config; run the pipeline first")
+        for artifact in outputs.values():
+            available[type(artifact)] = artifact
+    return available
 
 
 def stage_fingerprint(component: Component, inputs: dict[str, artifacts.Artifact], seed: int) -> str:

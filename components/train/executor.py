@@ -57,7 +57,7 @@ def run(context: StageContext) -> None:
         for epoch, logs in enumerate(history.epochs, start=1):  # epochs finished before the crash
             context.log.metrics(logs, step=epoch, forward=not context.log.continues_run)
     context.progress(
-        f"{model.name}: {model.count_params():,} parameters; {manifest['train']['records']:,} sentences, "
+        f"{model.name}: {model.count_params():,} parameters; {manifest['train']['records']:,} examples, "
         f"{manifest['train']['tokens']:,} tokens a epoch"
     )
     guard = NonFiniteLossGuard()
