@@ -239,3 +239,67 @@ def language_model_dataset(streams: dict[str, np.ndarray], bptt: int) -> tf.data
     inputs = {text.TOKEN_IDS: cut(streams[text.TOKEN_IDS]), "resets": cut(streams["resets"])}
     dataset = tf.data.Dataset.from_tensor_slices((inputs, cut(streams["targets"]), cut(streams["weights"])))
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+_PAIR_CONTEXT = {key: tf.io.FixedLenFeature([], tf.string) for key in (text.KEY, text.SOURCE, text.TARGET)}
+_PAIR_SEQUENCE = {key: tf.io.FixedLenSequenceFeature([], tf.int64) for key in (text.SOURCE_IDS, text.TARGET_IDS)}
+TARGET_IN = "target_in"
+
+
+def translator_dataset(
+    files: Sequence[pathlib.Path],
+    batch_size: int,
+    *,
+    shuffle_buffer: int = 0,
+    seed: int | None = None,
+    with_strings: bool = False,
+    bucket_boundaries: Sequence[int] | None = None,
+) -> tf.data.Dataset:
+    """Batches of (inputs, target_out, weights) for a translator, bucketed by source length when training.
+
+    The target `[START] y1 ... yn [END]` is split into the decoder's input `target_in` (`[START] y1 ... yn`,
+    teacher forcing) and what it must predict, `target_out` (`y1 ... yn [END]`).
+
+    Returns:
+        A dataset of (inputs: {"source_ids": int32 [batch, src], "target_in": int32 [batch, tgt], and with
+        `with_strings` "key", "source", "target"}, target_out int32 [batch, tgt], weights float32 [batch, tgt]).
+    """
+    dataset = tf.data.TFRecordDataset([str(f) for f in files])
+    if shuffle_buffer:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
+
+    def parse(serialized):
+        context, sequence = tf.io.parse_single_sequence_example(
+            serialized, context_features=_PAIR_CONTEXT, sequence_features=_PAIR_SEQUENCE
+        )
+        target = tf.cast(sequence[text.TARGET_IDS], tf.int32)
+        features = {
+            text.SOURCE_IDS: tf.cast(sequence[text.SOURCE_IDS], tf.int32),
+            TARGET_IN: target[:-1],
+            "out": target[1:],
+        }
+        if with_strings:
+            features.update(context)
+        return features
+
+    dataset = dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    strings = (text.KEY, text.SOURCE, text.TARGET)
+    padded_shapes = {key: [] if key in strings else [None] for key in dataset.element_spec}
+    padding = {key: tf.constant("" if key in strings else 0, spec.dtype) for key, spec in dataset.element_spec.items()}
+    if shuffle_buffer:
+        boundaries = list(bucket_boundaries or BUCKET_BOUNDARIES)
+        dataset = dataset.bucket_by_sequence_length(
+            lambda f: tf.shape(f[text.SOURCE_IDS])[0],
+            bucket_boundaries=boundaries,
+            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+            padded_shapes=padded_shapes,
+            padding_values=padding,
+        )
+    else:
+        dataset = dataset.padded_batch(batch_size, padded_shapes=padded_shapes, padding_values=padding)
+
+    def split(features):
+        target_out = features.pop("out")
+        return features, target_out, tf.cast(target_out > 0, tf.float32)
+
+    return dataset.map(split).prefetch(tf.data.AUTOTUNE)

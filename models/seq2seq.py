@@ -731,13 +731,13 @@ class Seq2Seq(keras.Model):
             )
 
         # Without mixing, the previous logits are not read: a [batch, 0] placeholder keeps the loop small.
-        previous_logits = tf.zeros([batch, self.target_words if mixing else 0])
+        previous_logits = tf.zeros([batch, self.target_words if mixing else 0], self.compute_dtype)
         loop_vars = (
             tf.constant(0),
             memory.initial_state,
             previous_logits,
-            tf.TensorArray(tf.float32, size=steps, element_shape=[None, self.target_words]),
-            tf.TensorArray(tf.float32, size=steps, element_shape=[None, None]),
+            tf.TensorArray(self.compute_dtype, size=steps, element_shape=[None, self.target_words]),
+            tf.TensorArray(self.compute_dtype, size=steps, element_shape=[None, None]),
             tf.TensorArray(tf.int32, size=steps, element_shape=[None]),
             tf.TensorArray(tf.bool, size=steps, element_shape=[None]),
         )
@@ -777,16 +777,16 @@ class Seq2Seq(keras.Model):
             seed: int or int [2] tensor; one seed gives one output. None: drawn from the global generator.
         """
         seed = _seed_pair(seed)
-        temperature = tf.cast(temperature, tf.float32)
         top_k = tf.cast(top_k, tf.int32)
 
         def choose(logits, t):
-            logits = logits / temperature
-            vocab = logits.shape[-1]
-            # The k best by index, so ties keep the lowest id as argmax does (top_k 1 is exactly greedy).
-            _, best = tf.math.top_k(logits, k=tf.clip_by_value(top_k, 1, vocab))
-            keep = tf.reduce_any(tf.equal(best[:, :, None], tf.range(vocab)), axis=1) | (top_k <= 0)
-            logits = tf.where(keep, logits, NEG_INF)
+            logits = logits / tf.cast(temperature, logits.dtype)
+            # The k best by index rather than by a threshold value, so that ties keep the lowest id as
+            # argmax does (top_k 1 is exactly greedy).
+            _, best = tf.math.top_k(logits, k=tf.clip_by_value(top_k, 1, logits.shape[-1]))
+            rows = tf.broadcast_to(tf.range(tf.shape(best)[0])[:, None], tf.shape(best))
+            chosen = tf.scatter_nd(tf.stack([rows, best], axis=-1), tf.ones_like(best), tf.shape(logits)) > 0
+            logits = tf.where(chosen | (top_k <= 0), logits, NEG_INF)
             step_seed = tf.random.experimental.stateless_fold_in(seed, t)
             return tf.random.stateless_categorical(logits, 1, step_seed, dtype=tf.int32)[:, 0]
 

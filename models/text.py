@@ -19,6 +19,10 @@ RESERVED_TAGS = RESERVED_TOKENS[:2]
 # Feature keys of the SequenceExample shards.
 KEY = "key"
 TEXT = "text"
+SOURCE = "source"
+TARGET = "target"
+SOURCE_IDS = "source_ids"
+TARGET_IDS = "target_ids"
 TOKENS = "tokens"
 TOKEN_IDS = "token_ids"
 CHAR_IDS = "char_ids"

@@ -107,6 +107,8 @@ class PreprocessConfig:
     # Unicode normalisation applied to text before tokenizing (NFKC folds compatibility forms: "ﬁ" -> "fi").
     normalization: str = dataclasses.field(default="none", metadata=_choice("none", "nfc", "nfkc"))
     wordpiece_vocab_size: int = dataclasses.field(default=8000, metadata=_at_least(16))
+    # Translator: one vocabulary for source and target (`words`) instead of `source_words` and `target_words`.
+    shared_vocabulary: bool = False
     min_count: int = dataclasses.field(default=1, metadata=_at_least(1))
     max_size: int | None = dataclasses.field(default=None, metadata=_at_least(5))
     char_min_count: int = dataclasses.field(default=1, metadata=_at_least(1))
@@ -126,6 +128,12 @@ class ModelConfig:
     # Classifier: how the encoder's states become one vector. `last`: the final state (both directions'
     # for a bidirectional encoder); `mean`, `max`: over the unpadded steps; `attention`: a learned weighting.
     pooling: str = dataclasses.field(default="attention", metadata=_choice("last", "mean", "max", "attention"))
+    # Translator: the decoder's attention over the encoder's states. `bahdanau`: additive, vᵀ tanh(W₁s + W₂h)
+    # (Bahdanau et al. 2015); `luong_dot`, `luong_general`: multiplicative (Luong et al. 2015); `none`: the
+    # encoder's final state is all the decoder sees (the bottleneck of plain seq2seq).
+    attention: str = dataclasses.field(
+        default="bahdanau", metadata=_choice("bahdanau", "luong_dot", "luong_general", "none")
+    )
     char_embedding_dim: int = dataclasses.field(default=24, metadata=_at_least(1))
     char_filters: int = dataclasses.field(default=48, metadata=_at_least(1))
     char_kernel_size: int = dataclasses.field(default=3, metadata=_at_least(1))
@@ -150,6 +158,21 @@ class TrainConfig:
     # Language models: after each epoch, a sample of this many units at this temperature (and a greedy one).
     sample_length: int = dataclasses.field(default=300, metadata=_at_least(1))
     sample_temperature: float = dataclasses.field(default=0.8, metadata={"min": 0.0})
+
+
+@dataclasses.dataclass(frozen=True)
+class DecodeConfig:
+    """Translator: how output is decoded, in evaluation and inside the exported SavedModel."""
+
+    strategy: str = dataclasses.field(default="beam", metadata=_choice("greedy", "sample", "beam"))
+    beam_size: int = dataclasses.field(default=4, metadata=_at_least(1))
+    # GNMT length penalty ((5 + |Y|) / 6) ** alpha (Wu et al. 2016); 0 compares raw log-probabilities.
+    length_penalty: float = dataclasses.field(default=0.6, metadata={"min": 0.0})
+    temperature: float = dataclasses.field(default=1.0, metadata={"min": 0.0})
+    top_k: int = dataclasses.field(default=0, metadata=_at_least(0))  # 0: sample from every token
+    # Output stops at [END] or after `max_length_ratio` x source tokens + `max_length_extra`.
+    max_length_ratio: float = dataclasses.field(default=2.0, metadata={"min": 0.0})
+    max_length_extra: int = dataclasses.field(default=10, metadata=_at_least(1))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,6 +205,7 @@ class TaskConfig:
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
+    decode: DecodeConfig = DecodeConfig()
     export: ExportConfig = ExportConfig()
     # A sweep variant's label, e.g. "model.cell=gru,model.bidirectional=false"; "" for the task itself.
     # An MLflow tag, not a param, so every run of a task has the same param names.

@@ -266,9 +266,92 @@ class Documents(LabeledTexts):
             yield record["key"], serialized, len(unit_ids)
 
 
-LAYOUTS = {"tagger": TaggedSentences, "classifier": LabeledTexts, "language_model": Documents}
+class TextPairs(LabeledTexts):
+    """Translator examples `{"key", "source", "target"}`: both sides tokenized by the task's tokenizer.
+
+    Vocabularies: `source_words` and `target_words`, or one `words` with `shared_vocabulary` (and
+    `wordpieces`, learned from both sides, for the wordpiece tokenizer). A target is encoded between
+    `[START]` and `[END]`; the decoder reads it shifted right and predicts it shifted left.
+    """
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        sides = ("words",) if self.params.shared_vocabulary else ("source_words", "target_words")
+        self.names = sides + (("wordpieces",) if self.learns_wordpieces else ())
+
+    def vocabulary_of(self, side: str) -> str:
+        return "words" if self.params.shared_vocabulary else f"{side}_words"
+
+    def pretokens(self, batch: Sequence[dict[str, Any]]) -> Iterator[str]:
+        import tensorflow as tf
+
+        texts = [r[side] for r in batch for side in ("source", "target")]
+        for word in self.tokenizer().pretokenize(tf.constant(texts)).flat_values.numpy():
+            yield word.decode("utf-8")
+
+    def units(self, batch: Sequence[dict[str, Any]], wordpieces: list[str] | None) -> Iterator[tuple[str, str]]:
+        import tensorflow as tf
+
+        from models import text
+
+        for side in ("source", "target"):
+            tokens = self.tokenizer(wordpieces)(tf.constant([r[side] for r in batch]))
+            for form in text.normalize_words(tokens, self.params.lowercase).flat_values.numpy():
+                yield self.vocabulary_of(side), form.decode("utf-8")
+
+    def vocabularies(self, counts: dict[str, Entries], wordpieces: list[str] | None) -> dict[str, Entries]:
+        from models import text
+
+        p = self.params
+        vocabularies = {
+            name: ordered_vocabulary(counts[name], text.RESERVED_TOKENS, p.min_count, p.max_size)
+            for name in self.names
+            if name != "wordpieces"
+        }
+        if wordpieces is not None:
+            vocabularies["wordpieces"] = [(piece, 0) for piece in wordpieces]
+        return vocabularies
+
+    def encode(self, batch: Sequence[dict[str, Any]], vocabularies: dict[str, Entries]) -> Iterator[tuple]:
+        import tensorflow as tf
+
+        from models import text
+
+        if self._tables is None:
+            self._tables = {
+                side: text.lookup_table([t for t, _ in vocabularies[self.vocabulary_of(side)]])
+                for side in ("source", "target")
+            }
+        wordpieces = [piece for piece, _ in vocabularies["wordpieces"]] if self.learns_wordpieces else None
+        ids = {}
+        for side in ("source", "target"):
+            tokens = text.normalize_words(
+                self.tokenizer(wordpieces)(tf.constant([r[side] for r in batch])), self.params.lowercase
+            )
+            ids[side] = tf.ragged.map_flat_values(self._tables[side].lookup, tokens).to_list()
+        for i, record in enumerate(batch):
+            serialized = _serialize(
+                {
+                    text.KEY: _strings([record["key"]])[0],
+                    text.SOURCE: _strings([record["source"]])[0],
+                    text.TARGET: _strings([record["target"]])[0],
+                },
+                {
+                    text.SOURCE_IDS: _ints(ids["source"][i]),
+                    text.TARGET_IDS: _ints([text.START_ID, *ids["target"][i], text.END_ID]),
+                },
+            )
+            yield record["key"], serialized, len(ids["source"][i])
 
 
-def layout(kind: str, params: PreprocessConfig) -> TaggedSentences | LabeledTexts | Documents:
+LAYOUTS = {
+    "tagger": TaggedSentences,
+    "classifier": LabeledTexts,
+    "language_model": Documents,
+    "translator": TextPairs,
+}
+
+
+def layout(kind: str, params: PreprocessConfig) -> TaggedSentences | LabeledTexts | Documents | TextPairs:
     """The layout of a task kind's examples."""
     return LAYOUTS[kind](params)
