@@ -894,3 +894,32 @@ def build_translator(sizes: TranslatorSizes, model_config, attention: str = "bah
     )
     model.build()
     return model
+
+
+def decode(model: Seq2Seq, source_ids: tf.Tensor, config, strategy: str | None = None) -> tf.Tensor:
+    """Output ids int32 [batch, time] of `model` for source ids int [batch, src] (0 padding).
+
+    Args:
+        config: a `pipeline.config.DecodeConfig`: the strategy and its settings, and the maximum output
+            length `max_length_ratio` x the longest source + `max_length_extra`.
+        strategy: `greedy`, `sample` or `beam`; default `config.strategy`.
+
+    Returns:
+        ids int32 [batch, time]: each output up to its [END], then padding.
+    """
+    strategy = strategy or config.strategy
+    # An empty batch has no longest source: its reduce_max is -inf.
+    longest = tf.maximum(tf.reduce_max(tf.reduce_sum(tf.cast(source_ids > 0, tf.float32), axis=1)), 0.0)
+    max_length = tf.cast(longest * config.max_length_ratio, tf.int32) + config.max_length_extra
+    if strategy == "beam":
+        return model.beam_search_decode(source_ids, max_length, config.beam_size, config.length_penalty).ids
+    if strategy == "sample":
+        return model.sample_decode(source_ids, max_length, config.temperature, config.top_k, seed=0).ids
+    return model.greedy_decode(source_ids, max_length).ids
+
+
+def output_tokens(ids: tf.Tensor, words: tf.Tensor) -> tf.RaggedTensor:
+    """Token strings string [batch, (tokens)] of output ids int [batch, time], up to (without) the first [END]."""
+    ended = tf.cumsum(tf.cast(ids == END_ID, tf.int32), axis=1) > 0
+    kept = tf.RaggedTensor.from_tensor(ids, lengths=tf.reduce_sum(tf.cast(~ended & (ids > 0), tf.int32), axis=1))
+    return tf.gather(words, kept)

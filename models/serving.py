@@ -156,3 +156,46 @@ class LanguageModelServingModule(tf.Module):
 
     def signatures(self) -> dict:
         return {"generate": self.generate.get_concrete_function(), "score": self.score.get_concrete_function()}
+
+
+class TranslatorServingModule(tf.Module):
+    """Wraps a trained translator with its tokenizer, vocabularies and decoder for `tf.saved_model.save`.
+
+    Signature (the serving contract):
+        serving_default: `text` string [batch] -> `translation` string [batch], decoded inside the graph by
+        the configured strategy (beam search by default) and detokenized.
+    """
+
+    def __init__(
+        self,
+        model: keras.Model,
+        tokenizer: text.TextTokenizer,
+        source_words: list[str],
+        target_words: list[str],
+        decode_config,
+        *,
+        lowercase: bool,
+        max_length: int,
+    ) -> None:
+        super().__init__(name="translator")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.source_table = text.lookup_table(source_words)
+        self.target_words = tf.constant(target_words, tf.string)
+        self.decode_config = decode_config
+        self.lowercase = lowercase
+        self.max_length = max_length
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def serve_text(self, text_batch):
+        from models import seq2seq
+
+        tokens = text.normalize_words(self.tokenizer(text_batch), self.lowercase)[:, : self.max_length]
+        ids = tf.cast(tf.ragged.map_flat_values(self.source_table.lookup, tokens), tf.int32)
+        # One padding column more than needed, so that an empty text still has a (masked) source step.
+        source_ids = tf.pad(ids.to_tensor(0), [[0, 0], [0, 1]])
+        output = seq2seq.output_tokens(seq2seq.decode(self.model, source_ids, self.decode_config), self.target_words)
+        return {"translation": text.detokenize(output, self.tokenizer.kind)}
+
+    def signatures(self) -> dict:
+        return {"serving_default": self.serve_text.get_concrete_function()}

@@ -240,3 +240,18 @@ class TaggerFeaturizer(tf.Module):
     def tag_strings(self, ids: tf.Tensor) -> tf.Tensor:
         """Tag strings of tag ids int [...] -> string [...]."""
         return tf.gather(self.tag_names, ids)
+
+
+def detokenize(tokens: tf.RaggedTensor, tokenizer: str) -> tf.Tensor:
+    """Tokens string [batch, (tokens)] back to text string [batch], for output a person reads (and BLEU).
+
+    Characters are joined as they are; words by single spaces, wordpieces merged into their words, with
+    no space before closing punctuation or after opening punctuation ("( God said ." -> "(God said.").
+    """
+    if tokenizer == "characters":
+        return tf.strings.reduce_join(tokens, axis=-1)
+    joined = tf.strings.reduce_join(tokens, axis=-1, separator=" ")
+    if tokenizer == "wordpiece":
+        joined = tf.strings.regex_replace(joined, " " + WORDPIECE_SUFFIX, "")
+    joined = tf.strings.regex_replace(joined, r" ([.,;:!?)\]}»”’%]+)", r"\1")
+    return tf.strings.regex_replace(joined, r"([(\[{¿¡«“]) ", r"\1")

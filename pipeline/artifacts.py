@@ -158,6 +158,10 @@ class Vocabulary(Artifact):
     def path(self, name: str) -> pathlib.Path:
         return self.uri / f"{name}.tsv"
 
+    def names(self) -> list[str]:
+        """The vocabularies this artifact holds."""
+        return sorted(path.stem for path in self.uri.glob("*.tsv"))
+
     def tokens(self, name: str) -> list[str]:
         return [token for token, _ in self.entries(name)]
 

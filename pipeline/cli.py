@@ -179,7 +179,13 @@ def _summarize(task: str, results) -> None:
     outputs = {name: artifact for r in results for name, artifact in r.outputs.items()}
     if "evaluation" in outputs:
         test = outputs["evaluation"].read().get("test")
-        if test and "kneser_ney" in test:  # a language model
+        if test and "copy_source" in test:  # a translator
+            greedy = f", greedy {test['greedy']['bleu']:.2f}" if "greedy" in test else ""
+            print(
+                f"[{task}] test BLEU {test['model']['bleu']:.2f}{greedy}, chrF {test['model']['chrf']:.2f}; "
+                f"copying the source: BLEU {test['copy_source']['bleu']:.2f}"
+            )
+        elif test and "kneser_ney" in test:  # a language model
             print(
                 f"[{task}] test {test['model']['bits_per_unit']:.3f} bits per unit "
                 f"(perplexity {test['model']['perplexity']:.2f}); "
@@ -266,6 +272,16 @@ def _predict(args: argparse.Namespace) -> int:
     import tensorflow_text  # noqa: F401  (registers the tokenizer ops the graph uses)
 
     model = tf.saved_model.load(str(serving / str(version)))
+    if task.kind == "translator":
+        out = model.signatures["serving_default"](text=tf.constant(args.text))
+        for source, translation in zip(args.text, out["translation"].numpy(), strict=True):
+            translation = translation.decode("utf-8")
+            print(
+                json.dumps({"text": source, "translation": translation}, ensure_ascii=False)
+                if args.json
+                else translation
+            )
+        return 0
     if task.kind == "language_model":
         out = model.signatures["generate"](
             prompt=tf.constant(args.text),

@@ -31,7 +31,7 @@ KIND_FORMATS = {
     "language_model": ("text",),
 }
 KIND_TOKENIZERS = {"tagger": ("regex", "whitespace", "unicode_script")}
-IMPLEMENTED_KINDS = ("tagger", "classifier", "language_model")
+IMPLEMENTED_KINDS = KINDS
 
 
 def _choice(*values: str) -> dict[str, Any]:

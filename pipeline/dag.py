@@ -16,6 +16,7 @@ _STAGES = {
     "tagger": (ingest, statistics, preprocess, train, evaluate, export),
     "classifier": (ingest, statistics, preprocess, train, evaluate, export),
     "language_model": (ingest, statistics, preprocess, train, evaluate, export),
+    "translator": (ingest, statistics, preprocess, train, evaluate, export),
 }
 
 # The metrics `compare` shows for each kind, the primary one (that runs are sorted by) first.
@@ -28,6 +29,7 @@ METRICS = {
         "test.macro_f1",
         "eval.accuracy",
     ),
+    "translator": ("test.bleu", "test.greedy.bleu", "baseline.copy_source.test.bleu", "test.chrf", "eval.bleu"),
     "language_model": (
         "test.bits_per_unit",
         "baseline.kneser_ney.test.bits_per_unit",

@@ -6,7 +6,7 @@ import dataclasses
 
 from pipeline import artifacts
 from pipeline.component import Component, ComponentSpec
-from pipeline.config import EvaluateConfig, PipelineConfig, PreprocessConfig, TaskConfig
+from pipeline.config import DecodeConfig, EvaluateConfig, PipelineConfig, PreprocessConfig, TaskConfig
 
 SPEC = ComponentSpec(
     name="evaluate",
@@ -30,6 +30,9 @@ CLASSIFIER_SPEC = dataclasses.replace(
 # Language models: bits per unit against an interpolated Kneser-Ney n-gram model.
 LANGUAGE_MODEL_SPEC = dataclasses.replace(SPEC, executor="components.evaluate.language_model:run")
 
+# Translators: BLEU and chrF by greedy and the configured decoder, against copying the source.
+TRANSLATOR_SPEC = dataclasses.replace(SPEC, executor="components.evaluate.translator:run")
+
 
 @dataclasses.dataclass(frozen=True)
 class EvaluateParameters:
@@ -37,8 +40,11 @@ class EvaluateParameters:
     lowercase: bool  # a token is out of vocabulary when its (lowercased) form was not in training
     # The task's tokenizer: the classifier's baselines read the tokens the model reads.
     preprocess: PreprocessConfig = PreprocessConfig()
+    decode: DecodeConfig = DecodeConfig()  # translators: the decoding strategy
 
 
 def component(task: TaskConfig, config: PipelineConfig) -> Component:
-    spec = {"classifier": CLASSIFIER_SPEC, "language_model": LANGUAGE_MODEL_SPEC}.get(task.kind, SPEC)
-    return Component(spec, EvaluateParameters(task.evaluate, task.preprocess.lowercase, task.preprocess))
+    spec = {"classifier": CLASSIFIER_SPEC, "language_model": LANGUAGE_MODEL_SPEC, "translator": TRANSLATOR_SPEC}.get(
+        task.kind, SPEC
+    )
+    return Component(spec, EvaluateParameters(task.evaluate, task.preprocess.lowercase, task.preprocess, task.decode))

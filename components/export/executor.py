@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import pathlib
@@ -27,7 +28,7 @@ import tensorflow as tf
 
 import models.tagger  # noqa: F401  (registers the custom layers for loading)
 from components.evaluate import metrics
-from components.export import classifier, language_model
+from components.export import classifier, language_model, translator
 from components.export.spec import ExportParameters
 from models import text
 from models.serving import TaggerServingModule
@@ -56,7 +57,10 @@ def run(context: StageContext) -> None:
     evaluation: artifacts.Evaluation = context.input("evaluation")
     split = "eval" if evaluation.predictions_path("eval").exists() else "test"
     expected = list(itertools.islice(evaluation.predictions(split), params.export.validation_examples))
-    report = kind.infra_validate(pushed.saved_model_path, expected, params.export.max_length)
+    validate = kind.infra_validate
+    if params.kind == "translator":  # the evaluate stage's batches, which set the decoders' length limits
+        validate = functools.partial(validate, batch_size=params.evaluate_batch_size)
+    report = validate(pushed.saved_model_path, expected, params.export.max_length)
     context.progress(f"infra-validation: {len(expected)} {split} examples answered alike in a fresh process")
 
     version = push(pushed.saved_model_path, context.task_dir / "serving")
@@ -251,6 +255,13 @@ KINDS = {
         saved_model_accuracy=classifier.saved_model_accuracy,
         PYFUNC_MODEL=classifier.PYFUNC_MODEL,
         ACCURACY="accuracy",
+    ),
+    "translator": types.SimpleNamespace(
+        serving_module=translator.serving_module,
+        infra_validate=translator.infra_validate,
+        saved_model_accuracy=translator.saved_model_bleu,
+        PYFUNC_MODEL=translator.PYFUNC_MODEL,
+        ACCURACY="bleu",
     ),
     "language_model": types.SimpleNamespace(
         serving_module=language_model.serving_module,

@@ -23,8 +23,12 @@ import tensorflow_text  # noqa: F401  (registers the tokenizer ops the graph use
 BATCH = 64
 
 
-def main(saved_model: str, requests_path: str, responses_path: str, max_length: str, kind: str = "tagger") -> None:
-    if kind == "classifier":
+def main(
+    saved_model: str, requests_path: str, responses_path: str, max_length: str, kind: str = "tagger", batch: str = "64"
+) -> None:
+    if kind == "translator":
+        translator(saved_model, requests_path, responses_path, int(batch))
+    elif kind == "classifier":
         classifier(saved_model, requests_path, responses_path, int(max_length))
     elif kind == "language_model":
         language_model(saved_model, requests_path, responses_path)
@@ -54,6 +58,24 @@ def classifier(saved_model: str, requests_path: str, responses_path: str, max_le
             sys.exit(f"{what}: label {outputs['label'].shape}, probabilities {outputs['probabilities'].shape}")
         if rows and abs(float(tf.reduce_sum(outputs["probabilities"])) - rows) > 1e-3:
             sys.exit(f"{what}: probabilities do not sum to 1")
+
+
+def translator(saved_model: str, requests_path: str, responses_path: str, batch: int) -> None:
+    serve_text = tf.saved_model.load(saved_model).signatures["serving_default"]
+    with open(requests_path, encoding="utf-8") as lines:
+        texts = [json.loads(line)["text"] for line in lines]
+    with open(responses_path, "w", encoding="utf-8") as out:
+        for start in range(0, len(texts), batch):
+            for translation in serve_text(text=tf.constant(texts[start : start + batch]))["translation"].numpy():
+                out.write(json.dumps({"translation": translation.decode("utf-8")}, ensure_ascii=False) + "\n")
+    for what, batch_texts in {
+        "an empty batch": tf.constant([], tf.string),
+        "an empty string": tf.constant([""]),
+        "a long text": tf.constant(["word " * 300]),
+    }.items():
+        translation = serve_text(text=batch_texts)["translation"]
+        if translation.shape != (batch_texts.shape[0],):
+            sys.exit(f"{what}: translation of shape {translation.shape}")
 
 
 def language_model(saved_model: str, requests_path: str, responses_path: str) -> None:

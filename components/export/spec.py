@@ -6,7 +6,7 @@ import dataclasses
 
 from pipeline import artifacts
 from pipeline.component import Component, ComponentSpec
-from pipeline.config import ExportConfig, PipelineConfig, PreprocessConfig, TaskConfig
+from pipeline.config import DecodeConfig, ExportConfig, PipelineConfig, PreprocessConfig, TaskConfig
 
 SPEC = ComponentSpec(
     name="export",
@@ -28,7 +28,11 @@ class ExportParameters:
     export: ExportConfig
     preprocess: PreprocessConfig  # the tokenizer and casing of the serving graph
     kind: str = "tagger"
+    decode: DecodeConfig = DecodeConfig()  # translators: the decoder inside the graph
+    evaluate_batch_size: int = 128  # translators: the evaluate stage's batches, for infra-validation
 
 
 def component(task: TaskConfig, config: PipelineConfig) -> Component:
-    return Component(SPEC, ExportParameters(task.export, task.preprocess, task.kind))
+    return Component(
+        SPEC, ExportParameters(task.export, task.preprocess, task.kind, task.decode, task.evaluate.batch_size)
+    )

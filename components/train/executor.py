@@ -28,6 +28,7 @@ from models.language_model import (
     reset_states,
     stream_cross_entropy,
 )
+from models.seq2seq import TranslatorSizes, build_translator
 from models.tagger import TaggerSizes, build_tagger
 from pipeline import artifacts, config
 from pipeline.component import StageContext
@@ -254,7 +255,32 @@ class Samples(keras.callbacks.Callback):
         self.context.progress(f"sample after epoch {epoch + 1}: {first!r}")
 
 
-RECIPES = {"tagger": TaggerRecipe, "classifier": ClassifierRecipe, "language_model": LanguageModelRecipe}
+class TranslatorRecipe(Recipe):
+    """A translator: sizes from the source and target vocabularies; batches of sentence pairs, teacher forced."""
+
+    def __init__(self, params: TrainParameters, vocabulary: artifacts.Vocabulary) -> None:
+        self.params = params
+        names = ("words", "words") if "words" in vocabulary.names() else ("source_words", "target_words")
+        self.sizes = TranslatorSizes(*(len(vocabulary.tokens(name)) for name in names))
+
+    def build(self) -> keras.Model:
+        return build_translator(self.sizes, self.params.model, attention=self.params.model.attention)
+
+    def dataset(self, files: list[pathlib.Path], seed: int | None = None) -> tf.data.Dataset:
+        train = self.params.train
+        if seed is None:
+            return input_pipeline.translator_dataset(files, train.batch_size)
+        return input_pipeline.translator_dataset(
+            files, train.batch_size, shuffle_buffer=train.shuffle_buffer, seed=seed
+        )
+
+
+RECIPES = {
+    "tagger": TaggerRecipe,
+    "classifier": ClassifierRecipe,
+    "language_model": LanguageModelRecipe,
+    "translator": TranslatorRecipe,
+}
 
 
 def compile_model(model: keras.Model, train: TrainConfig, jit_compile: bool = False) -> None:
