@@ -1,0 +1,146 @@
+"""A translator through the CLI: a toy word-for-word language pair, an attentional GRU, beam search in
+the exported graph, BLEU against copying the source, attention heatmaps, predict and compare."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import yaml
+
+from tests.e2e.support import cli_env, run_cli
+
+pytestmark = pytest.mark.slow
+
+TASK = "toy-mt"
+LEXICON = {"the": "el", "dog": "perro", "cat": "gato", "sees": "ve", "eats": "come", "big": "grande", "a": "un"}
+
+
+def write_pairs(path: pathlib.Path, pairs: int, seed: int) -> None:
+    """Sentences of the toy language and their word-for-word translations, and one bad line."""
+    rng = np.random.default_rng(seed)
+    words = list(LEXICON)
+    lines = []
+    for _ in range(pairs):
+        source = list(rng.choice(words, size=int(rng.integers(3, 7))))
+        lines.append(" ".join(source) + " .\t" + " ".join(LEXICON[w] for w in source) + " .")
+    lines.append("a source without a target\t")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> pathlib.Path:
+    folder = tmp_path_factory.mktemp("mt")
+    write_pairs(folder / "pairs.tsv", 600, seed=0)
+    config = {
+        "output_dir": "runs",
+        "tracking": {"uri": "sqlite:///mlflow.db"},
+        "tasks": [
+            {
+                "name": TASK,
+                "kind": "translator",
+                "data": {"format": "parallel_tsv", "train": "pairs.tsv", "split": {"eval": 0.1, "test": 0.1}},
+                "preprocess": {"tokenizer": "regex", "num_shards": 2},
+                "model": {
+                    "cell": "gru",
+                    "embedding_dim": 16,
+                    "hidden_dim": 32,
+                    "dropout": 0.0,
+                    "attention": "bahdanau",
+                },
+                "train": {"epochs": 6, "batch_size": 16, "learning_rate": 0.01, "word_dropout": 0.0},
+                "decode": {"strategy": "beam", "beam_size": 3},
+                "evaluate": {"bless_margin": 0.1},
+            }
+        ],
+    }
+    (folder / "pipeline_config.yaml").write_text(yaml.safe_dump(config))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def first_run(workspace):
+    return run_cli(workspace, "run")
+
+
+def evaluation(workspace: pathlib.Path) -> dict:
+    (path,) = (workspace / "runs" / TASK / "evaluate").glob("*/evaluation/metrics.json")
+    return json.loads(path.read_text())
+
+
+def test_the_pair_with_an_empty_side_is_rejected_with_its_line(first_run, workspace):
+    (rejects,) = (workspace / "runs" / TASK / "ingest").glob("*/rejects/rejects.jsonl")
+    (reject,) = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert (reject["line"], reject["reason"]) == (601, "empty target")
+
+
+def test_the_translator_learns_the_toy_pair_and_beats_copying_the_source(first_run, workspace):
+    test = evaluation(workspace)["test"]
+    assert test["model"]["bleu"] > 50.0 > test["copy_source"]["bleu"]
+    assert set(test) == {"model", "greedy", "copy_source"}
+    assert "serving: " in first_run.stdout
+
+
+def test_attention_heatmaps_are_pngs(first_run, workspace):
+    pngs = list((workspace / "runs" / TASK / "evaluate").glob("*/evaluation/attention/attention_*.png"))
+    assert pngs and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+
+
+CLIENT = textwrap.dedent(
+    """
+    import json, sys
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (registers the tokenizer ops)
+    serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+    texts = json.loads(sys.argv[2])
+    out = serve(text=tf.constant(texts))["translation"].numpy()
+    print(json.dumps([t.decode("utf-8") for t in out]))
+    """
+)
+
+
+def test_the_saved_model_translates_as_evaluation_did_in_a_fresh_process(first_run, workspace):
+    (predictions,) = (workspace / "runs" / TASK / "evaluate").glob("*/evaluation/predictions_eval.jsonl")
+    expected = [json.loads(line) for line in predictions.read_text().splitlines()]
+    sources = [e["source"] for e in expected]
+
+    result = subprocess.run(
+        [sys.executable, "-c", CLIENT, str(workspace / "runs" / TASK / "serving" / "1"), json.dumps(sources)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [e["translation"] for e in expected]
+
+
+def test_predict_and_compare(first_run, workspace):
+    predicted = run_cli(workspace, "predict", "--task", TASK, "--json", "the big dog sees a cat .")
+    compared = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "compare",
+            "--task",
+            TASK,
+            "--config",
+            str(workspace / "pipeline_config.yaml"),
+        ],
+        cwd=workspace,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+
+    answer = json.loads(predicted.stdout.strip().splitlines()[-1])
+    assert answer["text"] == "the big dog sees a cat ." and answer["translation"]
+    assert "test.bleu" in compared.stdout and "baseline.copy_source.test.bleu" in compared.stdout
