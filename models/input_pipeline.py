@@ -150,6 +150,8 @@ def classifier_dataset(
     if shuffle_buffer:
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
     dataset = dataset.map(parse_classifier, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if not with_strings:  # training and validation: a label unseen in training has no class to learn (id -1)
+        dataset = dataset.filter(lambda features: features[text.LABEL_ID] >= 0)
     keys = [text.TOKEN_IDS, text.LABEL_ID] + ([text.KEY, text.TEXT, text.LABEL] if with_strings else [])
     dataset = dataset.map(lambda features: {key: features[key] for key in keys})
     padded_shapes = {key: [None] if key == text.TOKEN_IDS else [] for key in keys}

@@ -50,8 +50,8 @@ def run(context: StageContext) -> None:
     splits = [s for s in ("eval", "test") if s in shards.manifest()["splits"]]
     for split in splits:
         dataset = input_pipeline.classifier_dataset(shards.files(split), params.evaluate.batch_size, with_strings=True)
-        texts, gold, predicted, probabilities = predict(model, dataset, labels)
-        write_predictions(evaluation.predictions_path(split), texts, predicted, probabilities)
+        texts, gold, predicted, probabilities, lengths = predict(model, dataset, labels)
+        write_predictions(evaluation.predictions_path(split), texts, predicted, probabilities, lengths)
         results[split] = {
             "model": classification.classification_scores(gold, predicted, labels),
             "majority": classification.classification_scores(gold, majority.predict(texts), labels),
@@ -77,29 +77,31 @@ def run(context: StageContext) -> None:
     context.progress(("blessed: " if verdict["blessed"] else "NOT blessed: ") + verdict["reason"])
 
 
-def predict(model: keras.Model, dataset, labels: Sequence[str]) -> tuple[list, list, list, np.ndarray]:
-    """Texts, gold labels, predicted labels and class probabilities float [examples, classes]."""
+def predict(model: keras.Model, dataset, labels: Sequence[str]) -> tuple[list, list, list, np.ndarray, list]:
+    """Texts, gold labels, predicted labels, class probabilities float [examples, classes], token counts."""
     # One traced graph for every batch width: the recurrent loop run eagerly is several times slower.
     forward = tf.function(
         lambda inputs: tf.nn.softmax(model(inputs, training=False)),
         input_signature=[{text.TOKEN_IDS: tf.TensorSpec([None, None], tf.int32)}],
     )
-    texts, gold, probabilities = [], [], []
+    texts, gold, probabilities, lengths = [], [], [], []
     for inputs, _ in dataset:
         strings = {key: inputs.pop(key) for key in (text.KEY, text.TEXT, text.LABEL)}
         probabilities.append(forward(inputs).numpy())
+        lengths.extend(int(n) for n in tf.reduce_sum(tf.cast(inputs[text.TOKEN_IDS] > 0, tf.int32), axis=1).numpy())
         texts.extend(t.decode("utf-8") for t in strings[text.TEXT].numpy())
         gold.extend(t.decode("utf-8") for t in strings[text.LABEL].numpy())
     stacked = np.concatenate(probabilities) if probabilities else np.zeros((0, len(labels)), np.float32)
     predicted = [labels[i] for i in stacked.argmax(-1)]
-    return texts, gold, predicted, stacked
+    return texts, gold, predicted, stacked, lengths
 
 
-def write_predictions(path, texts: list[str], predicted: list[str], probabilities: np.ndarray) -> None:
-    """The model's label and probabilities for each text, for the export stage to check the SavedModel against."""
+def write_predictions(path, texts: list[str], predicted: list[str], probabilities: np.ndarray, lengths: list) -> None:
+    """The model's label and probabilities for each text (and its tokens), for the export stage to check the
+    SavedModel against."""
     with path.open("w", encoding="utf-8") as stream:
-        for sentence, label, row in zip(texts, predicted, probabilities, strict=True):
-            record = {"text": sentence, "label": label, "probabilities": [float(p) for p in row]}
+        for sentence, label, row, length in zip(texts, predicted, probabilities, lengths, strict=True):
+            record = {"text": sentence, "label": label, "probabilities": [float(p) for p in row], "tokens": length}
             stream.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
