@@ -176,6 +176,27 @@ class DecodeConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class CurriculumConfig:
+    """Translator: scheduled sampling (Bengio, Vinyals, Jaitly and Shazeer 2015). At decoder step inputs, the
+    true previous token is fed with probability ε_i and the model's own prediction otherwise, where i counts
+    training steps or epochs (`unit`) and ε_i follows `schedule` with the paper's parameters:
+
+    constant: ε_i = k; linear: ε_i = max(epsilon_min, k − c·i); exponential: ε_i = k^i (k < 1);
+    inverse_sigmoid: ε_i = k / (k + exp(i / k)) (k ≥ 1). The default, constant 1, is teacher forcing only.
+    """
+
+    schedule: str = dataclasses.field(
+        default="constant", metadata=_choice("constant", "linear", "exponential", "inverse_sigmoid")
+    )
+    unit: str = dataclasses.field(default="step", metadata=_choice("step", "epoch"))
+    k: float = dataclasses.field(default=1.0, metadata={"min": 0.0})
+    c: float = dataclasses.field(default=0.0, metadata={"min": 0.0})
+    epsilon_min: float = dataclasses.field(default=0.0, metadata=_fraction())
+    # What replaces a true token: the model's most likely token, or one sampled from its softmax.
+    feed: str = dataclasses.field(default="argmax", metadata=_choice("argmax", "sample"))
+
+
+@dataclasses.dataclass(frozen=True)
 class EvaluateConfig:
     # The model is blessed only when its eval token accuracy beats the baseline's by this much.
     # (Classifiers: accuracy at least the stronger baseline's + margin; language models: bits per unit at
@@ -206,6 +227,7 @@ class TaskConfig:
     train: TrainConfig = TrainConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     decode: DecodeConfig = DecodeConfig()
+    curriculum: CurriculumConfig = CurriculumConfig()
     export: ExportConfig = ExportConfig()
     # A sweep variant's label, e.g. "model.cell=gru,model.bidirectional=false"; "" for the task itself.
     # An MLflow tag, not a param, so every run of a task has the same param names.
