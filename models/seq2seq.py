@@ -495,6 +495,7 @@ class Seq2Seq(keras.Model):
         hidden_dim: units per recurrent layer and direction; also the attentional vector's size.
         dropout: on embeddings, between recurrent layers and on the attentional vector, in training.
         attention: one of `ATTENTIONS`.
+        scheduled_sampling: None (teacher forcing), or the feed of scheduled sampling, `argmax` or `sample`.
 
     Call args:
         inputs: {"source_ids": int [batch, src], "target_in": int [batch, tgt]}, right padded with 0;
@@ -518,9 +519,12 @@ class Seq2Seq(keras.Model):
         hidden_dim: int = 128,
         dropout: float = 0.0,
         attention: str = "bahdanau",
+        scheduled_sampling: str | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
+        if scheduled_sampling is not None and scheduled_sampling not in FEEDS:
+            raise ValueError(f"unknown feed {scheduled_sampling!r} (available: {', '.join(FEEDS)})")
         if cell not in DECODER_CELLS:
             raise ValueError(f"unknown cell {cell!r} (available: {', '.join(DECODER_CELLS)})")
         if attention == "luong_dot" and bidirectional:
@@ -539,6 +543,13 @@ class Seq2Seq(keras.Model):
         self.attention_kind = attention
         self.key_dim = hidden_dim * (2 if bidirectional else 1)
         self.state_count = 2 if cell == "lstm" else 1
+        # Scheduled sampling: training mixes the model's own predictions into the decoder's inputs, fed as
+        # `scheduled_sampling` (argmax or sample) with the probability 1 - ε held here; a callback moves ε
+        # along the curriculum's schedule. None: plain teacher forcing.
+        self.scheduled_sampling = scheduled_sampling
+        self.teacher_forcing_probability = keras.Variable(
+            1.0, dtype="float32", trainable=False, name="teacher_forcing_probability"
+        )
 
         self.source_embedding = keras.layers.Embedding(
             source_words, embedding_dim, mask_zero=True, name="source_embedding"
@@ -603,6 +614,7 @@ class Seq2Seq(keras.Model):
             "hidden_dim": self.hidden_dim,
             "dropout": self.dropout,
             "attention": self.attention_kind,
+            "scheduled_sampling": self.scheduled_sampling,
         }
 
     # ------------------------------------------------------------------ encoder and one decoder step
@@ -659,6 +671,8 @@ class Seq2Seq(keras.Model):
     # ------------------------------------------------------------------ teacher forcing
 
     def call(self, inputs, training=None, teacher_forcing_probability=None, feed="argmax", seed=None):
+        if training and self.scheduled_sampling is not None and teacher_forcing_probability is None:
+            teacher_forcing_probability, feed = self.teacher_forcing_probability, self.scheduled_sampling
         return self.teacher_forced(
             inputs[SOURCE_IDS],
             inputs[TARGET_IN],
@@ -794,6 +808,19 @@ class Seq2Seq(keras.Model):
 
         return self._decode(source_ids, max_length, choose)
 
+    def wrong_start_decode(self, source_ids, max_length) -> Decoded:
+        """Greedy decoding whose first token is forced wrong: the second most probable, then greedy.
+
+        A probe of exposure bias: how well the decoder recovers from an early mistake of its own, which
+        teacher forcing never shows it in training (Bengio et al. 2015).
+        """
+
+        def choose(logits, t):
+            _, best = tf.math.top_k(logits, k=2)
+            return tf.where(t == 0, best[:, 1], best[:, 0])
+
+        return self._decode(source_ids, max_length, choose)
+
     def _decode(self, source_ids, max_length, choose) -> Decoded:
         """Feeds each step's chosen token (`choose(logits [batch, vocab], t) -> int32 [batch]`) to the next."""
         memory = self.encode(source_ids, training=False)
@@ -866,7 +893,9 @@ class TranslatorSizes:
     target_words: int
 
 
-def build_translator(sizes: TranslatorSizes, model_config, attention: str = "bahdanau") -> Seq2Seq:
+def build_translator(
+    sizes: TranslatorSizes, model_config, attention: str = "bahdanau", scheduled_sampling: str | None = None
+) -> Seq2Seq:
     """An attentional RNN encoder-decoder (`Seq2Seq`), built (its weights exist).
 
     Args:
@@ -874,6 +903,7 @@ def build_translator(sizes: TranslatorSizes, model_config, attention: str = "bah
         model_config: a `pipeline.config.ModelConfig`; reads cell, layers, bidirectional, embedding_dim,
             hidden_dim and dropout.
         attention: one of `ATTENTIONS`.
+        scheduled_sampling: None (teacher forcing), or the feed of scheduled sampling, `argmax` or `sample`.
 
     Returns:
         A model from {"source_ids": int [batch, src], "target_in": int [batch, tgt]} to logits
@@ -892,6 +922,7 @@ def build_translator(sizes: TranslatorSizes, model_config, attention: str = "bah
         hidden_dim=c.hidden_dim,
         dropout=c.dropout,
         attention=attention,
+        scheduled_sampling=scheduled_sampling,
         name=f"{'bi' if c.bidirectional else ''}{c.cell}_{attention}_translator",
     )
     model.build()
@@ -904,7 +935,8 @@ def decode(model: Seq2Seq, source_ids: tf.Tensor, config, strategy: str | None =
     Args:
         config: a `pipeline.config.DecodeConfig`: the strategy and its settings, and the maximum output
             length `max_length_ratio` x the longest source + `max_length_extra`.
-        strategy: `greedy`, `sample` or `beam`; default `config.strategy`.
+        strategy: `greedy`, `sample`, `beam`, or `wrong_start` (greedy after a forced wrong first token);
+            default `config.strategy`.
 
     Returns:
         ids int32 [batch, time]: each output up to its [END], then padding.
@@ -917,6 +949,8 @@ def decode(model: Seq2Seq, source_ids: tf.Tensor, config, strategy: str | None =
         return model.beam_search_decode(source_ids, max_length, config.beam_size, config.length_penalty).ids
     if strategy == "sample":
         return model.sample_decode(source_ids, max_length, config.temperature, config.top_k, seed=0).ids
+    if strategy == "wrong_start":
+        return model.wrong_start_decode(source_ids, max_length).ids
     return model.greedy_decode(source_ids, max_length).ids
 
 

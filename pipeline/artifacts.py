@@ -187,6 +187,51 @@ class Shards(Artifact):
         return json.loads((self.uri / "manifest.json").read_text())
 
 
+class Schedule(Artifact):
+    """Scheduled sampling's teacher-forcing probability ε_i, tabulated for i = 0 .. N-1 (`schedule.json`).
+
+    The file holds `schedule`, `unit` (what i counts: `step` or `epoch`), the formula's `parameters`,
+    `feed` (what replaces a true token: `argmax` or `sample`) and `values` [ε_0, ε_1, ...]; plus a plot.
+    """
+
+    TYPE_NAME = "Schedule"
+
+    @property
+    def path(self) -> pathlib.Path:
+        return self.uri / "schedule.json"
+
+    def read(self) -> dict[str, Any]:
+        """The whole `schedule.json`, read once (the trainer asks for ε at every step)."""
+        cached = self.__dict__.get("_schedule")
+        if cached is None:
+            cached = self.__dict__["_schedule"] = json.loads(self.path.read_text())
+        return cached
+
+    @property
+    def unit(self) -> str:
+        return self.read()["unit"]
+
+    @property
+    def feed(self) -> str:
+        return self.read()["feed"]
+
+    @property
+    def values(self) -> list[float]:
+        return self.read()["values"]
+
+    @property
+    def teacher_forcing_only(self) -> bool:
+        """Whether ε is 1 throughout: plain teacher forcing, nothing to mix in."""
+        return all(value >= 1.0 for value in self.values)
+
+    def epsilon(self, i: int) -> float:
+        """ε_i: the tabulated value at position `i`, or the last one past the end of the table."""
+        if i < 0:
+            raise ValueError(f"Schedule.epsilon: positions count from 0, got {i}")
+        values = self.values
+        return float(values[min(i, len(values) - 1)])
+
+
 class Model(Artifact):
     """A trained Keras model (`model.keras`), its training history and the model arguments."""
 

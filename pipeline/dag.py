@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from components.curriculum import spec as curriculum
 from components.evaluate import spec as evaluate
 from components.export import spec as export
 from components.ingest import spec as ingest
@@ -16,7 +17,7 @@ _STAGES = {
     "tagger": (ingest, statistics, preprocess, train, evaluate, export),
     "classifier": (ingest, statistics, preprocess, train, evaluate, export),
     "language_model": (ingest, statistics, preprocess, train, evaluate, export),
-    "translator": (ingest, statistics, preprocess, train, evaluate, export),
+    "translator": (ingest, statistics, preprocess, curriculum, train, evaluate, export),
 }
 
 # The metrics `compare` shows for each kind, the primary one (that runs are sorted by) first.
@@ -29,7 +30,14 @@ METRICS = {
         "test.macro_f1",
         "eval.accuracy",
     ),
-    "translator": ("test.bleu", "test.greedy.bleu", "baseline.copy_source.test.bleu", "test.chrf", "eval.bleu"),
+    "translator": (
+        "test.bleu",
+        "test.greedy.bleu",
+        "test.wrong_start.bleu",
+        "baseline.copy_source.test.bleu",
+        "test.chrf",
+        "eval.bleu",
+    ),
     "language_model": (
         "test.bits_per_unit",
         "baseline.kneser_ney.test.bits_per_unit",

@@ -119,10 +119,11 @@ def stage_fingerprint(component: Component, inputs: dict[str, artifacts.Artifact
 
 
 def code_version(folders: Sequence[str]) -> str:
-    """Hash of every Python source file under `folders` (relative to the project root)."""
+    """Hash of every Python source file under `folders`, or of the file itself (relative to the project root)."""
     digest = hashlib.sha256()
     for folder in sorted(folders):
-        for path in sorted((PROJECT_ROOT / folder).rglob("*.py")):
+        root = PROJECT_ROOT / folder
+        for path in [root] if root.is_file() else sorted(root.rglob("*.py")):
             digest.update(str(path.relative_to(PROJECT_ROOT)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()

@@ -49,6 +49,8 @@ def run(context: StageContext) -> None:
         outputs = {"model": decoder.translate(source_ids, params.decode.strategy)}
         if params.decode.strategy != "greedy":
             outputs["greedy"] = decoder.translate(source_ids, "greedy")
+        # Exposure bias: greedy decoding after a forced wrong first token.
+        outputs["wrong_start"] = decoder.translate(source_ids, "wrong_start")
         results[split] = {system: score(hyps, references) for system, hyps in outputs.items()}
         results[split]["copy_source"] = score(sources, references)
         if split == ("eval" if "eval" in splits else "test"):
@@ -83,7 +85,7 @@ class Decoder:
         spec = tf.TensorSpec([None, None], tf.int32)
         self.functions = {
             strategy: tf.function(lambda ids, strategy=strategy: self.ids(ids, strategy), input_signature=[spec])
-            for strategy in dict.fromkeys(["greedy", params.decode.strategy])
+            for strategy in dict.fromkeys(["greedy", "wrong_start", params.decode.strategy])
         }
 
     def ids(self, source_ids: tf.Tensor, strategy: str) -> tf.Tensor:

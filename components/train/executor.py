@@ -44,6 +44,7 @@ def run(context: StageContext) -> None:
     keras.utils.set_random_seed(context.seed)
 
     recipe = RECIPES[params.kind](params, vocabulary)
+    recipe.schedule = context.inputs.get("schedule")  # translators: the scheduled-sampling curriculum
     model = recipe.build()
     compile_model(model, params.train)
     manifest = shards.manifest()["splits"]
@@ -107,6 +108,8 @@ def run(context: StageContext) -> None:
 
 class Recipe:
     """What the trainer needs of a kind: its model, its batches, its extra callbacks."""
+
+    schedule = None  # the curriculum stage's `Schedule`, for kinds that use one
 
     def build(self) -> keras.Model:
         raise NotImplementedError
@@ -198,6 +201,34 @@ class LanguageModelRecipe(Recipe):
         return [ResetStates(), StreamEvaluation(self, model, evaluation), Samples(self, context, model, folder)]
 
 
+class ScheduledSampling(keras.callbacks.Callback):
+    """Moves the decoder's teacher-forcing probability ε along the curriculum's schedule.
+
+    The position is the optimizer's step count (checkpointed with the optimizer, so a resumed run goes
+    on where it was) or the epoch. Each epoch's ε is logged as `teacher_forcing_probability`.
+    """
+
+    def __init__(self, schedule: artifacts.Schedule, model: keras.Model) -> None:
+        super().__init__()
+        self.schedule = schedule
+        self.translator = model
+
+    def position(self, epoch: int) -> int:
+        return int(self.translator.optimizer.iterations.numpy()) if self.schedule.unit == "step" else epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        self.translator.teacher_forcing_probability.assign(self.schedule.epsilon(self.position(epoch)))
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.schedule.unit == "step":
+            self.translator.teacher_forcing_probability.assign(self.schedule.epsilon(self.position(self.epoch)))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["teacher_forcing_probability"] = float(self.translator.teacher_forcing_probability.numpy())
+
+
 class ResetStates(keras.callbacks.Callback):
     """Each epoch starts every stream from a zero state."""
 
@@ -264,7 +295,19 @@ class TranslatorRecipe(Recipe):
         self.sizes = TranslatorSizes(*(len(vocabulary.tokens(name)) for name in names))
 
     def build(self) -> keras.Model:
-        return build_translator(self.sizes, self.params.model, attention=self.params.model.attention)
+        return build_translator(
+            self.sizes, self.params.model, attention=self.params.model.attention, scheduled_sampling=self.feed
+        )
+
+    @property
+    def feed(self) -> str | None:
+        """How the decoder is fed its own predictions, or None when the schedule never leaves teacher forcing."""
+        if self.schedule is None or self.schedule.teacher_forcing_only:
+            return None
+        return self.schedule.feed
+
+    def callbacks(self, context: StageContext, model: keras.Model, eval_files, folder: pathlib.Path) -> list:
+        return [] if self.schedule is None else [ScheduledSampling(self.schedule, model)]
 
     def dataset(self, files: list[pathlib.Path], seed: int | None = None) -> tf.data.Dataset:
         train = self.params.train

@@ -1,4 +1,4 @@
-"""Train (Keras): `Shards` + `Vocabulary` -> `Model` (a tagger or a classifier, by the task kind)."""
+"""Train (Keras): `Shards` + `Vocabulary` (+ a translator's `Schedule`) -> `Model` of the task's kind."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ SPEC = ComponentSpec(
     executor="components.train.executor:run",
     code=("components/train", "models"),
 )
+# Translators also read the curriculum's schedule of teacher forcing (scheduled sampling).
+TRANSLATOR_SPEC = dataclasses.replace(SPEC, inputs={**SPEC.inputs, "schedule": artifacts.Schedule})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,4 +28,5 @@ class TrainParameters:
 
 
 def component(task: TaskConfig, config: PipelineConfig) -> Component:
-    return Component(SPEC, TrainParameters(task.kind, task.model, task.train, task.preprocess.tokenizer))
+    spec = TRANSLATOR_SPEC if task.kind == "translator" else SPEC
+    return Component(spec, TrainParameters(task.kind, task.model, task.train, task.preprocess.tokenizer))

@@ -82,7 +82,7 @@ def test_the_pair_with_an_empty_side_is_rejected_with_its_line(first_run, worksp
 def test_the_translator_learns_the_toy_pair_and_beats_copying_the_source(first_run, workspace):
     test = evaluation(workspace)["test"]
     assert test["model"]["bleu"] > 50.0 > test["copy_source"]["bleu"]
-    assert set(test) == {"model", "greedy", "copy_source"}
+    assert set(test) == {"model", "greedy", "wrong_start", "copy_source"}
     assert "serving: " in first_run.stdout
 
 

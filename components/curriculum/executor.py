@@ -1,0 +1,78 @@
+"""Curriculum executor: checks the schedule, tabulates ε_i for i < horizon, writes `schedule.json` and a plot.
+
+`schedule.json` holds {"schedule", "unit", "parameters", "feed", "values"}; the trainer reads ε_i from it
+through `Schedule.epsilon(i)` at each step or epoch (the last value past the end of the table).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from components.curriculum import plots
+from components.curriculum.spec import CurriculumParameters
+from models import schedules
+from pipeline import artifacts
+from pipeline.component import StageContext
+from pipeline.errors import ConfigError
+
+
+def run(context: StageContext) -> None:
+    params: CurriculumParameters = context.parameters
+    config = params.curriculum
+    try:
+        schedules.validate(config)
+    except ValueError as error:
+        raise ConfigError(f"tasks.{context.task}.{error}") from None
+    if params.horizon < 1:
+        raise ConfigError(
+            f"tasks.{context.task}.curriculum: the horizon must be at least 1 {config.unit}, not {params.horizon}"
+        )
+
+    values = schedules.teacher_forcing_probability(config, np.arange(params.horizon))
+    parameters = {key: getattr(config, key) for key in schedules.PARAMETERS[config.schedule]}
+    table = {
+        "schedule": config.schedule,
+        "unit": config.unit,
+        "parameters": parameters,
+        "feed": config.feed,
+        "values": [float(value) for value in values],
+    }
+    schedule: artifacts.Schedule = context.output("schedule")
+    schedule.path.write_text(json.dumps(table) + "\n")
+    plot = plots.plot_schedule(
+        table["values"],
+        schedule.uri / "schedule.png",
+        schedule=config.schedule,
+        formula=schedules.FORMULAS[config.schedule],
+        parameters=parameters,
+        unit=config.unit,
+    )
+
+    summary = summarize(values)
+    schedule.properties.update(
+        {"schedule": config.schedule, "unit": config.unit, "feed": config.feed, "horizon": params.horizon, **summary}
+    )
+    # The config's own keys (curriculum.k, ...) are already params of the run; the horizon is not.
+    context.log.params({"curriculum.horizon": params.horizon})
+    context.log.metrics({f"curriculum.{key}": value for key, value in summary.items() if value is not None})
+    context.log.artifact(plot, "plots")
+    halfway = summary["half_position"]
+    context.progress(
+        f"{config.schedule} schedule ({schedules.FORMULAS[config.schedule]}) over {params.horizon:,} {config.unit}s: "
+        f"ε from {summary['epsilon_initial']:.3f} to {summary['epsilon_final']:.3f}, mean {summary['epsilon_mean']:.3f}"
+        + (f", below 0.5 from {config.unit} {halfway:,}" if halfway is not None else "")
+        + f"; feeding {config.feed} predictions"
+    )
+
+
+def summarize(values: np.ndarray) -> dict[str, float | int | None]:
+    """First, last and mean ε, and the first position where ε falls below 0.5 (None if it never does)."""
+    below = np.flatnonzero(values < 0.5)
+    return {
+        "epsilon_initial": float(values[0]),
+        "epsilon_final": float(values[-1]),
+        "epsilon_mean": float(np.mean(values)),
+        "half_position": int(below[0]) if below.size else None,
+    }

@@ -1,0 +1,112 @@
+"""Schedules of teacher forcing for scheduled sampling (Bengio, Vinyals, Jaitly and Shazeer 2015).
+
+While training with scheduled sampling, each input of the decoder is the true previous token with
+probability ε_i and the model's own prediction otherwise; i counts training steps or epochs. The paper
+("Scheduled Sampling for Sequence Prediction with Recurrent Neural Networks", section 2.4) decreases ε_i
+from 1 (teacher forcing: the model always sees the truth) towards 0 (the model always sees its own
+predictions, as at inference) by one of three decays, drawn in its figure 2:
+
+* linear decay: ε_i = max(ε, k − c·i), with 0 ≤ ε < 1 the least amount of truth (`epsilon_min`), k ≤ 1
+  the offset and c the slope;
+* exponential decay: ε_i = k^i, with k < 1;
+* inverse sigmoid decay: ε_i = k / (k + exp(i/k)), with k ≥ 1 setting how long the truth is fed.
+
+Here `constant`, ε_i = k, adds the fixed mixtures (k = 1 is plain teacher forcing, the default). Every
+value is clipped to [0, 1] (a linear k above 1 keeps ε_i at 1 until k − c·i falls below it).
+
+Only numpy: the training graph reads the tabulated values (the curriculum stage's `Schedule`), not
+this module.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from pipeline.config import CurriculumConfig
+
+SCHEDULES = ("constant", "linear", "exponential", "inverse_sigmoid")
+
+# The formula of each schedule, in the paper's notation (for plot titles and messages).
+FORMULAS = {
+    "constant": "ε_i = k",
+    "linear": "ε_i = max(ε_min, k − c·i)",
+    "exponential": "ε_i = k^i",
+    "inverse_sigmoid": "ε_i = k / (k + exp(i/k))",
+}
+
+# The config keys each schedule's formula reads; the others must stay at their defaults.
+PARAMETERS = {
+    "constant": ("k",),
+    "linear": ("k", "c", "epsilon_min"),
+    "exponential": ("k",),
+    "inverse_sigmoid": ("k",),
+}
+
+
+def validate(config: CurriculumConfig) -> None:
+    """Checks that the schedule's parameters make sense together.
+
+    Raises:
+        ValueError: a one-line message naming the key (`curriculum.k`) and what it should be.
+    """
+    if config.schedule not in SCHEDULES:
+        raise ValueError(f"curriculum.schedule: {config.schedule!r} is not one of {', '.join(SCHEDULES)}")
+    for key in ("k", "c", "epsilon_min"):
+        value = getattr(config, key)
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"curriculum.{key}: must be a finite number ≥ 0, not {value}")
+    if config.epsilon_min > 1:
+        raise ValueError(f"curriculum.epsilon_min: must be at most 1, not {config.epsilon_min}")
+    defaults = CurriculumConfig()
+    for key in ("c", "epsilon_min"):
+        if key not in PARAMETERS[config.schedule] and getattr(config, key) != getattr(defaults, key):
+            raise ValueError(
+                f"curriculum.{key}: only the linear schedule reads it ({FORMULAS['linear']}); the "
+                f"{config.schedule} schedule ({FORMULAS[config.schedule]}) would ignore {key} = {getattr(config, key)}"
+            )
+    k = config.k
+    if config.schedule == "exponential" and not 0 < k < 1:
+        hint = " (k = 0 feeds predictions from i = 1 on: use schedule constant with k = 0)" if k == 0 else ""
+        raise ValueError(f"curriculum.k: the exponential schedule ε_i = k^i needs 0 < k < 1, not k = {k}{hint}")
+    if config.schedule == "inverse_sigmoid" and k < 1:
+        raise ValueError(
+            f"curriculum.k: the inverse_sigmoid schedule ε_i = k / (k + exp(i/k)) needs k ≥ 1, not k = {k}"
+        )
+    if config.schedule == "linear" and config.epsilon_min > min(k, 1.0):
+        raise ValueError(
+            f"curriculum.epsilon_min: {config.epsilon_min} is above the linear schedule's start min(k, 1) = "
+            f"{min(k, 1.0)}, so ε_i would never move; lower epsilon_min or raise k"
+        )
+
+
+def teacher_forcing_probability(config: CurriculumConfig, i: int | np.ndarray) -> float | np.ndarray:
+    """The paper's ε_i: the probability of feeding the decoder the true previous token at step or epoch `i`.
+
+    Args:
+        config: the schedule and its parameters (checked by `validate`).
+        i: a position (training step or epoch, counted from 0), or an array of them.
+
+    Returns:
+        ε_i in [0, 1]: a float for an int `i`, an array of `i`'s shape for an array.
+
+    Raises:
+        ValueError: the config fails `validate`, or a position is negative.
+    """
+    validate(config)
+    positions = np.asarray(i, dtype=np.float64)
+    if np.any(positions < 0):
+        raise ValueError(f"teacher_forcing_probability: positions count from 0, got {np.min(positions):g}")
+    k = config.k
+    if config.schedule == "constant":  # ε_i = k
+        values = np.full(positions.shape, k)
+    elif config.schedule == "linear":  # ε_i = max(ε, k − c·i)
+        values = np.maximum(config.epsilon_min, k - config.c * positions)
+    elif config.schedule == "exponential":  # ε_i = k^i, 0 < k < 1
+        values = np.power(k, positions)
+    else:  # inverse sigmoid: ε_i = k / (k + exp(i/k)) = 1 / (1 + exp(i/k − ln k)), k ≥ 1
+        with np.errstate(over="ignore"):  # exp overflows to inf far into training: ε_i is then 0
+            values = 1.0 / (1.0 + np.exp(positions / k - math.log(k)))
+    values = np.clip(values, 0.0, 1.0)
+    return float(values) if values.ndim == 0 else values
