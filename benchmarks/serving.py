@@ -1,30 +1,54 @@
 """Serving latency and throughput of the exported SavedModels, each measured in a fresh client process.
 
 For every SavedModel, this script starts a new Python process (`sys.executable -I benchmarks/serving.py
---child`) that imports only TensorFlow and tensorflow-text, as a client does, loads the model with
-`tf.saved_model.load` and calls its `serving_default` signature on raw sentences:
+--child`) that imports only TensorFlow and tensorflow-text, as a client does, and loads the model with
+`tf.saved_model.load`. The child tells the model's kind from its signatures and their outputs (the
+"Serving contract" of the README) and measures what a client of that kind calls, on raw sentences:
 
 * latency: one sentence a call, `--repeats` calls (cycling through the sentences), p50, p99 and mean;
-* throughput: batches of 64 sentences, called back to back for `--seconds`, in sentences and in
-  tokens (the non-empty `tokens` the model returns, i.e. after its own tokenization and truncation)
-  per second.
+* throughput: batches of 64 sentences, called back to back for `--seconds`, in sentences per second and
+  in the kind's own units per second (below).
+
+Per kind:
+
+* tagger: `serving_default`; tokens are the non-empty `tokens` the model returns (after its own
+  tokenization and truncation);
+* classifier: `serving_default`; tokens are counted from the input, by splitting each sentence on
+  whitespace (`input_tokens_per_second`): the model does not return its tokens;
+* translator: `serving_default` (the decoding, beam search by default, runs in the graph); tokens are
+  those of the translations, split on whitespace (`output_tokens_per_second`);
+* language_model: `score` on the sentences, its units being the `length` it returns; and `generate` with
+  the sentences as prompts, `max_length` 100 at temperature 0 (greedy), for latency (one prompt a call)
+  and throughput (batches of 64 prompts, in prompts and in units generated per second: `generate` writes
+  exactly `max_length` units a prompt). Each of the two throughput loops runs for `--seconds`.
 
 Both come after `--warmup` untimed calls (the first calls of a loaded function set up its graph).
-Each timed call includes reading its outputs back as NumPy arrays, as a client would. The child
-checks, before reporting, that no module of the project (`pipeline`, `components`, `models`) was
-loaded, so the numbers are those of the SavedModel alone.
+Each timed call includes reading its outputs back as NumPy arrays, as a client would. The unit counts
+come from an untimed first pass over the batches (the outputs of every kind are deterministic, greedy
+generation included). The child checks, before reporting, that no module of the project (`pipeline`,
+`components`, `models`) was loaded, so the numbers are those of the SavedModel alone.
 
     .venv/bin/python benchmarks/serving.py                     # the newest version under runs/*/serving/
     .venv/bin/python benchmarks/serving.py --saved-model runs/brown-pos/serving/1 --seconds 5 --threads 1
 
-One JSON line per model on stdout:
+One JSON line per model on stdout, with a `kind` field and the kind's own fields:
 {"saved_model": ..., "kind": "tagger", "latency_ms": {"p50": .., "p99": .., "mean": ..}, "batch": 64,
  "throughput": {"sentences_per_second": .., "tokens_per_second": ..}, "threads": ..}
+{"saved_model": ..., "kind": "classifier", "latency_ms": {..}, "batch": 64,
+ "throughput": {"sentences_per_second": .., "input_tokens_per_second": ..}, "threads": ..}
+{"saved_model": ..., "kind": "translator", "latency_ms": {..}, "batch": 64,
+ "throughput": {"sentences_per_second": .., "output_tokens_per_second": ..}, "threads": ..}
+{"saved_model": ..., "kind": "language_model", "batch": 64,
+ "score": {"latency_ms": {..}, "throughput": {"sentences_per_second": .., "units_per_second": ..}},
+ "generate": {"max_length": 100, "temperature": 0.0, "latency_ms": {..},
+              "throughput": {"prompts_per_second": .., "units_per_second": ..}}, "threads": ..}
 where `threads` is the child's intra-op thread count: `--threads`, or by default the number of CPUs the
 process may run on (what TensorFlow sizes its intra-op pool to).
 
-Sentences come from `--sentences FILE` (one raw sentence a line) or, by default, are rebuilt from the
-first 512 lines of the Brown corpus in `data/` (each `word/TAG` token without its tag, joined by spaces).
+Sentences come from `--sentences FILE` (one raw sentence a line, for every model) or, by default, by kind:
+taggers and classifiers, the first 512 lines of the Brown corpus in `data/` (each `word/TAG` token without
+its tag, joined by spaces); translators, the source side of the first 512 lines of the Bible in `data/`;
+language models, the first 512 non-empty lines of the Austen test text in `data/`.
 """
 
 from __future__ import annotations
@@ -37,7 +61,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # only for annotations: nothing is imported at run time until the child needs it
@@ -45,9 +69,15 @@ if TYPE_CHECKING:  # only for annotations: nothing is imported at run time until
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BROWN = ROOT / "data" / "brown" / "brown_universal.txt"
-BROWN_LINES = 512
+BIBLE = ROOT / "data" / "bible" / "kjv_rv1909.tsv"
+AUSTEN = ROOT / "data" / "austen" / "test" / "persuasion.txt"
+DEFAULT_LINES = 512
+BROWN_LINES = DEFAULT_LINES
 BATCH = 64
+GENERATE_LENGTH = 100  # language models: units `generate` writes a prompt
+GENERATE_TEMPERATURE = 0.0  # greedy
 PROJECT_PACKAGES = ("pipeline", "components", "models")
+KINDS = ("tagger", "classifier", "translator", "language_model")
 
 
 # --- parent: arguments, models, sentences, one child per model ---------------------------------------
@@ -66,11 +96,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--sentences",
         type=pathlib.Path,
         metavar="FILE",
-        help=f"one raw sentence a line; default: the first {BROWN_LINES} sentences of {BROWN.relative_to(ROOT)}",
+        help=f"one raw sentence a line, for every model; default, by kind, {DEFAULT_LINES} sentences from: "
+        f"{BROWN.relative_to(ROOT)} (tagger, classifier), the source side of {BIBLE.relative_to(ROOT)} "
+        f"(translator), the non-empty lines of {AUSTEN.relative_to(ROOT)} (language model)",
     )
     p.add_argument("--warmup", type=int, default=20, help="untimed calls before each measurement (default 20)")
     p.add_argument("--repeats", type=int, default=200, help="latency samples, one sentence each (default 200)")
-    p.add_argument("--seconds", type=float, default=10.0, help="duration of the throughput loop (default 10)")
+    p.add_argument("--seconds", type=float, default=10.0, help="duration of each throughput loop (default 10)")
     p.add_argument("--threads", type=int, default=0, help="intra-op threads in the child; 0: TensorFlow's default")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # internal: the measuring process
     args = p.parse_args(argv)
@@ -106,18 +138,54 @@ def brown_sentences(path: pathlib.Path, lines: int = BROWN_LINES) -> list[str]:
     return sentences
 
 
+def source_sentences(path: pathlib.Path, lines: int = DEFAULT_LINES) -> list[str]:
+    """The source side (first tab-separated field) of the first `lines` lines of a parallel `.tsv` file."""
+    sentences = []
+    with path.open(encoding="utf-8") as corpus:
+        for number, line in enumerate(corpus):
+            if number >= lines:
+                break
+            source = line.rstrip("\n").partition("\t")[0].strip()
+            if source:
+                sentences.append(source)
+    return sentences
+
+
+def text_lines(path: pathlib.Path, lines: int = DEFAULT_LINES) -> list[str]:
+    """The first `lines` non-empty lines of a plain text, stripped."""
+    sentences = []
+    with path.open(encoding="utf-8") as text:
+        for line in text:
+            if len(sentences) >= lines:
+                break
+            if line.strip():
+                sentences.append(line.strip())
+    return sentences
+
+
+def default_sentences(kind: str) -> tuple[list[str], pathlib.Path]:
+    """The sentences a model of `kind` is measured on without `--sentences`, and the file they come from."""
+    if kind == "translator":
+        return source_sentences(BIBLE), BIBLE
+    if kind == "language_model":
+        return text_lines(AUSTEN), AUSTEN
+    return brown_sentences(BROWN), BROWN
+
+
 def read_sentences(path: pathlib.Path) -> list[str]:
     """One raw sentence a line (split on newlines only); blank lines are skipped."""
     text = path.read_text(encoding="utf-8")
     return [line.strip() for line in text.split("\n") if line.strip()]
 
 
-def measure_in_child(saved_model: pathlib.Path, sentences: list[str], args: argparse.Namespace) -> dict[str, Any]:
+def measure_in_child(
+    saved_model: pathlib.Path, sentences: list[str] | None, args: argparse.Namespace
+) -> dict[str, Any]:
     """Runs the measurement in a fresh, isolated interpreter and returns its report.
 
     `-I` keeps PYTHONPATH, the user site and the script's folder off `sys.path`, so the child could not
     import the project even by accident; the job travels as JSON on stdin, the report comes back as the
-    last line of stdout.
+    last line of stdout. Without `sentences`, the child reads the default ones of the model's kind.
     """
     job = {
         "saved_model": str(saved_model.resolve()),
@@ -152,15 +220,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     for saved_model in saved_models:
         if not (saved_model / "saved_model.pb").is_file():
             sys.exit(f"error: {saved_model} is not a SavedModel (no saved_model.pb)")
-    try:
-        sentences = read_sentences(args.sentences) if args.sentences else brown_sentences(BROWN)
-    except (OSError, UnicodeDecodeError) as err:
-        sys.exit(f"error: cannot read sentences: {err}")
-    if not sentences:
-        sys.exit(f"error: no sentences in {args.sentences or BROWN}")
+    sentences = None  # by default, the child picks them by the model's kind
+    if args.sentences:
+        try:
+            sentences = read_sentences(args.sentences)
+        except (OSError, UnicodeDecodeError) as err:
+            sys.exit(f"error: cannot read sentences: {err}")
+        if not sentences:
+            sys.exit(f"error: no sentences in {args.sentences}")
     for saved_model in saved_models:
-        print(f"measuring {saved_model} on {len(sentences)} sentences ...", file=sys.stderr, flush=True)
+        print(f"measuring {saved_model} ...", file=sys.stderr, flush=True)
         report = measure_in_child(saved_model, sentences, args)
+        source = report.pop("sentences")
+        print(f"  {report['kind']}, on {source['count']} sentences from {source['file']}", file=sys.stderr, flush=True)
         print(json.dumps({"saved_model": str(saved_model), **report}), flush=True)
 
 
@@ -168,7 +240,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def child(job: dict[str, Any]) -> dict[str, Any]:
-    """Loads the SavedModel and measures it; refuses to report if a project module got loaded."""
+    """Loads the SavedModel and measures it as a client of its kind; refuses to report if a project module
+    got loaded. The report's `sentences` (count and file) is for the parent's log, not its JSON line."""
     import tensorflow as tf
     import tensorflow_text  # noqa: F401  (registers the tokenizer ops the graph uses)
 
@@ -176,84 +249,235 @@ def child(job: dict[str, Any]) -> dict[str, Any]:
         tf.config.threading.set_intra_op_parallelism_threads(job["threads"])
     model = tf.saved_model.load(job["saved_model"])
     kind = model_kind(model)
-    serve = model.signatures["serving_default"]
-    sentences: list[str] = job["sentences"]
+    sentences: list[str] | None = job["sentences"]
+    source = "--sentences"
+    if sentences is None:
+        try:
+            sentences, path = default_sentences(kind)
+        except (OSError, UnicodeDecodeError) as err:
+            raise SystemExit(f"cannot read the default sentences of a {kind}: {err}") from None
+        if not sentences:
+            raise SystemExit(f"no sentences in {path}")
+        source = str(path.relative_to(ROOT))
 
-    latencies = latency_ms(serve, sentences, job["warmup"], job["repeats"])
-    sentences_per_second, tokens_per_second = throughput(serve, sentences, job["warmup"], job["seconds"])
+    measure = {
+        "tagger": measure_tagger,
+        "classifier": measure_classifier,
+        "translator": measure_translator,
+        "language_model": measure_language_model,
+    }[kind]
+    report = measure(model, sentences, job["warmup"], job["repeats"], job["seconds"])
 
     loaded = sorted(name for name in sys.modules if name.partition(".")[0] in PROJECT_PACKAGES)
     if loaded:
         raise SystemExit(f"the client process loaded project modules: {', '.join(loaded)}")
-    cut = statistics.quantiles(latencies, n=100, method="inclusive")  # cut[k - 1] is the k-th percentile
-    mean = statistics.fmean(latencies)
     return {
         "kind": kind,
-        "latency_ms": {"p50": round(cut[49], 3), "p99": round(cut[98], 3), "mean": round(mean, 3)},
-        "batch": BATCH,
-        "throughput": {
-            "sentences_per_second": round(sentences_per_second, 1),
-            "tokens_per_second": round(tokens_per_second, 1),
-        },
+        **report,
         "threads": job["threads"] or available_cpus(),
+        "sentences": {"count": len(sentences), "file": source},
     }
 
 
 def model_kind(model: Any) -> str:
-    """The kind of model, from the signatures it serves (only taggers are exported today)."""
-    signatures = set(model.signatures.keys())
-    if {"serving_default", "tag_tokens"} <= signatures:
-        outputs = set(model.signatures["serving_default"].structured_outputs)
-        if {"tokens", "tags"} <= outputs:
-            return "tagger"
-    raise SystemExit(f"not a tagger SavedModel (signatures: {', '.join(sorted(signatures)) or 'none'})")
+    """The kind of model (one of `KINDS`), from the signatures it serves, their inputs and their outputs."""
+
+    def serves(name: str, inputs: set[str], outputs: set[str]) -> bool:
+        if name not in model.signatures:
+            return False
+        signature = model.signatures[name]
+        return inputs <= set(signature.structured_input_signature[1]) and outputs <= set(signature.structured_outputs)
+
+    if serves("serving_default", {"text"}, {"tokens", "tags"}) and serves("tag_tokens", {"tokens"}, {"tags"}):
+        return "tagger"
+    if serves("serving_default", {"text"}, {"label", "probabilities"}):
+        return "classifier"
+    if serves("serving_default", {"text"}, {"translation"}):
+        return "translator"
+    if serves("generate", {"prompt", "max_length", "temperature"}, {"text"}) and serves(
+        "score", {"text"}, {"log_prob", "length"}
+    ):
+        return "language_model"
+    described = ", ".join(
+        f"{name} -> {', '.join(sorted(signature.structured_outputs))}" for name, signature in model.signatures.items()
+    )
+    raise SystemExit(f"not a SavedModel of a known kind ({', '.join(KINDS)}); signatures: {described or 'none'}")
 
 
-def call(serve: Any, text: tf.Tensor) -> dict[str, Any]:
-    """One request as a client makes it: the signature's outputs, read back as NumPy arrays."""
-    return {name: tensor.numpy() for name, tensor in serve(text=text).items()}
+# Each `measure_<kind>` returns the kind's fields of the report, in their order in the JSON line.
 
 
-def latency_ms(serve: Any, sentences: list[str], warmup: int, repeats: int) -> list[float]:
-    """Milliseconds of `repeats` one-sentence calls, cycling through the sentences, after `warmup` calls."""
+def measure_tagger(model: Any, sentences: list[str], warmup: int, repeats: int, seconds: float) -> dict[str, Any]:
+    """`serving_default`; tokens: the non-empty `tokens` it returns."""
+    serve = model.signatures["serving_default"]
+    latencies = latency_ms(serve, text_requests("text", sentences, repeats), warmup, repeats)
+    per_second, tokens_per_second = throughput(
+        serve, text_batches("text", sentences), lambda batch, out: int((out["tokens"] != b"").sum()), warmup, seconds
+    )
+    return {
+        "latency_ms": summary(latencies),
+        "batch": BATCH,
+        "throughput": {
+            "sentences_per_second": round(per_second, 1),
+            "tokens_per_second": round(tokens_per_second, 1),
+        },
+    }
+
+
+def measure_classifier(model: Any, sentences: list[str], warmup: int, repeats: int, seconds: float) -> dict[str, Any]:
+    """`serving_default`; tokens: those of the input sentences, split on whitespace."""
+    serve = model.signatures["serving_default"]
+    latencies = latency_ms(serve, text_requests("text", sentences, repeats), warmup, repeats)
+    per_second, tokens_per_second = throughput(
+        serve, text_batches("text", sentences), lambda batch, out: whitespace_tokens(batch["text"]), warmup, seconds
+    )
+    return {
+        "latency_ms": summary(latencies),
+        "batch": BATCH,
+        "throughput": {
+            "sentences_per_second": round(per_second, 1),
+            "input_tokens_per_second": round(tokens_per_second, 1),
+        },
+    }
+
+
+def measure_translator(model: Any, sentences: list[str], warmup: int, repeats: int, seconds: float) -> dict[str, Any]:
+    """`serving_default`; tokens: those of the translations, split on whitespace."""
+    serve = model.signatures["serving_default"]
+    latencies = latency_ms(serve, text_requests("text", sentences, repeats), warmup, repeats)
+    per_second, tokens_per_second = throughput(
+        serve,
+        text_batches("text", sentences),
+        lambda batch, out: whitespace_tokens(out["translation"]),
+        warmup,
+        seconds,
+    )
+    return {
+        "latency_ms": summary(latencies),
+        "batch": BATCH,
+        "throughput": {
+            "sentences_per_second": round(per_second, 1),
+            "output_tokens_per_second": round(tokens_per_second, 1),
+        },
+    }
+
+
+def measure_language_model(
+    model: Any, sentences: list[str], warmup: int, repeats: int, seconds: float
+) -> dict[str, Any]:
+    """`score` on the sentences (units: the `length` it returns), and greedy `generate` of `GENERATE_LENGTH`
+    units after each sentence as a prompt (units: `GENERATE_LENGTH` a prompt, all of them written)."""
     import tensorflow as tf
 
-    requests = [tf.constant([sentences[i % len(sentences)]]) for i in range(min(repeats, len(sentences)))]
+    score, generate = model.signatures["score"], model.signatures["generate"]
+    score_latencies = latency_ms(score, text_requests("text", sentences, repeats), warmup, repeats)
+    scored_per_second, scored_units_per_second = throughput(
+        score, text_batches("text", sentences), lambda batch, out: int(out["length"].sum()), warmup, seconds
+    )
+
+    settings = {
+        "max_length": tf.constant(GENERATE_LENGTH, tf.int32),
+        "temperature": tf.constant(GENERATE_TEMPERATURE, tf.float32),
+    }
+    prompts = [{**request, **settings} for request in text_requests("prompt", sentences, repeats)]
+    generate_latencies = latency_ms(generate, prompts, warmup, repeats)
+    batches = [{**batch, **settings} for batch in text_batches("prompt", sentences)]
+    generated_per_second, generated_units_per_second = throughput(
+        generate, batches, lambda batch, out: len(out["text"]) * GENERATE_LENGTH, warmup, seconds
+    )
+    return {
+        "batch": BATCH,
+        "score": {
+            "latency_ms": summary(score_latencies),
+            "throughput": {
+                "sentences_per_second": round(scored_per_second, 1),
+                "units_per_second": round(scored_units_per_second, 1),
+            },
+        },
+        "generate": {
+            "max_length": GENERATE_LENGTH,
+            "temperature": GENERATE_TEMPERATURE,
+            "latency_ms": summary(generate_latencies),
+            "throughput": {
+                "prompts_per_second": round(generated_per_second, 1),
+                "units_per_second": round(generated_units_per_second, 1),
+            },
+        },
+    }
+
+
+def text_requests(name: str, sentences: list[str], repeats: int) -> list[dict[str, tf.Tensor]]:
+    """One-sentence requests (input `name`), as many distinct ones as the latency loop cycles through."""
+    import tensorflow as tf
+
+    return [{name: tf.constant([sentences[i % len(sentences)]])} for i in range(min(repeats, len(sentences)))]
+
+
+def text_batches(name: str, sentences: list[str]) -> list[dict[str, tf.Tensor]]:
+    """Requests of `BATCH` sentences (input `name`) covering the sentences in order, the last one wrapping
+    around to the first sentences."""
+    import tensorflow as tf
+
+    return [
+        {name: tf.constant([sentences[(start + j) % len(sentences)] for j in range(BATCH)])}
+        for start in range(0, len(sentences), BATCH)
+    ]
+
+
+def whitespace_tokens(texts: Any) -> int:
+    """Whitespace-separated tokens in a string tensor or array (of bytes)."""
+    values = texts.numpy() if hasattr(texts, "numpy") else texts
+    return sum(len(text.split()) for text in values.tolist())
+
+
+def call(function: Any, request: dict[str, tf.Tensor]) -> dict[str, Any]:
+    """One request as a client makes it: the signature's outputs, read back as NumPy arrays."""
+    return {name: tensor.numpy() for name, tensor in function(**request).items()}
+
+
+def latency_ms(function: Any, requests: list[dict[str, tf.Tensor]], warmup: int, repeats: int) -> list[float]:
+    """Milliseconds of `repeats` calls, cycling through the requests, after `warmup` calls."""
     for i in range(max(warmup, 1)):
-        call(serve, requests[i % len(requests)])
+        call(function, requests[i % len(requests)])
     samples = []
     for i in range(repeats):
         request = requests[i % len(requests)]
         start = time.perf_counter()
-        call(serve, request)
+        call(function, request)
         samples.append((time.perf_counter() - start) * 1000.0)
     return samples
 
 
-def throughput(serve: Any, sentences: list[str], warmup: int, seconds: float) -> tuple[float, float]:
-    """Sentences and tokens per second of back-to-back batches of `BATCH` sentences for about `seconds`.
+def summary(latencies: list[float]) -> dict[str, float]:
+    """p50, p99 and mean of latency samples, in milliseconds."""
+    cut = statistics.quantiles(latencies, n=100, method="inclusive")  # cut[k - 1] is the k-th percentile
+    return {"p50": round(cut[49], 3), "p99": round(cut[98], 3), "mean": round(statistics.fmean(latencies), 3)}
 
-    The batches cover the sentences in order (the last one wrapping around to the first sentences);
-    an untimed first pass over them counts the tokens the model returns for each and warms it up.
+
+def throughput(
+    function: Any,
+    batches: list[dict[str, tf.Tensor]],
+    units: Callable[[dict[str, tf.Tensor], dict[str, Any]], int],
+    warmup: int,
+    seconds: float,
+) -> tuple[float, float]:
+    """Rows and units per second of back-to-back batches of `BATCH` rows for about `seconds`.
+
+    An untimed first pass over the batches counts each one's units, `units(batch, outputs)`, and warms
+    the function up (the outputs being deterministic, the counts hold for every later call).
     """
-    import tensorflow as tf
-
-    batches = [
-        tf.constant([sentences[(start + j) % len(sentences)] for j in range(BATCH)])
-        for start in range(0, len(sentences), BATCH)
-    ]
-    tokens = [int((call(serve, batch)["tokens"] != b"").sum()) for batch in batches]
+    counts = [units(batch, call(function, batch)) for batch in batches]
     for i in range(warmup):
-        call(serve, batches[i % len(batches)])
-    done_batches = done_tokens = 0
+        call(function, batches[i % len(batches)])
+    done_batches = done_units = 0
     start = time.perf_counter()
     elapsed = 0.0
     while elapsed < seconds:
-        call(serve, batches[done_batches % len(batches)])
-        done_tokens += tokens[done_batches % len(batches)]
+        call(function, batches[done_batches % len(batches)])
+        done_units += counts[done_batches % len(batches)]
         done_batches += 1
         elapsed = time.perf_counter() - start
-    return done_batches * BATCH / elapsed, done_tokens / elapsed
+    return done_batches * BATCH / elapsed, done_units / elapsed
 
 
 def available_cpus() -> int:
