@@ -9,9 +9,11 @@ reference's fixed-seed draw, so both programs train on the same sentence lengths
     .venv/bin/python benchmarks/train_throughput.py --sentences 4096
     .venv/bin/python benchmarks/train_throughput.py --lengths lengths.txt --jit-compile
 
-Levers (each off by default, to measure one at a time): --jit-compile (XLA, batches padded to their
-bucket's boundary), --bucket-width (finer length buckets), --threads (intra-op threads), --bfloat16
-(mixed precision). The README's performance section has what each measured.
+Thread pools are the trainer's (the `threads` config section: two ops at once, half of the cores
+each); `--intra-op-threads 0 --inter-op-threads 0` measures TensorFlow's defaults instead. Levers
+(each off by default, to measure one at a time): --jit-compile (XLA, batches padded to their
+bucket's boundary), --bucket-width (finer length buckets), --bfloat16 (mixed precision). The
+README's performance section has what each measured.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--hidden-dim", type=int, default=256)
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=64, help="sentences per batch")
-    p.add_argument("--threads", type=int, default=0, help="intra-op threads; 0: TensorFlow's default")
+    p.add_argument("--intra-op-threads", type=int, help="threads within an op (0: TensorFlow's default)")
+    p.add_argument("--inter-op-threads", type=int, help="ops run at once (0: TensorFlow's default)")
     p.add_argument("--seed", type=int, default=8)
     p.add_argument("--jit-compile", action="store_true", help="compile the train step with XLA")
     p.add_argument("--bucket-width", type=int, default=0, help="length bucket width; 0: the trainer's buckets")
@@ -100,8 +103,10 @@ def main() -> None:
     import keras
     import tensorflow as tf
 
-    if args.threads:
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    from pipeline import runtime
+    from pipeline.config import ThreadsConfig
+
+    intra, inter = runtime.configure_threads(ThreadsConfig(args.intra_op_threads, args.inter_op_threads))
     if args.bfloat16:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
 
@@ -152,7 +157,7 @@ def main() -> None:
     tokens = int(lengths.sum())
     report = {
         "framework": f"keras {keras.__version__} / tensorflow {tf.__version__}",
-        "threads": args.threads or "default",
+        "threads": {"intra_op": intra, "inter_op": inter},
         "levers": {
             "jit_compile": args.jit_compile,
             "bucket_width": args.bucket_width or "trainer default",

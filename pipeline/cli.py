@@ -47,6 +47,20 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="rerun every stage, even those whose outputs are cached")
     run.set_defaults(command=_run)
 
+    worker = commands.add_parser(
+        "worker", help="join the cluster in TF_CONFIG as a training worker for tasks with multi_worker_mirrored"
+    )
+    _config_options(worker)
+    worker.add_argument("--tasks", metavar="NAME[,NAME]", help="only these tasks (as given to `run` on the chief)")
+    worker.add_argument(
+        "--wait",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="how long to wait for the chief's stages before training (default: %(default)s)",
+    )
+    worker.set_defaults(command=_worker)
+
     validate = commands.add_parser("validate", help="check a config (keys, types, files) without running anything")
     _config_options(validate)
     validate.set_defaults(command=_validate)
@@ -125,10 +139,11 @@ def _run(args: argparse.Namespace) -> int:
     config = load_config(args)
     variants = [v for task in _selected_tasks(config, args.tasks) for v in config.variants_of(task.name)]
     pipelines = [dag.build(variant, config) for variant in variants]  # every config error before any work
+    threads = _start_tensorflow(config, variants, pipelines, chief=True, force=args.force)
     output_dir = config.resolve(config.output_dir)
     for variant, components in zip(variants, pipelines, strict=True):
         label = variant.name + (f" [{variant.variant}]" if variant.variant else "")
-        resolved = {**config_lib.to_dict(variant), "seed": config.seed}
+        resolved = {**config_lib.to_dict(variant), "seed": config.seed, "threads": threads}
         slug = hashlib.sha256(variant.variant.encode()).hexdigest()[:8] if variant.variant else "task"
         tracker = tracking.RunTracker.open(
             config.tracking_uri,
@@ -162,6 +177,74 @@ def _run(args: argparse.Namespace) -> int:
         finally:
             tracker.finish(status)
         _summarize(label, results)
+    return 0
+
+
+def _start_tensorflow(
+    config: config_lib.PipelineConfig,
+    variants: Sequence[config_lib.TaskConfig],
+    pipelines: Sequence[Sequence],
+    *,
+    chief: bool,
+    force: bool = False,
+) -> dict[str, int]:
+    """Sets what must be set before TensorFlow runs an op: its thread pools and, when a task will train
+    on a cluster, the multi-worker strategy. Returns the thread counts, which runs log as parameters.
+
+    Creating the strategy waits until every worker of TF_CONFIG has created its own, so the chief and
+    the workers each create it when they start, unless the training is already done (cached).
+    """
+    from pipeline import runner, runtime
+
+    intra, inter = runtime.configure_threads(config.threads)
+    output_dir = config.resolve(config.output_dir)
+    for variant, components in zip(variants, pipelines, strict=True):
+        if variant.train.strategy != "multi_worker_mirrored":
+            continue
+        spec = runtime.cluster()
+        if spec is not None and runtime.is_chief() != chief:
+            task = spec["task"]
+            right = "python -m pipeline worker" if chief else "python -m pipeline run"
+            raise SeqpipeError(f"TF_CONFIG makes this process {task['type']} {task['index']}: start it with `{right}`")
+        through_train = components[: [c.spec.name for c in components].index("train") + 1]
+        task_dir = output_dir / variant.name
+        if force or not runner.is_cached(through_train, task=variant.name, task_dir=task_dir, seed=config.seed):
+            if spec is not None:
+                workers = len(spec["cluster"]["worker"]) + len(spec["cluster"].get("chief", []))
+                print(
+                    f"[{variant.name}] multi_worker_mirrored: waiting for the {workers} processes of TF_CONFIG",
+                    flush=True,
+                )
+            runtime.start_strategy("multi_worker_mirrored")
+            break
+    return {"intra_op": intra, "inter_op": inter}
+
+
+def _worker(args: argparse.Namespace) -> int:
+    """A non-chief worker: trains each multi-worker task alongside the chief, writing nothing of its own."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from pipeline import dag, runner, runtime
+
+    config = load_config(args)
+    variants = [v for task in _selected_tasks(config, args.tasks) for v in config.variants_of(task.name)]
+    variants = [v for v in variants if v.train.strategy == "multi_worker_mirrored"]
+    if not variants:
+        raise SeqpipeError("worker: no selected task has train.strategy multi_worker_mirrored")
+    if runtime.cluster() is None:
+        raise SeqpipeError("worker: set TF_CONFIG to the cluster and this worker's task")
+    pipelines = [dag.build(variant, config) for variant in variants]
+    _start_tensorflow(config, variants, pipelines, chief=False)
+    output_dir = config.resolve(config.output_dir)
+    for variant, components in zip(variants, pipelines, strict=True):
+        runner.run_as_worker(
+            components,
+            stage="train",
+            task=variant.name,
+            task_dir=output_dir / variant.name,
+            seed=config.seed,
+            beam=config.beam,
+            wait_seconds=args.wait,
+        )
     return 0
 
 

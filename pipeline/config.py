@@ -31,6 +31,8 @@ KIND_FORMATS = {
     "language_model": ("text",),
 }
 KIND_TOKENIZERS = {"tagger": ("regex", "whitespace", "unicode_script")}
+# tf.distribute strategies for training (`train.strategy`).
+STRATEGIES = ("default", "mirrored", "multi_worker_mirrored")
 IMPLEMENTED_KINDS = KINDS
 
 
@@ -158,6 +160,10 @@ class TrainConfig:
     # Language models: after each epoch, a sample of this many units at this temperature (and a greedy one).
     sample_length: int = dataclasses.field(default=300, metadata=_at_least(1))
     sample_temperature: float = dataclasses.field(default=0.8, metadata={"min": 0.0})
+    # How training is spread over devices and machines: `default` (this process's CPU or one GPU),
+    # `mirrored` (every local GPU), `multi_worker_mirrored` (the workers of the cluster in TF_CONFIG;
+    # see `pipeline worker`). `batch_size` stays the global batch.
+    strategy: str = dataclasses.field(default="default", metadata=_choice(*STRATEGIES))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -258,11 +264,25 @@ class BeamConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class ThreadsConfig:
+    """TensorFlow's two thread pools, set once for the whole process when the pipeline starts.
+
+    `intra_op` threads share the work of one op (a matrix product); `inter_op` threads run independent
+    ops at once, such as the two directions of a bidirectional layer. Unset (null): seqpipe's choice,
+    two ops at once with half the cores each (benchmarks/train_throughput.py); 0: TensorFlow's default.
+    """
+
+    intra_op: int | None = dataclasses.field(default=None, metadata=_at_least(0))
+    inter_op: int | None = dataclasses.field(default=None, metadata=_at_least(0))
+
+
+@dataclasses.dataclass(frozen=True)
 class PipelineConfig:
     tasks: tuple[TaskConfig, ...]
     output_dir: str = "runs"
     tracking: TrackingConfig = TrackingConfig()
     beam: BeamConfig = BeamConfig()
+    threads: ThreadsConfig = ThreadsConfig()
     seed: int = 8
     sweeps: tuple[SweepConfig, ...] = ()
     # The folder relative paths are resolved against: the config file's folder. Not a YAML key.
@@ -376,6 +396,10 @@ def _check_task(task: TaskConfig) -> None:
         raise ConfigError(
             f"tasks.{task.name}.data.format: a {task.kind} reads {' or '.join(KIND_FORMATS[task.kind])}, "
             f"not {task.data.format}"
+        )
+    if task.kind == "language_model" and task.train.strategy != "default":
+        raise ConfigError(
+            f"tasks.{task.name}.train.strategy: a language model's stateful streams need one replica; use default"
         )
     tokenizers = KIND_TOKENIZERS.get(task.kind, TOKENIZERS)
     if task.preprocess.tokenizer not in tokenizers:

@@ -14,6 +14,7 @@ import json
 import os
 import pathlib
 import shutil
+import tempfile
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -102,6 +103,75 @@ def cached_outputs(
         for artifact in outputs.values():
             available[type(artifact)] = artifact
     return available
+
+
+def is_cached(components: Sequence[Component], *, task: str, task_dir: pathlib.Path, seed: int) -> bool:
+    """True when every one of `components` has its outputs for this config in place (nothing would run)."""
+    try:
+        cached_outputs(components, task=task, task_dir=task_dir, seed=seed)
+    except SeqpipeError:
+        return False
+    return True
+
+
+def run_as_worker(
+    components: Sequence[Component],
+    *,
+    stage: str,
+    task: str,
+    task_dir: pathlib.Path,
+    seed: int,
+    beam: config.BeamConfig,
+    wait_seconds: float,
+    poll_seconds: float = 2.0,
+) -> str:
+    """Runs `stage` as a non-chief worker of a multi-worker cluster; returns "ran" or "cached".
+
+    The chief (`pipeline run`) runs the stages before `stage`; this waits until their outputs are in
+    `task_dir` (storage every worker reads), then runs `stage` on the same inputs, side by side with the
+    chief. Its own outputs go to a temporary folder and are thrown away: the chief writes the artifacts.
+    A stage the chief has already finished (cached) is not run again.
+
+    Raises:
+        SeqpipeError: the earlier stages' outputs did not appear within `wait_seconds`.
+    """
+    names = [component.spec.name for component in components]
+    position = names.index(stage)
+    upstream, component = components[:position], components[position]
+    deadline = time.monotonic() + wait_seconds
+    print(f"[{task}] worker: waiting for the chief's {', '.join(names[:position])} stages", flush=True)
+    while True:
+        try:
+            available = cached_outputs(upstream, task=task, task_dir=task_dir, seed=seed)
+            break
+        except SeqpipeError:
+            if time.monotonic() > deadline:
+                raise SeqpipeError(
+                    f"[{task}] worker: the chief's stages before {stage} did not finish within {wait_seconds:.0f}s"
+                ) from None
+            time.sleep(poll_seconds)
+    inputs = {name: _find_input(available, kind, stage, name) for name, kind in component.spec.inputs.items()}
+    fingerprint = stage_fingerprint(component, inputs, seed)
+    stage_root = task_dir / stage
+    if _load_outputs(component, stage_root / fingerprint, fingerprint) is not None:
+        print(f"[{task}] worker: {stage} is cached; nothing to do", flush=True)
+        return "cached"
+    with tempfile.TemporaryDirectory(prefix=f"seqpipe-{stage}-worker-") as folder:
+        scratch = pathlib.Path(folder)
+        work_dir = scratch / "work"
+        chief_work_dir = stage_root / f".work-{fingerprint}"
+        if chief_work_dir.exists():  # resume from the checkpoint the chief resumes from
+            shutil.copytree(chief_work_dir, work_dir)
+        outputs = {}
+        for name, kind in component.spec.outputs.items():
+            (scratch / name).mkdir()
+            outputs[name] = kind(scratch / name, fingerprint, stage)
+        log = tracking.StageLog(None, scratch)
+        context = StageContext(task, stage, component.parameters, inputs, outputs, log, seed, beam, task_dir, work_dir)
+        started = time.perf_counter()
+        component.spec.load_executor()(context)
+    print(f"[{task}] {stage:<10} {'ran':>6} in {time.perf_counter() - started:6.1f}s (worker)", flush=True)
+    return "ran"
 
 
 def stage_fingerprint(component: Component, inputs: dict[str, artifacts.Artifact], seed: int) -> str:

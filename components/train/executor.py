@@ -30,7 +30,7 @@ from models.language_model import (
 )
 from models.seq2seq import TranslatorSizes, build_translator
 from models.tagger import TaggerSizes, build_tagger
-from pipeline import artifacts, config
+from pipeline import artifacts, config, runtime
 from pipeline.component import StageContext
 from pipeline.config import TrainConfig
 from pipeline.errors import TrainingError
@@ -38,6 +38,7 @@ from pipeline.errors import TrainingError
 
 def run(context: StageContext) -> None:
     params: TrainParameters = context.parameters
+    strategy = runtime.start_strategy(params.train.strategy)  # first: a cluster is joined before any op
     shards: artifacts.Shards = context.input("shards")
     vocabulary: artifacts.Vocabulary = context.input("vocabulary")
     model_artifact: artifacts.Model = context.output("model")
@@ -45,11 +46,17 @@ def run(context: StageContext) -> None:
 
     recipe = RECIPES[params.kind](params, vocabulary)
     recipe.schedule = context.inputs.get("schedule")  # translators: the scheduled-sampling curriculum
-    model = recipe.build()
-    compile_model(model, params.train)
+    with strategy.scope():  # the model's and the optimizer's variables are placed by the strategy
+        model = recipe.build()
+        compile_model(model, params.train)
+    _work_around_keras_multi_worker(model, strategy)
+    if strategy.num_replicas_in_sync > 1:
+        context.progress(f"training on {strategy.num_replicas_in_sync} replicas ({params.train.strategy})")
     manifest = shards.manifest()["splits"]
     eval_files = shards.files("eval") if "eval" in manifest else None
     validation = recipe.validation(eval_files) if eval_files else None
+    if validation is not None:
+        validation = shard_by_batch(validation)
 
     checkpoint = TrainingCheckpoint(model, context.work_dir)
     history = EpochHistory(context.work_dir / "epochs.jsonl")
@@ -74,15 +81,16 @@ def run(context: StageContext) -> None:
     warnings.filterwarnings("ignore", message="Your input ran out of data")
     for epoch in range(checkpoint.epoch, params.train.epochs):
         train = recipe.dataset(shards.files("train"), seed=context.seed + epoch)
-        model.fit(
-            train.skip(checkpoint.step),  # a resumed epoch goes on where it stopped
-            validation_data=validation,
-            initial_epoch=epoch,
-            epochs=epoch + 1,
-            shuffle=False,  # the dataset shuffles itself
-            verbose=0,
-            callbacks=callbacks,
-        )
+        with strategy.scope():
+            model.fit(
+                shard_by_batch(train.skip(checkpoint.step)),  # a resumed epoch goes on where it stopped
+                validation_data=validation,
+                initial_epoch=epoch,
+                epochs=epoch + 1,
+                shuffle=False,  # the dataset shuffles itself
+                verbose=0,
+                callbacks=callbacks,
+            )
         if guard.failed_at:
             kept = (
                 f"the last good checkpoint (epoch {checkpoint.epoch + 1}, step {checkpoint.step}) is kept in "
@@ -104,6 +112,39 @@ def run(context: StageContext) -> None:
     for path in (model_artifact.path, model_artifact.uri / "model_args.json"):
         context.log.artifact(path, "model")
     model_artifact.properties.update({"parameters": model.count_params(), "epochs": params.train.epochs})
+
+
+def _work_around_keras_multi_worker(model: keras.Model, strategy: tf.distribute.Strategy) -> None:
+    """Two Keras 3.15 failures with a multi-worker strategy, avoided.
+
+    1. Keras builds a model it holds a strategy for from the first batch reduced across replicas,
+       which fails for dict inputs of per-replica shapes (keras-team/keras#20329). The model is built
+       already; with no strategy of its own, Keras takes the one whose scope `fit` runs in.
+    2. Each step's logs are averaged over the workers along axis 0, which fails for scalars; the
+       steps return them as one-element vectors instead, which that average turns back into scalars.
+    """
+    model._distribute_strategy = None
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        model.train_step = _logs_as_vectors(model.train_step)
+        model.test_step = _logs_as_vectors(model.test_step)
+
+
+def _logs_as_vectors(step):
+    def vector_step(data):
+        return {name: tf.reshape(value, [1]) for name, value in step(data).items()}
+
+    return vector_step
+
+
+def shard_by_batch(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """The dataset, split between the workers of a multi-worker strategy batch by batch.
+
+    Every worker reads every shard and keeps its share of the (global) batches, which works for any
+    number of shard files; a worker with no batch left waits for the others at the end of an epoch.
+    """
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
 
 
 class Recipe:
