@@ -12,9 +12,10 @@ and parses the JSON lines, counts words (`text.normalize_words`), characters (`t
 and tags over train, orders them with `features.ordered_vocabulary`, encodes every split into the
 same SequenceExamples (`text.TaggerFeaturizer`), and writes N TFRecord shards per split (a record's
 shard by `executor.shard_of`, each shard sorted by key) plus the vocabularies and a manifest. It
-turns ragged ids into lists through numpy; `--stage-like-reference` also times it calling
-`RaggedTensor.to_list()` as the stage does (which slices the 2-level char ids row by row with
-TensorFlow ops), to tell Beam's own cost from that of the encoding code. TensorFlow is imported
+turns ragged ids into lists through numpy and builds the SequenceExamples as `tf.train` objects.
+`--stage-like-reference` also times it counting and encoding with the stage's own layout code
+(`features.TaggedSentences`: per-batch counts, SequenceExamples written by `sequence_example`), to
+tell Beam's own cost from that of the encoding code. TensorFlow is imported
 before the reference's clock starts (`tf_import_seconds`); Beam's workers import it inside the
 stage's time. The vocabularies of every run must be equal (the benchmark stops otherwise); whether
 the shards are byte-identical is reported too.
@@ -75,7 +76,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument(
         "--stage-like-reference",
         action="store_true",
-        help="also time the reference converting ids with RaggedTensor.to_list(), as the stage does",
+        help="also time the reference counting and encoding with the stage's layout code (features.py)",
     )
     p.add_argument("--executor", help="MODULE:FUNCTION to run as the preprocess executor instead of the project's")
     args = p.parse_args()
@@ -224,14 +225,8 @@ def _ragged(lists: Sequence[Sequence[str]]):
     return tf.RaggedTensor.from_row_lengths(tf.constant(flat, tf.string), [len(values) for values in lists])
 
 
-def _lists(ragged, stage_like: bool) -> list:
-    """A RaggedTensor as nested lists, through numpy.
-
-    `RaggedTensor.to_list()` (what the stage calls) slices a tensor of two ragged dimensions, like the
-    char ids [sentences, (tokens), (chars)], one row at a time with TensorFlow ops; `stage_like` calls it.
-    """
-    if stage_like:
-        return ragged.to_list()
+def _lists(ragged) -> list:
+    """A RaggedTensor as nested lists, through numpy (`to_list()` slices it row by row with TensorFlow ops)."""
     values = ragged.flat_values.numpy().tolist()
     for splits in reversed(ragged.nested_row_splits):
         bounds = splits.numpy().tolist()
@@ -244,65 +239,111 @@ def _batches(items: list, size: int) -> Iterator[list]:
         yield items[start : start + size]
 
 
-def reference(
-    examples, splits: Sequence[str], params, out: pathlib.Path, batch: int, stage_like: bool = False
-) -> dict[str, Any]:
-    """Vocabularies and shards as the preprocess stage writes them; returns the manifest and vocabularies."""
-    import tensorflow as tf
-
-    from components.preprocess.executor import shard_name, shard_of
+def plain_vocabularies(train: list[dict], params, batch: int) -> dict[str, list[tuple[str, int]]]:
+    """Words, characters and tags of the training examples counted with `collections.Counter`, then ordered."""
     from components.preprocess.features import ordered_vocabulary
     from models import text
 
-    out.mkdir(parents=True)
-    records = {split: list(examples.read(split)) for split in splits}
-
     counts: dict[str, collections.Counter] = {name: collections.Counter() for name in ("words", "chars", "tags")}
-    for chunk in _batches(records["train"], batch):
+    for chunk in _batches(train, batch):
         tokens = _ragged([r["tokens"] for r in chunk])
         counts["words"].update(text.normalize_words(tokens, params.lowercase).flat_values.numpy().tolist())
         counts["chars"].update(text.split_chars(tokens, params.max_word_length).flat_values.numpy().tolist())
         for r in chunk:
             counts["tags"].update(r["tags"])
     decoded = {name: [(t.decode("utf-8"), n) for t, n in counts[name].items()] for name in ("words", "chars")}
-    vocabularies = {
+    return {
         "words": ordered_vocabulary(decoded["words"], text.RESERVED_TOKENS, params.min_count, params.max_size),
         "chars": ordered_vocabulary(decoded["chars"], text.RESERVED_TOKENS, params.char_min_count, None),
         "tags": ordered_vocabulary(counts["tags"].items(), text.RESERVED_TAGS, 1, None),
     }
-    for name, entries in vocabularies.items():
-        (out / f"{name}.tsv").write_text("".join(f"{token}\t{count}\n" for token, count in entries), encoding="utf-8")
+
+
+def plain_encoder(vocabularies: dict[str, list[tuple[str, int]]], params):
+    """A function from a chunk of examples to (key, serialized SequenceExample, tokens): `tf.train` protos."""
+    import tensorflow as tf
+
+    from models import text
 
     featurizer = text.TaggerFeaturizer(
         *([token for token, _ in vocabularies[name]] for name in ("words", "chars", "tags")),
         lowercase=params.lowercase,
         max_word_length=params.max_word_length,
     )
+
+    def encode(chunk: list[dict]) -> Iterator[tuple[str, bytes, int]]:
+        tokens = _ragged([r["tokens"] for r in chunk])
+        token_ids = _lists(featurizer.token_ids(tokens))
+        char_ids = _lists(featurizer.char_ids(tokens))
+        tag_ids = _lists(featurizer.tag_ids(_ragged([r["tags"] for r in chunk])))
+        for r, words, chars, tags in zip(chunk, token_ids, char_ids, tag_ids, strict=True):
+            example = tf.train.SequenceExample(
+                context=tf.train.Features(feature={text.KEY: _bytes_features([r["key"]])[0]}),
+                feature_lists=tf.train.FeatureLists(
+                    feature_list={
+                        text.TOKENS: tf.train.FeatureList(feature=_bytes_features(r["tokens"])),
+                        text.TAGS: tf.train.FeatureList(feature=_bytes_features(r["tags"])),
+                        text.TOKEN_IDS: tf.train.FeatureList(feature=_int_features(words)),
+                        text.TAG_IDS: tf.train.FeatureList(feature=_int_features(tags)),
+                        text.CHAR_IDS: tf.train.FeatureList(
+                            feature=[tf.train.Feature(int64_list=tf.train.Int64List(value=ids)) for ids in chars]
+                        ),
+                    }
+                ),
+            )
+            yield r["key"], example.SerializeToString(deterministic=True), len(words)
+
+    return encode
+
+
+def stage_vocabularies(train: list[dict], params, batch: int) -> dict[str, list[tuple[str, int]]]:
+    """The vocabularies through the stage's own layout code (`features.TaggedSentences.unit_counts`)."""
+    from components.preprocess import features
+
+    layout = features.layout("tagger", params)
+    counts = collections.Counter()
+    for chunk in _batches(train, batch):
+        counts.update(dict(layout.unit_counts(chunk, None)))
+    by_name: dict[str, list[tuple[str, int]]] = {name: [] for name in layout.names}
+    for (name, unit), count in counts.items():
+        by_name[name].append((unit, count))
+    return layout.vocabularies(by_name, None)
+
+
+def stage_encoder(vocabularies: dict[str, list[tuple[str, int]]], params):
+    """The stage's own encoding code (`features.TaggedSentences.encode`, which writes the wire format itself)."""
+    from components.preprocess import features
+
+    layout = features.layout("tagger", params)
+    return lambda chunk: layout.encode(chunk, vocabularies)
+
+
+def reference(
+    examples, splits: Sequence[str], params, out: pathlib.Path, batch: int, stage_like: bool = False
+) -> dict[str, Any]:
+    """Vocabularies and shards as the preprocess stage writes them; returns the manifest and vocabularies.
+
+    With `stage_like`, the counting and encoding are the stage's own layout code, so that the time
+    left to Beam is its own; otherwise, the plain code above.
+    """
+    import tensorflow as tf
+
+    from components.preprocess.executor import shard_name, shard_of
+
+    out.mkdir(parents=True)
+    records = {split: list(examples.read(split)) for split in splits}
+    counter, encoder = (stage_vocabularies, stage_encoder) if stage_like else (plain_vocabularies, plain_encoder)
+    vocabularies = counter(records["train"], params, batch)
+    for name, entries in vocabularies.items():
+        (out / f"{name}.tsv").write_text("".join(f"{token}\t{count}\n" for token, count in entries), encoding="utf-8")
+
+    encode = encoder(vocabularies, params)
     manifest: dict[str, dict[str, Any]] = {}
     for split in splits:
         by_shard: list[list[tuple[str, bytes, int]]] = [[] for _ in range(params.num_shards)]
         for chunk in _batches(records[split], batch):
-            tokens = _ragged([r["tokens"] for r in chunk])
-            token_ids = _lists(featurizer.token_ids(tokens), stage_like)
-            char_ids = _lists(featurizer.char_ids(tokens), stage_like)
-            tag_ids = _lists(featurizer.tag_ids(_ragged([r["tags"] for r in chunk])), stage_like)
-            for r, words, chars, tags in zip(chunk, token_ids, char_ids, tag_ids, strict=True):
-                example = tf.train.SequenceExample(
-                    context=tf.train.Features(feature={text.KEY: _bytes_features([r["key"]])[0]}),
-                    feature_lists=tf.train.FeatureLists(
-                        feature_list={
-                            text.TOKENS: tf.train.FeatureList(feature=_bytes_features(r["tokens"])),
-                            text.TAGS: tf.train.FeatureList(feature=_bytes_features(r["tags"])),
-                            text.TOKEN_IDS: tf.train.FeatureList(feature=_int_features(words)),
-                            text.TAG_IDS: tf.train.FeatureList(feature=_int_features(tags)),
-                            text.CHAR_IDS: tf.train.FeatureList(
-                                feature=[tf.train.Feature(int64_list=tf.train.Int64List(value=ids)) for ids in chars]
-                            ),
-                        }
-                    ),
-                )
-                serialized = example.SerializeToString(deterministic=True)
-                by_shard[shard_of(r["key"], params.num_shards)].append((r["key"], serialized, len(words)))
+            for key, serialized, length in encode(chunk):
+                by_shard[shard_of(key, params.num_shards)].append((key, serialized, length))
         entry = manifest[split] = {"files": [], "records": 0, "tokens": 0}
         for shard, items in enumerate(by_shard):
             items.sort()

@@ -58,8 +58,8 @@ def run(context: StageContext) -> None:
             wordpieces = (
                 records["train"]
                 | "Batch for wordpieces" >> beam.BatchElements(**_BATCH)
-                | "Words" >> beam.FlatMap(layout.pretokens)
-                | "Count words" >> beam.combiners.Count.PerElement()
+                | "Count words" >> beam.FlatMap(layout.pretoken_counts)
+                | "Sum words" >> beam.CombinePerKey(sum)
                 | "Collect words" >> beam.combiners.ToList()
                 | "Learn wordpieces" >> beam.Map(_learn_wordpieces, params.wordpiece_vocab_size)
             )
@@ -68,8 +68,8 @@ def run(context: StageContext) -> None:
         counted = (
             records["train"]
             | "Batch for counting" >> beam.BatchElements(**_BATCH)
-            | "Units" >> beam.FlatMap(layout.units, beam.pvalue.AsSingleton(wordpieces))
-            | "Count" >> beam.combiners.Count.PerElement()
+            | "Count units" >> beam.FlatMap(layout.unit_counts, beam.pvalue.AsSingleton(wordpieces))
+            | "Sum counts" >> beam.CombinePerKey(sum)
             | "Collect counts" >> beam.combiners.ToList()
         )
         vocabularies = counted | "Build vocabularies" >> beam.Map(

@@ -1,17 +1,21 @@
 """What the preprocess stage does with the examples of each task kind: its vocabularies and its features.
 
 A layout is a small, picklable description that Beam ships to its workers. It says which units are
-counted into vocabularies (`units`), how the counts become vocabularies (`vocabularies`) and how a
-batch of examples becomes `SequenceExample`s (`encode`). TensorFlow objects (tokenizer, lookup tables)
-are built lazily, once per worker, from the vocabularies the pipeline hands in as a side input.
+counted into vocabularies (`unit_counts`, a batch at a time), how the counts become vocabularies
+(`vocabularies`) and how a batch of examples becomes serialized `SequenceExample`s (`encode`, written
+by `sequence_example`). TensorFlow objects (tokenizer, lookup tables) are built lazily, once per
+worker, from the vocabularies the pipeline hands in as a side input. Ragged tensors are read through
+NumPy, a batch at a time, never row by row.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from components.preprocess import sequence_example
 from pipeline.config import PreprocessConfig
 
 Entries = list[tuple[str, int]]
@@ -36,29 +40,42 @@ def ordered_vocabulary(
     return entries[:max_size] if max_size else entries
 
 
-def _strings(values: Iterable[str]):
+def _ragged_strings(rows: Sequence[Sequence[str]]):
+    """string [batch, (n)] from lists of str: `tf.ragged.constant` walks the nested lists in Python, slowly."""
     import tensorflow as tf
 
-    return [tf.train.Feature(bytes_list=tf.train.BytesList(value=[v.encode("utf-8")])) for v in values]
+    flat = [value for row in rows for value in row]
+    return tf.RaggedTensor.from_row_lengths(tf.constant(flat, tf.string), [len(row) for row in rows])
 
 
-def _ints(values: Iterable[int]):
-    import tensorflow as tf
+def _flat_strings(tensor) -> list[bytes]:
+    """Every string of a (ragged) string tensor, in order, as bytes."""
+    return tensor.flat_values.numpy().tolist()
 
-    return [tf.train.Feature(int64_list=tf.train.Int64List(value=[v])) for v in values]
+
+def _row_lengths(tensor) -> list[int]:
+    return tensor.row_lengths().numpy().tolist()
 
 
-def _serialize(context: dict[str, Any], feature_lists: dict[str, list]) -> bytes:
-    """A SequenceExample, serialized deterministically (its maps otherwise serialize in hash order)."""
-    import tensorflow as tf
+def _counts(units: Iterable[str | bytes]) -> Iterator[tuple[str, int]]:
+    """(unit, count) for each distinct unit of a batch (bytes decoded as UTF-8).
 
-    example = tf.train.SequenceExample(
-        context=tf.train.Features(feature=context),
-        feature_lists=tf.train.FeatureLists(
-            feature_list={name: tf.train.FeatureList(feature=values) for name, values in feature_lists.items()}
-        ),
-    )
-    return example.SerializeToString(deterministic=True)
+    Counting a batch here hands Beam one element per distinct unit and batch to sum, not one per unit.
+    """
+    for unit, count in collections.Counter(units).items():
+        yield unit.decode("utf-8") if isinstance(unit, bytes) else unit, count
+
+
+def _counted(name: str, units: Iterable[str | bytes]) -> Iterator[tuple[tuple[str, str], int]]:
+    """((name, unit), count) for each distinct unit of a batch: the counts of vocabulary `name`."""
+    for unit, count in _counts(units):
+        yield (name, unit), count
+
+
+def _examples(lists: dict[str, list[bytes]]) -> Iterator[dict[str, bytes]]:
+    """The feature lists of each example, from each feature's lists of a batch (`sequence_example.feature_lists`)."""
+    for rows in zip(*lists.values(), strict=True):
+        yield dict(zip(lists, rows, strict=True))
 
 
 @dataclasses.dataclass
@@ -72,20 +89,16 @@ class TaggedSentences:
     def __post_init__(self) -> None:
         self._featurizer = None
 
-    def units(self, batch: Sequence[dict[str, Any]], wordpieces: list[str] | None) -> Iterator[tuple[str, str]]:
-        """("words", form), ("chars", char) and ("tags", tag) for every token of a batch of examples."""
-        import tensorflow as tf
-
+    def unit_counts(
+        self, batch: Sequence[dict[str, Any]], wordpieces: list[str] | None
+    ) -> Iterator[tuple[tuple[str, str], int]]:
+        """(("words", form), count), (("chars", char), count) and (("tags", tag), count) over a batch of examples."""
         from models import text
 
-        tokens = tf.ragged.constant([r["tokens"] for r in batch], dtype=tf.string)
-        for form in text.normalize_words(tokens, self.params.lowercase).flat_values.numpy():
-            yield "words", form.decode("utf-8")
-        for char in text.split_chars(tokens, self.params.max_word_length).flat_values.numpy():
-            yield "chars", char.decode("utf-8")
-        for record in batch:
-            for tag in record["tags"]:
-                yield "tags", tag
+        tokens = _ragged_strings([r["tokens"] for r in batch])
+        yield from _counted("words", _flat_strings(text.normalize_words(tokens, self.params.lowercase)))
+        yield from _counted("chars", _flat_strings(text.split_chars(tokens, self.params.max_word_length)))
+        yield from _counted("tags", (tag for record in batch for tag in record["tags"]))
 
     def vocabularies(self, counts: dict[str, Entries], wordpieces: list[str] | None) -> dict[str, Entries]:
         from models import text
@@ -99,8 +112,6 @@ class TaggedSentences:
 
     def encode(self, batch: Sequence[dict[str, Any]], vocabularies: dict[str, Entries]) -> Iterator[tuple]:
         """(key, serialized SequenceExample, tokens) for each example of the batch."""
-        import tensorflow as tf
-
         from models import text
 
         if self._featurizer is None:
@@ -109,23 +120,18 @@ class TaggedSentences:
                 lowercase=self.params.lowercase,
                 max_word_length=self.params.max_word_length,
             )
-        tokens = tf.ragged.constant([r["tokens"] for r in batch], dtype=tf.string)
-        tags = tf.ragged.constant([r["tags"] for r in batch], dtype=tf.string)
-        token_ids = self._featurizer.token_ids(tokens).to_list()
-        char_ids = self._featurizer.char_ids(tokens).to_list()
-        tag_ids = self._featurizer.tag_ids(tags).to_list()
-        for i, record in enumerate(batch):
-            serialized = _serialize(
-                {text.KEY: _strings([record["key"]])[0]},
-                {
-                    text.TOKENS: _strings(record["tokens"]),
-                    text.TAGS: _strings(record["tags"]),
-                    text.TOKEN_IDS: _ints(token_ids[i]),
-                    text.TAG_IDS: _ints(tag_ids[i]),
-                    text.CHAR_IDS: [tf.train.Feature(int64_list=tf.train.Int64List(value=ids)) for ids in char_ids[i]],
-                },
-            )
-            yield record["key"], serialized, len(token_ids[i])
+        tokens = _ragged_strings([r["tokens"] for r in batch])
+        tags = _ragged_strings([r["tags"] for r in batch])
+        lists = {
+            text.TOKENS: sequence_example.feature_lists(tokens),
+            text.TAGS: sequence_example.feature_lists(tags),
+            text.TOKEN_IDS: sequence_example.feature_lists(self._featurizer.token_ids(tokens)),
+            text.TAG_IDS: sequence_example.feature_lists(self._featurizer.tag_ids(tags)),
+            text.CHAR_IDS: sequence_example.feature_lists(self._featurizer.char_ids(tokens)),
+        }
+        for record, example_lists in zip(batch, _examples(lists), strict=True):
+            context = {text.KEY: sequence_example.bytes_feature(record["key"])}
+            yield record["key"], sequence_example.serialize(context, example_lists), len(record["tokens"])
 
 
 @dataclasses.dataclass
@@ -160,23 +166,23 @@ class LabeledTexts:
             )
         return self._tokenizer
 
-    def pretokens(self, batch: Sequence[dict[str, Any]]) -> Iterator[str]:
-        """The words that wordpieces are learned from (normalized, lowercased as configured)."""
+    def pretoken_counts(self, batch: Sequence[dict[str, Any]]) -> Iterator[tuple[str, int]]:
+        """(word, count) over a batch: the words wordpieces are learned from (normalized, lowercased if configured)."""
         import tensorflow as tf
 
-        for word in self.tokenizer().pretokenize(tf.constant([r["text"] for r in batch])).flat_values.numpy():
-            yield word.decode("utf-8")
+        words = self.tokenizer().pretokenize(tf.constant([r["text"] for r in batch]))
+        return _counts(_flat_strings(words))
 
-    def units(self, batch: Sequence[dict[str, Any]], wordpieces: list[str] | None) -> Iterator[tuple[str, str]]:
+    def unit_counts(
+        self, batch: Sequence[dict[str, Any]], wordpieces: list[str] | None
+    ) -> Iterator[tuple[tuple[str, str], int]]:
         import tensorflow as tf
 
         from models import text
 
         tokens = self.tokenizer(wordpieces)(tf.constant([r["text"] for r in batch]))
-        for form in text.normalize_words(tokens, self.params.lowercase).flat_values.numpy():
-            yield "words", form.decode("utf-8")
-        for record in batch:
-            yield "labels", record["label"]
+        yield from _counted("words", _flat_strings(text.normalize_words(tokens, self.params.lowercase)))
+        yield from _counted("labels", (record["label"] for record in batch))
 
     def vocabularies(self, counts: dict[str, Entries], wordpieces: list[str] | None) -> dict[str, Entries]:
         from models import text
@@ -204,20 +210,21 @@ class LabeledTexts:
         wordpieces = [piece for piece, _ in vocabularies["wordpieces"]] if self.learns_wordpieces else None
         tokens = self.tokenizer(wordpieces)(tf.constant([r["text"] for r in batch]))
         token_ids = tf.ragged.map_flat_values(words.lookup, text.normalize_words(tokens, self.params.lowercase))
-        label_ids = labels.lookup(tf.constant([r["label"] for r in batch])).numpy()
-        for record, record_tokens, ids, label_id in zip(
-            batch, tokens.to_list(), token_ids.to_list(), label_ids, strict=True
+        label_ids = labels.lookup(tf.constant([r["label"] for r in batch])).numpy().tolist()
+        lists = {
+            text.TOKENS: sequence_example.feature_lists(tokens),
+            text.TOKEN_IDS: sequence_example.feature_lists(token_ids),
+        }
+        for record, example_lists, label_id, length in zip(
+            batch, _examples(lists), label_ids, _row_lengths(tokens), strict=True
         ):
-            serialized = _serialize(
-                {
-                    text.KEY: _strings([record["key"]])[0],
-                    text.TEXT: _strings([record["text"]])[0],
-                    text.LABEL: _strings([record["label"]])[0],
-                    text.LABEL_ID: _ints([int(label_id)])[0],
-                },
-                {text.TOKENS: _strings(t.decode("utf-8") for t in record_tokens), text.TOKEN_IDS: _ints(ids)},
-            )
-            yield record["key"], serialized, len(ids)
+            context = {
+                text.KEY: sequence_example.bytes_feature(record["key"]),
+                text.TEXT: sequence_example.bytes_feature(record["text"]),
+                text.LABEL: sequence_example.bytes_feature(record["label"]),
+                text.LABEL_ID: sequence_example.int64_feature([label_id]),
+            }
+            yield record["key"], sequence_example.serialize(context, example_lists), length
 
 
 class Documents(LabeledTexts):
@@ -231,14 +238,15 @@ class Documents(LabeledTexts):
         super().__post_init__()
         self.names = ("units",) + (("wordpieces",) if self.learns_wordpieces else ())
 
-    def units(self, batch: Sequence[dict[str, Any]], wordpieces: list[str] | None) -> Iterator[tuple[str, str]]:
+    def unit_counts(
+        self, batch: Sequence[dict[str, Any]], wordpieces: list[str] | None
+    ) -> Iterator[tuple[tuple[str, str], int]]:
         import tensorflow as tf
 
         from models import text
 
         tokens = self.tokenizer(wordpieces)(tf.constant([r["text"] for r in batch]))
-        for form in text.normalize_words(tokens, self.params.lowercase).flat_values.numpy():
-            yield "units", form.decode("utf-8")
+        yield from _counted("units", _flat_strings(text.normalize_words(tokens, self.params.lowercase)))
 
     def vocabularies(self, counts: dict[str, Entries], wordpieces: list[str] | None) -> dict[str, Entries]:
         from models import text
@@ -259,11 +267,10 @@ class Documents(LabeledTexts):
         wordpieces = [piece for piece, _ in vocabularies["wordpieces"]] if self.learns_wordpieces else None
         tokens = self.tokenizer(wordpieces)(tf.constant([r["text"] for r in batch]))
         ids = tf.ragged.map_flat_values(self._tables.lookup, text.normalize_words(tokens, self.params.lowercase))
-        for record, unit_ids in zip(batch, ids.to_list(), strict=True):
-            serialized = _serialize(
-                {text.KEY: _strings([record["key"]])[0]}, {text.TOKEN_IDS: _ints([text.START_ID, *unit_ids])}
-            )
-            yield record["key"], serialized, len(unit_ids)
+        start = sequence_example.int64_entry(text.START_ID)
+        for record, unit_ids, length in zip(batch, sequence_example.feature_lists(ids), _row_lengths(ids), strict=True):
+            context = {text.KEY: sequence_example.bytes_feature(record["key"])}
+            yield record["key"], sequence_example.serialize(context, {text.TOKEN_IDS: start + unit_ids}), length
 
 
 class TextPairs(LabeledTexts):
@@ -282,22 +289,23 @@ class TextPairs(LabeledTexts):
     def vocabulary_of(self, side: str) -> str:
         return "words" if self.params.shared_vocabulary else f"{side}_words"
 
-    def pretokens(self, batch: Sequence[dict[str, Any]]) -> Iterator[str]:
+    def pretoken_counts(self, batch: Sequence[dict[str, Any]]) -> Iterator[tuple[str, int]]:
         import tensorflow as tf
 
         texts = [r[side] for r in batch for side in ("source", "target")]
-        for word in self.tokenizer().pretokenize(tf.constant(texts)).flat_values.numpy():
-            yield word.decode("utf-8")
+        return _counts(_flat_strings(self.tokenizer().pretokenize(tf.constant(texts))))
 
-    def units(self, batch: Sequence[dict[str, Any]], wordpieces: list[str] | None) -> Iterator[tuple[str, str]]:
+    def unit_counts(
+        self, batch: Sequence[dict[str, Any]], wordpieces: list[str] | None
+    ) -> Iterator[tuple[tuple[str, str], int]]:
         import tensorflow as tf
 
         from models import text
 
         for side in ("source", "target"):
             tokens = self.tokenizer(wordpieces)(tf.constant([r[side] for r in batch]))
-            for form in text.normalize_words(tokens, self.params.lowercase).flat_values.numpy():
-                yield self.vocabulary_of(side), form.decode("utf-8")
+            forms = _flat_strings(text.normalize_words(tokens, self.params.lowercase))
+            yield from _counted(self.vocabulary_of(side), forms)
 
     def vocabularies(self, counts: dict[str, Entries], wordpieces: list[str] | None) -> dict[str, Entries]:
         from models import text
@@ -328,20 +336,19 @@ class TextPairs(LabeledTexts):
             tokens = text.normalize_words(
                 self.tokenizer(wordpieces)(tf.constant([r[side] for r in batch])), self.params.lowercase
             )
-            ids[side] = tf.ragged.map_flat_values(self._tables[side].lookup, tokens).to_list()
-        for i, record in enumerate(batch):
-            serialized = _serialize(
-                {
-                    text.KEY: _strings([record["key"]])[0],
-                    text.SOURCE: _strings([record["source"]])[0],
-                    text.TARGET: _strings([record["target"]])[0],
-                },
-                {
-                    text.SOURCE_IDS: _ints(ids["source"][i]),
-                    text.TARGET_IDS: _ints([text.START_ID, *ids["target"][i], text.END_ID]),
-                },
-            )
-            yield record["key"], serialized, len(ids["source"][i])
+            ids[side] = tf.ragged.map_flat_values(self._tables[side].lookup, tokens)
+        start, end = sequence_example.int64_entry(text.START_ID), sequence_example.int64_entry(text.END_ID)
+        lists = {
+            text.SOURCE_IDS: sequence_example.feature_lists(ids["source"]),
+            text.TARGET_IDS: [start + row + end for row in sequence_example.feature_lists(ids["target"])],
+        }
+        for record, example_lists, length in zip(batch, _examples(lists), _row_lengths(ids["source"]), strict=True):
+            context = {
+                text.KEY: sequence_example.bytes_feature(record["key"]),
+                text.SOURCE: sequence_example.bytes_feature(record["source"]),
+                text.TARGET: sequence_example.bytes_feature(record["target"]),
+            }
+            yield record["key"], sequence_example.serialize(context, example_lists), length
 
 
 LAYOUTS = {
