@@ -6,11 +6,7 @@ module holds what differs from the tagger.
 
 from __future__ import annotations
 
-import json
 import pathlib
-import subprocess
-import sys
-import tempfile
 from collections.abc import Sequence
 
 import keras
@@ -18,13 +14,13 @@ import numpy as np
 import tensorflow as tf
 
 import models.classifier  # noqa: F401  (registers the custom layers for loading)
+from components.export.fresh_process import answers_from_a_fresh_process
 from components.export.spec import ExportParameters
 from models import text
 from models.serving import ClassifierServingModule
 from pipeline import artifacts
 from pipeline.errors import ValidationError
 
-VALIDATOR = pathlib.Path(__file__).with_name("infra_validator.py")
 PYFUNC_MODEL = pathlib.Path(__file__).resolve().parents[2] / "models" / "mlflow_classifier.py"
 # The SavedModel must give the Keras model's probabilities to this much (float32 graphs may fuse differently).
 PROBABILITY_TOLERANCE = 1e-4
@@ -61,28 +57,8 @@ def infra_validate(saved_model: pathlib.Path, expected: Sequence[dict], max_leng
         ValidationError: the process failed, or a text was classified differently.
     """
     expected = [e for e in expected if e["tokens"] <= max_length]
-    with tempfile.TemporaryDirectory() as folder:
-        requests, responses = pathlib.Path(folder) / "requests.jsonl", pathlib.Path(folder) / "responses.jsonl"
-        requests.write_text("".join(json.dumps({"text": e["text"]}, ensure_ascii=False) + "\n" for e in expected))
-        result = subprocess.run(
-            [
-                sys.executable,
-                str(VALIDATOR),
-                str(saved_model),
-                str(requests),
-                str(responses),
-                str(max_length),
-                "classifier",
-            ],
-            cwd=folder,
-            env={"PATH": "/usr/bin:/bin", "HOME": folder, "TF_CPP_MIN_LOG_LEVEL": "3"},  # nothing leaks in
-            capture_output=True,
-            text=True,
-        )
-        if result.returncode:
-            last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-            raise ValidationError(f"export: the SavedModel failed in a fresh process: {last}; nothing pushed")
-        answers = [json.loads(line) for line in responses.read_text(encoding="utf-8").split("\n") if line]
+    requests = [{"text": e["text"]} for e in expected]
+    answers = answers_from_a_fresh_process(saved_model, requests, max_length, "classifier")
     mismatches = [
         i
         for i, (e, a) in enumerate(zip(expected, answers, strict=True))

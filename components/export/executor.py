@@ -11,15 +11,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import json
 import pathlib
 import shutil
-import subprocess
-import sys
 import tempfile
-import types
 import warnings
 from collections.abc import Callable, Sequence
 
@@ -29,6 +27,7 @@ import tensorflow as tf
 import models.tagger  # noqa: F401  (registers the custom layers for loading)
 from components.evaluate import metrics
 from components.export import classifier, language_model, translator
+from components.export.fresh_process import answers_from_a_fresh_process
 from components.export.spec import ExportParameters
 from models import text
 from models.serving import TaggerServingModule
@@ -36,7 +35,6 @@ from pipeline import artifacts, tracking
 from pipeline.component import StageContext
 from pipeline.errors import ValidationError
 
-VALIDATOR = pathlib.Path(__file__).with_name("infra_validator.py")
 PYFUNC_MODEL = pathlib.Path(__file__).resolve().parents[2] / "models" / "mlflow_tagger.py"
 MLFLOW_MODEL = "mlflow_model"
 ACCURACY = "token_accuracy"  # the evaluation metric that ranks taggers against the registered champion
@@ -68,14 +66,14 @@ def run(context: StageContext) -> None:
     pushed.properties.update({"pushed": True, "version": version, "serving_dir": str(serving_dir), **report})
     context.log.artifact(pushed.saved_model_path, "saved_model")
     labels = context.input("vocabulary").tokens("labels") if params.kind == "classifier" else None
-    save_pyfunc_model(pushed.saved_model_path, pushed.uri / MLFLOW_MODEL, kind.PYFUNC_MODEL, labels)
+    save_pyfunc_model(pushed.saved_model_path, pushed.uri / MLFLOW_MODEL, kind.pyfunc_model, labels)
     context.log.artifact(pushed.uri / MLFLOW_MODEL, MLFLOW_MODEL)
     context.progress(f"pushed version {version} to {serving_dir}")
     registry = context.log.registry
     if params.export.register and registry is not None:
         test = evaluation.read().get("test")
-        test_accuracy = test["model"][kind.ACCURACY] if test else None
-        register(registry, context, pushed, test_accuracy, version, kind.saved_model_accuracy, kind.ACCURACY)
+        test_accuracy = test["model"][kind.metric] if test else None
+        register(registry, context, pushed, test_accuracy, version, kind.saved_model_metric, kind.metric)
 
 
 def serving_module(
@@ -109,21 +107,8 @@ def infra_validate(saved_model: pathlib.Path, expected: Sequence[dict], max_leng
     Raises:
         ValidationError: the process failed, or a sentence was tagged differently.
     """
-    with tempfile.TemporaryDirectory() as folder:
-        requests, responses = pathlib.Path(folder) / "requests.jsonl", pathlib.Path(folder) / "responses.jsonl"
-        requests.write_text("".join(json.dumps({"tokens": e["tokens"]}, ensure_ascii=False) + "\n" for e in expected))
-        result = subprocess.run(
-            [sys.executable, str(VALIDATOR), str(saved_model), str(requests), str(responses), str(max_length)],
-            cwd=folder,
-            env={"PATH": "/usr/bin:/bin", "HOME": folder, "TF_CPP_MIN_LOG_LEVEL": "3"},  # nothing leaks in
-            capture_output=True,
-            text=True,
-        )
-        if result.returncode:
-            last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-            raise ValidationError(f"export: the SavedModel failed in a fresh process: {last}; nothing pushed")
-        # split("\n"), not splitlines(): a token may hold U+2028 and the like, which JSON leaves as they are.
-        answers = [json.loads(line) for line in responses.read_text(encoding="utf-8").split("\n") if line]
+    requests = [{"tokens": e["tokens"]} for e in expected]
+    answers = answers_from_a_fresh_process(saved_model, requests, max_length, "tagger")
     mismatches = [i for i, (e, a) in enumerate(zip(expected, answers, strict=True)) if e["tags"] != a["tags"]]
     same_tokens = [i for i, (e, a) in enumerate(zip(expected, answers, strict=True)) if e["tokens"] == a["text_tokens"]]
     mismatches += [i for i in same_tokens if expected[i]["tags"] != answers[i]["text_tags"]]
@@ -240,34 +225,46 @@ def _version(package: str) -> str:
     return version(package)
 
 
-# What differs between kinds: the serving module, infra-validation, the pyfunc code, the ranking metric.
+@dataclasses.dataclass(frozen=True)
+class KindExport:
+    """What differs between kinds when exporting.
+
+    Attributes:
+        serving_module: builds the `tf.Module` with the serving signatures.
+        infra_validate: runs the SavedModel in a fresh process against the evaluate stage's answers.
+        saved_model_metric: the ranking metric, measured on the SavedModel.
+        pyfunc_model: the MLflow "model from code" file.
+        metric: the name of the ranking metric.
+    """
+
+    serving_module: Callable
+    infra_validate: Callable
+    saved_model_metric: Callable
+    pyfunc_model: pathlib.Path
+    metric: str
+
+
 KINDS = {
-    "tagger": types.SimpleNamespace(
-        serving_module=serving_module,
-        infra_validate=infra_validate,
-        saved_model_accuracy=saved_model_accuracy,
-        PYFUNC_MODEL=PYFUNC_MODEL,
-        ACCURACY=ACCURACY,
+    "tagger": KindExport(serving_module, infra_validate, saved_model_accuracy, PYFUNC_MODEL, ACCURACY),
+    "classifier": KindExport(
+        classifier.serving_module,
+        classifier.infra_validate,
+        classifier.saved_model_accuracy,
+        classifier.PYFUNC_MODEL,
+        "accuracy",
     ),
-    "classifier": types.SimpleNamespace(
-        serving_module=classifier.serving_module,
-        infra_validate=classifier.infra_validate,
-        saved_model_accuracy=classifier.saved_model_accuracy,
-        PYFUNC_MODEL=classifier.PYFUNC_MODEL,
-        ACCURACY="accuracy",
+    "translator": KindExport(
+        translator.serving_module,
+        translator.infra_validate,
+        translator.saved_model_bleu,
+        translator.PYFUNC_MODEL,
+        "bleu",
     ),
-    "translator": types.SimpleNamespace(
-        serving_module=translator.serving_module,
-        infra_validate=translator.infra_validate,
-        saved_model_accuracy=translator.saved_model_bleu,
-        PYFUNC_MODEL=translator.PYFUNC_MODEL,
-        ACCURACY="bleu",
-    ),
-    "language_model": types.SimpleNamespace(
-        serving_module=language_model.serving_module,
-        infra_validate=language_model.infra_validate,
-        saved_model_accuracy=language_model.saved_model_bits_per_unit,
-        PYFUNC_MODEL=language_model.PYFUNC_MODEL,
-        ACCURACY="bits_per_unit",
+    "language_model": KindExport(
+        language_model.serving_module,
+        language_model.infra_validate,
+        language_model.saved_model_bits_per_unit,
+        language_model.PYFUNC_MODEL,
+        "bits_per_unit",
     ),
 }

@@ -6,17 +6,14 @@ module holds what differs from the other kinds.
 
 from __future__ import annotations
 
-import json
 import math
 import pathlib
-import subprocess
-import sys
-import tempfile
 from collections.abc import Sequence
 
 import keras
 import tensorflow as tf
 
+from components.export.fresh_process import answers_from_a_fresh_process
 from components.export.spec import ExportParameters
 from models import text
 from models.language_model import Generator
@@ -24,7 +21,6 @@ from models.serving import LanguageModelServingModule
 from pipeline import artifacts
 from pipeline.errors import ValidationError
 
-VALIDATOR = pathlib.Path(__file__).with_name("infra_validator.py")
 PYFUNC_MODEL = pathlib.Path(__file__).resolve().parents[2] / "models" / "mlflow_language_model.py"
 # The SavedModel's log-probabilities must match the evaluate stage's to this much (nats, summed).
 LOG_PROB_TOLERANCE = 1e-3
@@ -57,23 +53,8 @@ def infra_validate(saved_model: pathlib.Path, expected: Sequence[dict], max_leng
     Raises:
         ValidationError: the process failed, or a text was scored or continued differently.
     """
-    with tempfile.TemporaryDirectory() as folder:
-        requests, responses = pathlib.Path(folder) / "requests.jsonl", pathlib.Path(folder) / "responses.jsonl"
-        requests.write_text("".join(json.dumps(_request(e), ensure_ascii=False) + "\n" for e in expected))
-        result = subprocess.run(
-            [
-                sys.executable, str(VALIDATOR), str(saved_model), str(requests), str(responses), str(max_length),
-                "language_model",
-            ],
-            cwd=folder,
-            env={"PATH": "/usr/bin:/bin", "HOME": folder, "TF_CPP_MIN_LOG_LEVEL": "3"},  # nothing leaks in
-            capture_output=True,
-            text=True,
-        )  # fmt: skip
-        if result.returncode:
-            last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-            raise ValidationError(f"export: the SavedModel failed in a fresh process: {last}; nothing pushed")
-        answers = [json.loads(line) for line in responses.read_text(encoding="utf-8").split("\n") if line]
+    requests = [_request(e) for e in expected]
+    answers = answers_from_a_fresh_process(saved_model, requests, max_length, "language_model")
     for case, answer in zip(expected, answers, strict=True):
         joined = _joiner(case)
         problems = []

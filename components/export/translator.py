@@ -7,24 +7,20 @@ module holds what differs from the other kinds.
 
 from __future__ import annotations
 
-import json
 import pathlib
-import subprocess
-import sys
-import tempfile
 from collections.abc import Sequence
 
 import keras
 import sacrebleu
 import tensorflow as tf
 
+from components.export.fresh_process import answers_from_a_fresh_process
 from components.export.spec import ExportParameters
 from models import seq2seq, text  # seq2seq: registers the model for loading
 from models.serving import TranslatorServingModule
 from pipeline import artifacts
 from pipeline.errors import ValidationError
 
-VALIDATOR = pathlib.Path(__file__).with_name("infra_validator.py")
 PYFUNC_MODEL = pathlib.Path(__file__).resolve().parents[2] / "models" / "mlflow_translator.py"
 assert seq2seq
 
@@ -63,23 +59,8 @@ def infra_validate(
     Raises:
         ValidationError: the process failed, or a source was translated differently.
     """
-    with tempfile.TemporaryDirectory() as folder:
-        requests, responses = pathlib.Path(folder) / "requests.jsonl", pathlib.Path(folder) / "responses.jsonl"
-        requests.write_text("".join(json.dumps({"text": e["source"]}, ensure_ascii=False) + "\n" for e in expected))
-        result = subprocess.run(
-            [
-                sys.executable, str(VALIDATOR), str(saved_model), str(requests), str(responses), str(max_length),
-                "translator", str(batch_size),
-            ],
-            cwd=folder,
-            env={"PATH": "/usr/bin:/bin", "HOME": folder, "TF_CPP_MIN_LOG_LEVEL": "3"},  # nothing leaks in
-            capture_output=True,
-            text=True,
-        )  # fmt: skip
-        if result.returncode:
-            last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-            raise ValidationError(f"export: the SavedModel failed in a fresh process: {last}; nothing pushed")
-        answers = [json.loads(line) for line in responses.read_text(encoding="utf-8").split("\n") if line]
+    requests = [{"text": e["source"]} for e in expected]
+    answers = answers_from_a_fresh_process(saved_model, requests, max_length, "translator", str(batch_size))
     mismatches = [
         i for i, (e, a) in enumerate(zip(expected, answers, strict=True)) if e["translation"] != a["translation"]
     ]

@@ -294,6 +294,7 @@ def test_conllu_rejects_unicode_line_separators_inside_a_form(tmp_path):
 
 def test_infra_validation_reads_back_tokens_holding_unicode_line_separators(tmp_path, monkeypatch):
     export = pytest.importorskip("components.export.executor")
+    fresh_process = pytest.importorskip("components.export.fresh_process")
     expected = [{"tokens": ["a\u2028b", "c"], "tags": ["X", "Y"]}, {"tokens": ["d\x85e"], "tags": ["X"]}]
 
     def fake_validator(command, **kwargs):
@@ -306,7 +307,7 @@ def test_infra_validation_reads_back_tokens_holding_unicode_line_separators(tmp_
                 out.write(json.dumps(answer, ensure_ascii=False) + "\n")
         return subprocess.CompletedProcess(command, 0, "", "")
 
-    monkeypatch.setattr(export.subprocess, "run", fake_validator)
+    monkeypatch.setattr(fresh_process.subprocess, "run", fake_validator)
     extra = {"max_length": 256} if "max_length" in inspect.signature(export.infra_validate).parameters else {}
 
     counts = export.infra_validate(tmp_path / "saved_model", expected, **extra)
