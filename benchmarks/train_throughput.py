@@ -12,8 +12,9 @@ reference's fixed-seed draw, so both programs train on the same sentence lengths
 Thread pools are the trainer's (the `threads` config section: two ops at once, half of the cores
 each); `--intra-op-threads 0 --inter-op-threads 0` measures TensorFlow's defaults instead. Levers
 (each off by default, to measure one at a time): --jit-compile (XLA, batches padded to their
-bucket's boundary), --bucket-width (finer length buckets), --bfloat16 (mixed precision). The
-README's performance section has what each measured.
+bucket's boundary), --bucket-width (finer length buckets), --bfloat16 (mixed precision),
+--tokens-per-batch (batches by a token budget; not comparable with the reference's 64-sentence
+batches, so reported apart). The README's performance section has what each measured.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--jit-compile", action="store_true", help="compile the train step with XLA")
     p.add_argument("--bucket-width", type=int, default=0, help="length bucket width; 0: the trainer's buckets")
     p.add_argument("--bfloat16", action="store_true", help="mixed precision with bfloat16 compute")
+    p.add_argument(
+        "--tokens-per-batch", type=int, default=0, help="batches by a token budget instead of --batch-size sentences"
+    )
     return p.parse_args()
 
 
@@ -147,6 +151,7 @@ def main() -> None:
             seed=args.seed,
             bucket_boundaries=boundaries,
             pad_to_boundary=args.jit_compile,
+            tokens_per_batch=args.tokens_per_batch,
         )
         dataset = dataset.cache()  # parsing is not what is measured: the reference builds its tensors up front
         batches = sum(1 for _ in dataset)
@@ -162,6 +167,7 @@ def main() -> None:
             "jit_compile": args.jit_compile,
             "bucket_width": args.bucket_width or "trainer default",
             "bfloat16": args.bfloat16,
+            "tokens_per_batch": args.tokens_per_batch or "off",
         },
         "sentences": len(lengths),
         "batches": batches,

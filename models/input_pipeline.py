@@ -23,6 +23,16 @@ _CONTEXT_FEATURES = {text.KEY: tf.io.FixedLenFeature([], tf.string)}
 BUCKET_BOUNDARIES = (8, 12, 16, 20, 25, 30, 40, 50, 70, 100)
 
 
+def bucket_batch_sizes(boundaries: Sequence[int], batch_size: int, tokens_per_batch: int = 0) -> list[int]:
+    """Sentences per batch in each length bucket: `batch_size`, or as many as fit `tokens_per_batch`
+    padded tokens at the bucket's longest (a bucket holds lengths below its boundary; the last one is
+    taken to reach twice the last boundary)."""
+    if not tokens_per_batch:
+        return [batch_size] * (len(boundaries) + 1)
+    longest = [boundary - 1 for boundary in boundaries] + [2 * boundaries[-1]]
+    return [max(1, tokens_per_batch // length) for length in longest]
+
+
 def parse(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
     """One serialized SequenceExample -> its features; `char_ids` as int32 [time, chars]."""
     context, sequence = tf.io.parse_single_sequence_example(
@@ -46,6 +56,7 @@ def tagger_dataset(
     word_dropout: float = 0.0,
     bucket_boundaries: Sequence[int] | None = None,
     pad_to_boundary: bool = False,
+    tokens_per_batch: int = 0,
 ) -> tf.data.Dataset:
     """Batches of (inputs, tag_ids, weights), bucketed by length and right padded.
 
@@ -62,6 +73,8 @@ def tagger_dataset(
         bucket_boundaries: sentence lengths where buckets end (training); default `BUCKET_BOUNDARIES`.
         pad_to_boundary: pad every batch to its bucket's boundary, so that only a few shapes occur (XLA
             compiles one program per shape).
+        tokens_per_batch: training batches by a token budget instead of `batch_size` sentences: each
+            bucket's batches hold as many sentences as fit this many padded tokens at its longest.
 
     Returns:
         A dataset of (inputs: dict with `token_ids` int32 [batch, time] ..., tag_ids int32 [batch, time],
@@ -86,7 +99,7 @@ def tagger_dataset(
         dataset = dataset.bucket_by_sequence_length(
             lambda f: tf.shape(f[text.TOKEN_IDS])[0],
             bucket_boundaries=boundaries,
-            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+            bucket_batch_sizes=bucket_batch_sizes(boundaries, batch_size, tokens_per_batch),
             padding_values={k: padding.get(k, 0) for k in dataset.element_spec} if with_strings else None,
             pad_to_bucket_boundary=pad_to_boundary,
         )
@@ -138,6 +151,7 @@ def classifier_dataset(
     with_strings: bool = False,
     word_dropout: float = 0.0,
     bucket_boundaries: Sequence[int] | None = None,
+    tokens_per_batch: int = 0,
 ) -> tf.data.Dataset:
     """Batches of (inputs, label_ids) for a classifier, bucketed by length when training, right padded.
 
@@ -164,7 +178,7 @@ def classifier_dataset(
         dataset = dataset.bucket_by_sequence_length(
             lambda f: tf.shape(f[text.TOKEN_IDS])[0],
             bucket_boundaries=boundaries,
-            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+            bucket_batch_sizes=bucket_batch_sizes(boundaries, batch_size, tokens_per_batch),
             padded_shapes=padded_shapes,
             padding_values=padding,
         )
@@ -293,7 +307,7 @@ def translator_dataset(
         dataset = dataset.bucket_by_sequence_length(
             lambda f: tf.shape(f[text.SOURCE_IDS])[0],
             bucket_boundaries=boundaries,
-            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+            bucket_batch_sizes=bucket_batch_sizes(boundaries, batch_size),
             padded_shapes=padded_shapes,
             padding_values=padding,
         )
