@@ -33,12 +33,18 @@ def thread_counts(threads: ThreadsConfig, cores: int | None = None) -> tuple[int
 def configure_threads(threads: ThreadsConfig) -> tuple[int, int]:
     """Sizes TensorFlow's thread pools; returns the (intra_op, inter_op) counts in effect.
 
-    When TensorFlow has already started in this process (a caller ran ops before the pipeline),
-    its pools can no longer change: they are kept, with a warning.
+    Before TensorFlow is imported, the sizes go into the environment variables it reads when it
+    starts (so a run whose stages are all cached never imports it, and Beam's worker processes get
+    them too). When TensorFlow has already started in this process (a caller ran ops before the
+    pipeline), its pools can no longer change: they are kept, with a warning.
     """
+    intra, inter = thread_counts(threads)
+    if "tensorflow" not in sys.modules:
+        os.environ["TF_NUM_INTRAOP_THREADS"] = str(intra)
+        os.environ["TF_NUM_INTEROP_THREADS"] = str(inter)
+        return intra, inter
     import tensorflow as tf
 
-    intra, inter = thread_counts(threads)
     current = (
         tf.config.threading.get_intra_op_parallelism_threads(),
         tf.config.threading.get_inter_op_parallelism_threads(),

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import pathlib
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -10,6 +13,8 @@ import pytest
 from pipeline import config, runtime
 from pipeline.config import ThreadsConfig
 from pipeline.errors import ConfigError
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
@@ -106,3 +111,19 @@ def test_a_stateful_language_model_trains_on_one_replica_only(tmp_path):
             tmp_path, "kind: language_model\ndata: {format: text, train: t.txt}\ntrain: {strategy: mirrored}\n"
         )
     assert "stateful streams need one replica" in str(error.value)
+
+
+def test_before_tensorflow_starts_the_pools_go_into_its_environment_variables():
+    """A fresh process, so that TensorFlow is not imported yet; the settings must not import it either."""
+    script = (
+        "import os, sys\n"
+        "from pipeline import runtime\n"
+        "from pipeline.config import ThreadsConfig\n"
+        "print(runtime.configure_threads(ThreadsConfig(intra_op=3, inter_op=5)))\n"
+        "env = os.environ\n"
+        "print(env['TF_NUM_INTRAOP_THREADS'], env['TF_NUM_INTEROP_THREADS'], 'tensorflow' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.splitlines() == ["(3, 5)", "3 5 False"]
