@@ -145,6 +145,9 @@ class ModelConfig:
 class TrainConfig:
     epochs: int = dataclasses.field(default=2, metadata=_at_least(1))
     batch_size: int = dataclasses.field(default=32, metadata=_at_least(1))
+    # Taggers and classifiers: training batches by a token budget instead of `batch_size` sentences;
+    # each length bucket's batches hold as many sentences as fit this many padded tokens. 0: off.
+    tokens_per_batch: int = dataclasses.field(default=0, metadata=_at_least(0))
     learning_rate: float = dataclasses.field(default=2e-3, metadata={"min": 0.0})
     # Gradients are rescaled so that their global norm is at most this (Pascanu et al. 2013).
     clip_norm: float | None = dataclasses.field(default=5.0, metadata={"min": 0.0})
@@ -397,6 +400,8 @@ def _check_task(task: TaskConfig) -> None:
             f"tasks.{task.name}.data.format: a {task.kind} reads {' or '.join(KIND_FORMATS[task.kind])}, "
             f"not {task.data.format}"
         )
+    if task.train.tokens_per_batch and task.kind not in ("tagger", "classifier"):
+        raise ConfigError(f"tasks.{task.name}.train.tokens_per_batch: only taggers and classifiers batch by tokens")
     if task.kind == "language_model" and task.train.strategy != "default":
         raise ConfigError(
             f"tasks.{task.name}.train.strategy: a language model's stateful streams need one replica; use default"

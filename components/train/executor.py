@@ -188,6 +188,7 @@ class TaggerRecipe(Recipe):
             shuffle_buffer=train.shuffle_buffer,
             seed=seed,
             word_dropout=train.word_dropout,
+            tokens_per_batch=train.tokens_per_batch,
         )
 
 
@@ -206,7 +207,12 @@ class ClassifierRecipe(Recipe):
         if seed is None:
             return input_pipeline.classifier_dataset(files, train.batch_size)
         return input_pipeline.classifier_dataset(
-            files, train.batch_size, shuffle_buffer=train.shuffle_buffer, seed=seed, word_dropout=train.word_dropout
+            files,
+            train.batch_size,
+            shuffle_buffer=train.shuffle_buffer,
+            seed=seed,
+            word_dropout=train.word_dropout,
+            tokens_per_batch=train.tokens_per_batch,
         )
 
 

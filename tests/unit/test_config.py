@@ -534,3 +534,14 @@ def test_the_variant_label_is_not_a_param(tmp_path):
 def test_sweep_errors_name_what_is_wrong(tmp_path, sweep, message):
     with pytest.raises(ConfigError, match=message):
         config.load(write(tmp_path, MINIMAL + sweep + "\n"))
+
+
+def test_tokens_per_batch_is_for_taggers_and_classifiers(tmp_path):
+    loaded = config.load(write(tmp_path, with_task_keys("train: {tokens_per_batch: 2048}\n")))
+    assert loaded.tasks[0].train.tokens_per_batch == 2048
+
+    text = MINIMAL.replace("kind: tagger", "kind: translator").replace(
+        "data: {train: data/train.txt}", "data: {format: parallel_tsv, train: data/train.txt}"
+    )
+    message = load_error(tmp_path, text + "    train: {tokens_per_batch: 2048}\n")
+    assert message == "tasks.t1.train.tokens_per_batch: only taggers and classifiers batch by tokens"
