@@ -142,6 +142,22 @@ class TextTokenizer(tf.Module):
                 no_pretokenization=True,
             )
 
+    @classmethod
+    def for_task(cls, preprocess, wordpieces: Sequence[str] | None = None) -> TextTokenizer:
+        """The tokenizer a task's preprocess config (`PreprocessConfig`) describes.
+
+        Args:
+            preprocess: its `tokenizer`, `token_pattern`, `normalization` and `lowercase` are used.
+            wordpieces: the learned pieces (`Vocabulary.wordpieces()`), for a `wordpiece` tokenizer.
+        """
+        return cls(
+            preprocess.tokenizer,
+            pattern=preprocess.token_pattern,
+            normalization=preprocess.normalization,
+            lowercase=preprocess.lowercase,
+            wordpieces=wordpieces if preprocess.tokenizer == "wordpiece" else None,
+        )
+
     def pretokenize(self, text: tf.Tensor) -> tf.RaggedTensor:
         """The words of `text` string [batch] -> string [batch, (words)], before any wordpiece split."""
         words = self.words.tokenize(normalize_text(text, self.normalization))

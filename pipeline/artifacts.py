@@ -165,6 +165,10 @@ class Vocabulary(Artifact):
     def tokens(self, name: str) -> list[str]:
         return [token for token, _ in self.entries(name)]
 
+    def wordpieces(self) -> list[str] | None:
+        """The learned wordpiece vocabulary, or None when the task's tokenizer learns none."""
+        return self.tokens("wordpieces") if "wordpieces" in self.names() else None
+
     def entries(self, name: str) -> list[tuple[str, int]]:
         entries = []
         with self.path(name).open(encoding="utf-8") as lines:

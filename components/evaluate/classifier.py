@@ -141,15 +141,8 @@ class _Tokens:
 
     def __init__(self, params: EvaluateParameters, vocabulary: artifacts.Vocabulary) -> None:
         p = params.preprocess
-        wordpieces = vocabulary.tokens("wordpieces") if p.tokenizer == "wordpiece" else None
         self.lowercase = p.lowercase
-        self.tokenizer = text.TextTokenizer(
-            p.tokenizer,
-            pattern=p.token_pattern,
-            normalization=p.normalization,
-            lowercase=p.lowercase,
-            wordpieces=wordpieces,
-        )
+        self.tokenizer = text.TextTokenizer.for_task(p, vocabulary.wordpieces())
         self.cache: dict[str, list[str]] = {}
 
     def prime(self, texts: Sequence[str]) -> None:

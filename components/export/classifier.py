@@ -31,13 +31,7 @@ def serving_module(
 ) -> ClassifierServingModule:
     """The trained classifier wrapped with its tokenizer and vocabularies."""
     p = params.preprocess
-    tokenizer = text.TextTokenizer(
-        p.tokenizer,
-        pattern=p.token_pattern,
-        normalization=p.normalization,
-        lowercase=p.lowercase,
-        wordpieces=vocabulary.tokens("wordpieces") if p.tokenizer == "wordpiece" else None,
-    )
+    tokenizer = text.TextTokenizer.for_task(p, vocabulary.wordpieces())
     return ClassifierServingModule(
         keras.saving.load_model(model_artifact.path),
         tokenizer,

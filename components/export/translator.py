@@ -30,13 +30,7 @@ def serving_module(
 ) -> TranslatorServingModule:
     p = params.preprocess
     shared = "words" in vocabulary.names()
-    tokenizer = text.TextTokenizer(
-        p.tokenizer,
-        pattern=p.token_pattern,
-        normalization=p.normalization,
-        lowercase=p.lowercase,
-        wordpieces=vocabulary.tokens("wordpieces") if p.tokenizer == "wordpiece" else None,
-    )
+    tokenizer = text.TextTokenizer.for_task(p, vocabulary.wordpieces())
     return TranslatorServingModule(
         keras.saving.load_model(model_artifact.path),
         tokenizer,

@@ -156,14 +156,7 @@ class LabeledTexts:
         from models import text
 
         if self._tokenizer is None or (wordpieces is not None and self._tokenizer.wordpiece is None):
-            p = self.params
-            self._tokenizer = text.TextTokenizer(
-                p.tokenizer,
-                pattern=p.token_pattern,
-                normalization=p.normalization,
-                lowercase=p.lowercase,
-                wordpieces=wordpieces,
-            )
+            self._tokenizer = text.TextTokenizer.for_task(self.params, wordpieces)
         return self._tokenizer
 
     def pretoken_counts(self, batch: Sequence[dict[str, Any]]) -> Iterator[tuple[str, int]]:
