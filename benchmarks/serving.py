@@ -307,59 +307,33 @@ def model_kind(model: Any) -> str:
 # Each `measure_<kind>` returns the kind's fields of the report, in their order in the JSON line.
 
 
-def measure_tagger(model: Any, sentences: list[str], warmup: int, repeats: int, seconds: float) -> dict[str, Any]:
-    """`serving_default`; tokens: the non-empty `tokens` it returns."""
-    serve = model.signatures["serving_default"]
-    latencies = latency_ms(serve, text_requests("text", sentences, repeats), warmup, repeats)
-    per_second, tokens_per_second = throughput(
-        serve, text_batches("text", sentences), lambda batch, out: int((out["tokens"] != b"").sum()), warmup, seconds
-    )
-    return {
-        "latency_ms": summary(latencies),
-        "batch": BATCH,
-        "throughput": {
-            "sentences_per_second": round(per_second, 1),
-            "tokens_per_second": round(tokens_per_second, 1),
-        },
-    }
+def measure_serving_default(
+    count: Callable[[dict, dict], int], tokens_key: str
+) -> Callable[[Any, list[str], int, int, float], dict[str, Any]]:
+    """A `measure_<kind>` of `serving_default`: tokens are `count(batch, outputs)`, reported as `tokens_key`."""
+
+    def measure(model: Any, sentences: list[str], warmup: int, repeats: int, seconds: float) -> dict[str, Any]:
+        serve = model.signatures["serving_default"]
+        latencies = latency_ms(serve, text_requests("text", sentences, repeats), warmup, repeats)
+        per_second, tokens_per_second = throughput(serve, text_batches("text", sentences), count, warmup, seconds)
+        return {
+            "latency_ms": summary(latencies),
+            "batch": BATCH,
+            "throughput": {"sentences_per_second": round(per_second, 1), tokens_key: round(tokens_per_second, 1)},
+        }
+
+    return measure
 
 
-def measure_classifier(model: Any, sentences: list[str], warmup: int, repeats: int, seconds: float) -> dict[str, Any]:
-    """`serving_default`; tokens: those of the input sentences, split on whitespace."""
-    serve = model.signatures["serving_default"]
-    latencies = latency_ms(serve, text_requests("text", sentences, repeats), warmup, repeats)
-    per_second, tokens_per_second = throughput(
-        serve, text_batches("text", sentences), lambda batch, out: whitespace_tokens(batch["text"]), warmup, seconds
-    )
-    return {
-        "latency_ms": summary(latencies),
-        "batch": BATCH,
-        "throughput": {
-            "sentences_per_second": round(per_second, 1),
-            "input_tokens_per_second": round(tokens_per_second, 1),
-        },
-    }
-
-
-def measure_translator(model: Any, sentences: list[str], warmup: int, repeats: int, seconds: float) -> dict[str, Any]:
-    """`serving_default`; tokens: those of the translations, split on whitespace."""
-    serve = model.signatures["serving_default"]
-    latencies = latency_ms(serve, text_requests("text", sentences, repeats), warmup, repeats)
-    per_second, tokens_per_second = throughput(
-        serve,
-        text_batches("text", sentences),
-        lambda batch, out: whitespace_tokens(out["translation"]),
-        warmup,
-        seconds,
-    )
-    return {
-        "latency_ms": summary(latencies),
-        "batch": BATCH,
-        "throughput": {
-            "sentences_per_second": round(per_second, 1),
-            "output_tokens_per_second": round(tokens_per_second, 1),
-        },
-    }
+# Tagger: the non-empty `tokens` it returns; classifier: the input's, split on whitespace; translator:
+# the translation's, split on whitespace.
+measure_tagger = measure_serving_default(lambda batch, out: int((out["tokens"] != b"").sum()), "tokens_per_second")
+measure_classifier = measure_serving_default(
+    lambda batch, out: whitespace_tokens(batch["text"]), "input_tokens_per_second"
+)
+measure_translator = measure_serving_default(
+    lambda batch, out: whitespace_tokens(out["translation"]), "output_tokens_per_second"
+)
 
 
 def measure_language_model(
