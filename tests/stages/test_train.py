@@ -78,3 +78,21 @@ def test_model_properties_give_parameters_and_epochs(trained):
 
     assert properties["epochs"] == 1
     assert properties["parameters"] > 0
+
+
+def test_the_tagger_trains_on_token_budget_batches_when_asked(tiny_task, tiny_config, preprocessed):
+    import dataclasses
+
+    from components.train import executor, spec
+
+    def batch_shapes(**train) -> list[tuple[int, int]]:
+        task = dataclasses.replace(tiny_task, train=dataclasses.replace(tiny_task.train, batch_size=4, **train))
+        parameters = spec.component(task, tiny_config).parameters
+        recipe = executor.RECIPES["tagger"](parameters, preprocessed.output("vocabulary"))
+        batches = recipe.dataset(preprocessed.output("shards").files("train"), seed=1)
+        return [tuple(inputs[text.TOKEN_IDS].shape) for inputs, _, _ in batches]
+
+    assert max(rows for rows, _ in batch_shapes()) == 4
+    by_tokens = batch_shapes(tokens_per_batch=4096)
+    assert max(rows for rows, _ in by_tokens) > 4
+    assert max(rows * width for rows, width in by_tokens) <= 4096
