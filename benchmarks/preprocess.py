@@ -2,19 +2,19 @@
 
 The corpus (default: the full Brown corpus, 57,340 sentences / 1.16 M tokens, universal tags, prepared
 once into ~/.cache/seqpipe/brown_full/ by `data/prepare_brown.py --all`) becomes one tagger task in a
-temporary pipeline config. The project's runner (`pipeline.runner.run_task` over `pipeline.dag.build`)
+temporary pipeline config. The project's runner (`pipeline.runner.run_task` over `dag.build`)
 runs ingest and statistics once, outside the timing, then the preprocess stage (DirectRunner,
 multi_processing) fresh for each worker count: its output folder is removed before each run, so the
 cache never answers, and the time is the one the runner records for the stage.
 
 The reference does the same work on the same ingested examples without Beam, in this process: reads
 and parses the JSON lines, counts words (`text.normalize_words`), characters (`text.split_chars`)
-and tags over train, orders them with `features.ordered_vocabulary`, encodes every split into the
+and tags over train, orders them with `layout.ordered_vocabulary`, encodes every split into the
 same SequenceExamples (`text.TaggerFeaturizer`), and writes N TFRecord shards per split (a record's
 shard by `executor.shard_of`, each shard sorted by key) plus the vocabularies and a manifest. It
 turns ragged ids into lists through numpy and builds the SequenceExamples as `tf.train` objects.
 `--stage-like-reference` also times it counting and encoding with the stage's own layout code
-(`features.TaggedSentences`: per-batch counts, SequenceExamples written by `sequence_example`), to
+(`kinds/tagger/preprocess.py`'s `TaggedSentences`: per-batch counts, SequenceExamples written by `sequence_example`), to
 tell Beam's own cost from that of the encoding code. TensorFlow is imported
 before the reference's clock starts (`tf_import_seconds`); Beam's workers import it inside the
 stage's time. The vocabularies of every run must be equal (the benchmark stops otherwise); whether
@@ -76,7 +76,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument(
         "--stage-like-reference",
         action="store_true",
-        help="also time the reference counting and encoding with the stage's layout code (features.py)",
+        help="also time the reference counting and encoding with the stage's layout code (the tagger's)",
     )
     p.add_argument("--executor", help="MODULE:FUNCTION to run as the preprocess executor instead of the project's")
     args = p.parse_args()
@@ -139,7 +139,8 @@ class Task:
 
 
 def make_task(corpus: pathlib.Path, folder: pathlib.Path, name: str, shards: int, executor: str | None) -> Task:
-    from pipeline import config, dag
+    import dag
+    from pipeline import config
 
     folder.mkdir(parents=True)
     raw = {
@@ -241,7 +242,7 @@ def _batches(items: list, size: int) -> Iterator[list]:
 
 def plain_vocabularies(train: list[dict], params, batch: int) -> dict[str, list[tuple[str, int]]]:
     """Words, characters and tags of the training examples counted with `collections.Counter`, then ordered."""
-    from components.preprocess.features import ordered_vocabulary
+    from components.preprocess.layout import ordered_vocabulary
     from models import text
 
     counts: dict[str, collections.Counter] = {name: collections.Counter() for name in ("words", "chars", "tags")}
@@ -297,10 +298,10 @@ def plain_encoder(vocabularies: dict[str, list[tuple[str, int]]], params):
 
 
 def stage_vocabularies(train: list[dict], params, batch: int) -> dict[str, list[tuple[str, int]]]:
-    """The vocabularies through the stage's own layout code (`features.TaggedSentences.unit_counts`)."""
-    from components.preprocess import features
+    """The vocabularies through the stage's own layout code (`TaggedSentences.unit_counts`)."""
+    from kinds.tagger.preprocess import TaggedSentences
 
-    layout = features.layout("tagger", params)
+    layout = TaggedSentences(params)
     counts = collections.Counter()
     for chunk in _batches(train, batch):
         counts.update(dict(layout.unit_counts(chunk, None)))
@@ -311,10 +312,10 @@ def stage_vocabularies(train: list[dict], params, batch: int) -> dict[str, list[
 
 
 def stage_encoder(vocabularies: dict[str, list[tuple[str, int]]], params):
-    """The stage's own encoding code (`features.TaggedSentences.encode`, which writes the wire format itself)."""
-    from components.preprocess import features
+    """The stage's own encoding code (`TaggedSentences.encode`, which writes the wire format itself)."""
+    from kinds.tagger.preprocess import TaggedSentences
 
-    layout = features.layout("tagger", params)
+    layout = TaggedSentences(params)
     return lambda chunk: layout.encode(chunk, vocabularies)
 
 

@@ -114,7 +114,7 @@ def main() -> None:
     if args.bfloat16:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
 
-    from components.train.executor import compile_model
+    from components.train.recipe import compile_model
     from models import input_pipeline
     from models.tagger import TaggerSizes, build_tagger
     from pipeline.config import ModelConfig, TrainConfig

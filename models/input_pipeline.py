@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from models import text
+from models.buckets import BUCKET_BOUNDARIES, bucket_batch_sizes
 
 _SEQUENCE_FEATURES = {
     text.TOKENS: tf.io.FixedLenSequenceFeature([], tf.string),
@@ -19,30 +20,63 @@ _SEQUENCE_FEATURES = {
     text.CHAR_IDS: tf.io.RaggedFeature(tf.int64),
 }
 _CONTEXT_FEATURES = {text.KEY: tf.io.FixedLenFeature([], tf.string)}
-# Sentences are batched with others of similar length, so little compute goes to padding.
-BUCKET_BOUNDARIES = (8, 12, 16, 20, 25, 30, 40, 50, 70, 100)
 
 
-def bucket_batch_sizes(boundaries: Sequence[int], batch_size: int, tokens_per_batch: int = 0) -> list[int]:
-    """Sentences per batch in each length bucket: `batch_size`, or as many as fit `tokens_per_batch`
-    padded tokens at the bucket's longest (a bucket holds lengths below its boundary; the last one is
-    taken to reach twice the last boundary)."""
-    if not tokens_per_batch:
-        return [batch_size] * (len(boundaries) + 1)
-    longest = [boundary - 1 for boundary in boundaries] + [2 * boundaries[-1]]
-    return [max(1, tokens_per_batch // length) for length in longest]
+def _parsed(serialized: tf.Tensor, context: dict, sequence: dict, ids: tuple[str, ...]) -> dict[str, tf.Tensor]:
+    """The context and sequence features of one serialized SequenceExample, the `ids` as int32."""
+    context, sequence = tf.io.parse_single_sequence_example(
+        serialized, context_features=context, sequence_features=sequence
+    )
+    features = {**context, **sequence}
+    for key in ids:
+        features[key] = tf.cast(features[key], tf.int32)
+    return features
 
 
 def parse(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
-    """One serialized SequenceExample -> its features; `char_ids` as int32 [time, chars]."""
-    context, sequence = tf.io.parse_single_sequence_example(
-        serialized, context_features=_CONTEXT_FEATURES, sequence_features=_SEQUENCE_FEATURES
-    )
-    features = {**context, **sequence}
-    for key in (text.TOKEN_IDS, text.TAG_IDS):
-        features[key] = tf.cast(features[key], tf.int32)
+    """One serialized tagger SequenceExample -> its features; `char_ids` as int32 [time, chars]."""
+    features = _parsed(serialized, _CONTEXT_FEATURES, _SEQUENCE_FEATURES, (text.TOKEN_IDS, text.TAG_IDS))
     features[text.CHAR_IDS] = tf.cast(features[text.CHAR_IDS].to_tensor(), tf.int32)
     return features
+
+
+def _records(files: Sequence[pathlib.Path], shuffle_buffer: int, seed: int | None) -> tf.data.Dataset:
+    """The serialized examples of the shards, shuffled with `shuffle_buffer` (training) or in shard order."""
+    dataset = tf.data.TFRecordDataset([str(f) for f in files])
+    if shuffle_buffer:
+        # One order per dataset: the trainer builds each epoch's dataset with its own seed, so that a
+        # run resumed from a checkpoint sees the same batches as one that never stopped.
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
+    return dataset
+
+
+def _batches(
+    dataset: tf.data.Dataset,
+    length_of: str,
+    batch_size: int,
+    *,
+    bucketed: bool,
+    scalars: Sequence[str],
+    boundaries: Sequence[int] | None = None,
+    tokens_per_batch: int = 0,
+) -> tf.data.Dataset:
+    """Right-padded batches of a dataset of feature dicts: bucketed by the length of `length_of` (training),
+    or in order; `scalars` are the features of one value an example, every other feature is a sequence.
+    Strings are padded with "", numbers with 0."""
+    padded_shapes = {key: [] if key in scalars else [None] for key in dataset.element_spec}
+    padding = {
+        key: tf.constant("" if spec.dtype == tf.string else 0, spec.dtype) for key, spec in dataset.element_spec.items()
+    }
+    if not bucketed:
+        return dataset.padded_batch(batch_size, padded_shapes=padded_shapes, padding_values=padding)
+    boundaries = list(boundaries or BUCKET_BOUNDARIES)
+    return dataset.bucket_by_sequence_length(
+        lambda f: tf.shape(f[length_of])[0],
+        bucket_boundaries=boundaries,
+        bucket_batch_sizes=bucket_batch_sizes(boundaries, batch_size, tokens_per_batch),
+        padded_shapes=padded_shapes,
+        padding_values=padding,
+    )
 
 
 def tagger_dataset(
@@ -80,12 +114,7 @@ def tagger_dataset(
         A dataset of (inputs: dict with `token_ids` int32 [batch, time] ..., tag_ids int32 [batch, time],
         weights float32 [batch, time]: 1 on real tokens, 0 on padding).
     """
-    dataset = tf.data.TFRecordDataset([str(f) for f in files])
-    if shuffle_buffer:
-        # One order per dataset: the trainer builds each epoch's dataset with its own seed, so that a
-        # run resumed from a checkpoint sees the same batches as one that never stopped.
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
-    dataset = dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    dataset = _records(files, shuffle_buffer, seed).map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
     def select(features):
         keys = [text.TOKEN_IDS, text.TAG_IDS] + ([text.CHAR_IDS] if char_features else [])
@@ -133,13 +162,7 @@ _CLASSIFIER_SEQUENCE = {text.TOKEN_IDS: tf.io.FixedLenSequenceFeature([], tf.int
 
 def parse_classifier(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
     """One serialized classifier SequenceExample -> `token_ids` int32 [time], `label_id` int32 [], strings."""
-    context, sequence = tf.io.parse_single_sequence_example(
-        serialized, context_features=_CLASSIFIER_CONTEXT, sequence_features=_CLASSIFIER_SEQUENCE
-    )
-    features = {**context, **sequence}
-    for key in (text.TOKEN_IDS, text.LABEL_ID):
-        features[key] = tf.cast(features[key], tf.int32)
-    return features
+    return _parsed(serialized, _CLASSIFIER_CONTEXT, _CLASSIFIER_SEQUENCE, (text.TOKEN_IDS, text.LABEL_ID))
 
 
 def classifier_dataset(
@@ -160,30 +183,21 @@ def classifier_dataset(
     Returns:
         A dataset of (inputs: {"token_ids": int32 [batch, time], ...}, label_ids int32 [batch]).
     """
-    dataset = tf.data.TFRecordDataset([str(f) for f in files])
-    if shuffle_buffer:
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
+    dataset = _records(files, shuffle_buffer, seed)
     dataset = dataset.map(parse_classifier, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if not with_strings:  # training and validation: a label unseen in training has no class to learn (id -1)
         dataset = dataset.filter(lambda features: features[text.LABEL_ID] >= 0)
     keys = [text.TOKEN_IDS, text.LABEL_ID] + ([text.KEY, text.TEXT, text.LABEL] if with_strings else [])
     dataset = dataset.map(lambda features: {key: features[key] for key in keys})
-    padded_shapes = {key: [None] if key == text.TOKEN_IDS else [] for key in keys}
-    padding = {
-        key: tf.constant("" if key in (text.KEY, text.TEXT, text.LABEL) else 0, dataset.element_spec[key].dtype)
-        for key in keys
-    }
-    if shuffle_buffer:
-        boundaries = list(bucket_boundaries or BUCKET_BOUNDARIES)
-        dataset = dataset.bucket_by_sequence_length(
-            lambda f: tf.shape(f[text.TOKEN_IDS])[0],
-            bucket_boundaries=boundaries,
-            bucket_batch_sizes=bucket_batch_sizes(boundaries, batch_size, tokens_per_batch),
-            padded_shapes=padded_shapes,
-            padding_values=padding,
-        )
-    else:
-        dataset = dataset.padded_batch(batch_size, padded_shapes=padded_shapes, padding_values=padding)
+    dataset = _batches(
+        dataset,
+        text.TOKEN_IDS,
+        batch_size,
+        bucketed=bool(shuffle_buffer),
+        scalars=(text.KEY, text.TEXT, text.LABEL, text.LABEL_ID),
+        boundaries=bucket_boundaries,
+        tokens_per_batch=tokens_per_batch,
+    )
 
     def split(features):
         label_ids = features.pop(text.LABEL_ID)
@@ -280,9 +294,7 @@ def translator_dataset(
         A dataset of (inputs: {"source_ids": int32 [batch, src], "target_in": int32 [batch, tgt], and with
         `with_strings` "key", "source", "target"}, target_out int32 [batch, tgt], weights float32 [batch, tgt]).
     """
-    dataset = tf.data.TFRecordDataset([str(f) for f in files])
-    if shuffle_buffer:
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
+    dataset = _records(files, shuffle_buffer, seed)
 
     def parse(serialized):
         context, sequence = tf.io.parse_single_sequence_example(
@@ -299,20 +311,15 @@ def translator_dataset(
         return features
 
     dataset = dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    strings = (text.KEY, text.SOURCE, text.TARGET)
-    padded_shapes = {key: [] if key in strings else [None] for key in dataset.element_spec}
-    padding = {key: tf.constant("" if key in strings else 0, spec.dtype) for key, spec in dataset.element_spec.items()}
-    if shuffle_buffer:
-        boundaries = list(bucket_boundaries or BUCKET_BOUNDARIES)
-        dataset = dataset.bucket_by_sequence_length(
-            lambda f: tf.shape(f[text.SOURCE_IDS])[0],
-            bucket_boundaries=boundaries,
-            bucket_batch_sizes=bucket_batch_sizes(boundaries, batch_size),
-            padded_shapes=padded_shapes,
-            padding_values=padding,
-        )
-    else:
-        dataset = dataset.padded_batch(batch_size, padded_shapes=padded_shapes, padding_values=padding)
+    scalars = (text.KEY, text.SOURCE, text.TARGET)
+    dataset = _batches(
+        dataset,
+        text.SOURCE_IDS,
+        batch_size,
+        bucketed=bool(shuffle_buffer),
+        scalars=scalars,
+        boundaries=bucket_boundaries,
+    )
 
     def split(features):
         target_out = features.pop("out")

@@ -21,10 +21,9 @@ this module.
 from __future__ import annotations
 
 import math
+from typing import Protocol
 
 import numpy as np
-
-from pipeline.config import CurriculumConfig
 
 SCHEDULES = ("constant", "linear", "exponential", "inverse_sigmoid")
 
@@ -45,7 +44,18 @@ PARAMETERS = {
 }
 
 
-def validate(config: CurriculumConfig) -> None:
+class Curriculum(Protocol):
+    """What this module reads of a curriculum config (`pipeline.config.CurriculumConfig`, which models/ does
+    not import): the schedule's name and parameters. `validate` also builds `type(config)()`, whose values
+    are the defaults."""
+
+    schedule: str
+    k: float
+    c: float
+    epsilon_min: float
+
+
+def validate(config: Curriculum) -> None:
     """Checks that the schedule's parameters make sense together.
 
     Raises:
@@ -59,7 +69,7 @@ def validate(config: CurriculumConfig) -> None:
             raise ValueError(f"curriculum.{key}: must be a finite number ≥ 0, not {value}")
     if config.epsilon_min > 1:
         raise ValueError(f"curriculum.epsilon_min: must be at most 1, not {config.epsilon_min}")
-    defaults = CurriculumConfig()
+    defaults = type(config)()  # the config class's defaults, whatever the class
     for key in ("c", "epsilon_min"):
         if key not in PARAMETERS[config.schedule] and getattr(config, key) != getattr(defaults, key):
             raise ValueError(
@@ -81,7 +91,7 @@ def validate(config: CurriculumConfig) -> None:
         )
 
 
-def teacher_forcing_probability(config: CurriculumConfig, i: int | np.ndarray) -> float | np.ndarray:
+def teacher_forcing_probability(config: Curriculum, i: int | np.ndarray) -> float | np.ndarray:
     """The paper's ε_i: the probability of feeding the decoder the true previous token at step or epoch `i`.
 
     Args:

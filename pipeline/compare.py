@@ -18,6 +18,16 @@ class RunSummary:
     metrics: Mapping[str, float]
 
 
+def with_legacy_names(metrics: Mapping[str, float], legacy: Mapping[str, str]) -> dict[str, float]:
+    """A run's metrics, with each metric that older runs logged under another name (`legacy`: new -> old)
+    also under its new name, so that runs from before a rename line up with today's."""
+    found = dict(metrics)
+    for new, old in legacy.items():
+        if new not in found and old in found:
+            found[new] = found[old]
+    return found
+
+
 def comparison_table(
     runs: Sequence[RunSummary], metrics: Sequence[str], *, lower_is_better: bool = False
 ) -> tuple[list[str], list[list[str]]]:

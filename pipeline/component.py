@@ -1,4 +1,8 @@
-"""What a stage is: a spec (typed inputs, outputs), its parameters, and an executor that does the work."""
+"""What a stage is: a spec (typed inputs, outputs), its parameters, and an executor that does the work.
+
+A `Component` is one stage of one task's pipeline. Its inputs are wired to the outputs of earlier
+stages by name (`Channel`s, set in `dag.py`), never found by globbing another stage's folder.
+"""
 
 from __future__ import annotations
 
@@ -19,11 +23,11 @@ class ComponentSpec:
 
     Attributes:
         name: the stage name (`ingest`, `train`, ...).
-        inputs: input name -> artifact type; the runner finds each input by its type.
+        inputs: input name -> artifact type.
         outputs: output name -> artifact type.
         executor: `module:function` of the executor, imported only when the stage runs, so that
             building the DAG (and `--help`) does not import TensorFlow or Beam.
-        code: source folders whose files are part of the stage's fingerprint (its code version).
+        code: source folders and files whose contents are part of the stage's fingerprint (its code version).
     """
 
     name: str
@@ -38,11 +42,57 @@ class ComponentSpec:
 
 
 @dataclasses.dataclass(frozen=True)
+class Channel:
+    """One output of one stage, as the input of another: `stage` and `output` name, and its artifact type."""
+
+    stage: str
+    output: str
+    type: type[artifacts.Artifact]
+
+
+@dataclasses.dataclass(frozen=True)
 class Component:
-    """A stage of one task's pipeline: a spec plus its (frozen, JSON-able) parameters."""
+    """A stage of one task's pipeline: a spec plus its (frozen, JSON-able) parameters.
+
+    Attributes:
+        spec: what the stage is.
+        parameters: what this task's config makes of it.
+        code: source files that this task's stage fingerprints besides `spec.code` (its kind's files).
+        inputs: input name -> the `Channel` it reads; set by `wire`.
+    """
 
     spec: ComponentSpec
     parameters: Any
+    code: tuple[str, ...] = ()
+    inputs: Mapping[str, Channel] = dataclasses.field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def output(self, name: str) -> Channel:
+        """The channel of this stage's output `name`, to wire into a later stage."""
+        if name not in self.spec.outputs:
+            raise KeyError(f"stage {self.spec.name} has no output {name!r} (outputs: {', '.join(self.spec.outputs)})")
+        return Channel(self.spec.name, name, self.spec.outputs[name])
+
+    def wire(self, **inputs: Channel) -> Component:
+        """This component with its inputs connected: every input of the spec, each to a channel of its type.
+
+        Raises:
+            TypeError: an input is missing, unknown, or connected to a channel of another artifact type.
+        """
+        if set(inputs) != set(self.spec.inputs):
+            raise TypeError(
+                f"stage {self.spec.name} takes inputs {sorted(self.spec.inputs)}, was given {sorted(inputs)}"
+            )
+        for name, channel in inputs.items():
+            if channel.type is not self.spec.inputs[name]:
+                raise TypeError(
+                    f"stage {self.spec.name}: input {name!r} needs a {self.spec.inputs[name].TYPE_NAME}, "
+                    f"not {channel.stage}.{channel.output} ({channel.type.TYPE_NAME})"
+                )
+        return dataclasses.replace(self, inputs=dict(inputs))
 
 
 @dataclasses.dataclass

@@ -18,22 +18,15 @@ from typing import Any
 
 import yaml
 
+import kinds
+from models import schedules
+from pipeline import tracking
 from pipeline.errors import ConfigError
 
-KINDS = ("tagger", "classifier", "translator", "language_model")
 FORMATS = ("brown", "conllu", "conll", "tsv", "parallel_tsv", "text")
 TOKENIZERS = ("regex", "whitespace", "unicode_script", "characters", "wordpiece")
-# The formats each kind reads, and the tokenizers that cut text into the units its examples hold.
-KIND_FORMATS = {
-    "tagger": ("brown", "conllu", "conll"),
-    "classifier": ("tsv",),
-    "translator": ("parallel_tsv",),
-    "language_model": ("text",),
-}
-KIND_TOKENIZERS = {"tagger": ("regex", "whitespace", "unicode_script")}
 # tf.distribute strategies for training (`train.strategy`).
 STRATEGIES = ("default", "mirrored", "multi_worker_mirrored")
-IMPLEMENTED_KINDS = KINDS
 
 
 def _choice(*values: str) -> dict[str, Any]:
@@ -228,7 +221,8 @@ class ExportConfig:
 @dataclasses.dataclass(frozen=True)
 class TaskConfig:
     name: str
-    kind: str = dataclasses.field(metadata=_choice(*KINDS))
+    # One of the registry's kinds (`kinds/`): what the task's model is, and every rule that comes with it.
+    kind: str
     data: DataConfig
     statistics: StatisticsConfig = StatisticsConfig()
     preprocess: PreprocessConfig = PreprocessConfig()
@@ -310,11 +304,7 @@ class PipelineConfig:
     @property
     def tracking_uri(self) -> str:
         """The tracking URI, with a relative SQLite path resolved against the config file's folder."""
-        uri = self.tracking.uri
-        prefix = "sqlite:///"
-        if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
-            return prefix + str(self.resolve(uri[len(prefix) :]))
-        return uri
+        return tracking.absolute_sqlite_uri(self.tracking.uri, self.base_dir.resolve())
 
 
 # ----------------------------------------------------------------------------------------------
@@ -395,20 +385,15 @@ def _check_task(task: TaskConfig) -> None:
     """What one task (or sweep variant) must satisfy beyond the types of its keys."""
     if not task.data.train:
         raise ConfigError(f"tasks.{task.name}.data.train: a file or glob is needed")
-    if task.data.format not in KIND_FORMATS[task.kind]:
-        raise ConfigError(
-            f"tasks.{task.name}.data.format: a {task.kind} reads {' or '.join(KIND_FORMATS[task.kind])}, "
-            f"not {task.data.format}"
-        )
-    if task.train.tokens_per_batch and task.kind not in ("tagger", "classifier"):
-        raise ConfigError(f"tasks.{task.name}.train.tokens_per_batch: only taggers and classifiers batch by tokens")
-    if task.kind == "language_model" and task.train.strategy != "default":
-        raise ConfigError(
-            f"tasks.{task.name}.train.strategy: a language model's stateful streams need one replica; use default"
-        )
-    tokenizers = KIND_TOKENIZERS.get(task.kind, TOKENIZERS)
-    if task.preprocess.tokenizer not in tokenizers:
-        raise ConfigError(f"tasks.{task.name}.preprocess.tokenizer: a {task.kind} needs one of {', '.join(tokenizers)}")
+    if task.kind not in kinds.REGISTRY:
+        raise ConfigError(f"tasks.{task.name}.kind: {task.kind!r} is not one of {', '.join(kinds.names())}")
+    kind = kinds.get(task.kind)
+    kind.validate(task)
+    if kind.curriculum:  # what the curriculum stage would reject, rejected before anything runs
+        try:
+            schedules.validate(task.curriculum)
+        except ValueError as error:
+            raise ConfigError(f"tasks.{task.name}.{error}") from None
 
 
 def apply_override(raw: dict[str, Any], override: str) -> None:

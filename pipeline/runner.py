@@ -1,4 +1,4 @@
-"""Runs a task's stages in order, wiring inputs by artifact type, reusing cached outputs.
+"""Runs a task's stages in order, each input read from the stage output it is wired to, reusing cached outputs.
 
 A stage's outputs live in `<output_dir>/<task>/<stage>/<fingerprint>/<output>/`. The fingerprint hashes
 the stage's parameters, the source of its code and its inputs' fingerprints, so an unchanged stage
@@ -25,6 +25,8 @@ from pipeline.errors import SeqpipeError
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 _FINGERPRINT_CHARS = 16
+# The outputs made so far, by (stage, output name).
+Available = dict[tuple[str, str], artifacts.Artifact]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,11 +60,11 @@ def run_task(
         tracker: the MLflow run to log into, or None.
         force: run every stage even when its outputs are cached.
     """
-    available: dict[type[artifacts.Artifact], artifacts.Artifact] = {}
+    available: Available = {}
     results = []
     for component in components:
         spec = component.spec
-        inputs = {name: _find_input(available, kind, spec.name, name) for name, kind in spec.inputs.items()}
+        inputs = _inputs(component, available)
         fingerprint = stage_fingerprint(component, inputs, seed)
         stage_root = task_dir / spec.name
         final = stage_root / fingerprint
@@ -78,30 +80,26 @@ def run_task(
         if tracker is not None:
             tracker.log_metrics({f"stage_seconds.{spec.name}": seconds})
         print(f"[{task}] {spec.name:<10} {status:>6} in {seconds:6.1f}s", flush=True)
-        for artifact in outputs.values():
-            available[type(artifact)] = artifact
+        available.update({(spec.name, name): artifact for name, artifact in outputs.items()})
         results.append(StageResult(spec.name, status, seconds, outputs))
     return results
 
 
-def cached_outputs(
-    components: Sequence[Component], *, task: str, task_dir: pathlib.Path, seed: int
-) -> dict[type[artifacts.Artifact], artifacts.Artifact]:
+def cached_outputs(components: Sequence[Component], *, task: str, task_dir: pathlib.Path, seed: int) -> Available:
     """The artifacts that `components` produced in an earlier run with this config, without running anything.
 
     Raises:
         SeqpipeError: a stage has no cached outputs for this config (the pipeline has not run with it).
     """
-    available: dict[type[artifacts.Artifact], artifacts.Artifact] = {}
+    available: Available = {}
     for component in components:
         spec = component.spec
-        inputs = {name: _find_input(available, kind, spec.name, name) for name, kind in spec.inputs.items()}
+        inputs = _inputs(component, available)
         fingerprint = stage_fingerprint(component, inputs, seed)
         outputs = _load_outputs(component, task_dir / spec.name / fingerprint, fingerprint)
         if outputs is None:
             raise SeqpipeError(f"[{task}] the {spec.name} stage has not run with this config; run the pipeline first")
-        for artifact in outputs.values():
-            available[type(artifact)] = artifact
+        available.update({(spec.name, name): artifact for name, artifact in outputs.items()})
     return available
 
 
@@ -150,7 +148,7 @@ def run_as_worker(
                     f"[{task}] worker: the chief's stages before {stage} did not finish within {wait_seconds:.0f}s"
                 ) from None
             time.sleep(poll_seconds)
-    inputs = {name: _find_input(available, kind, stage, name) for name, kind in component.spec.inputs.items()}
+    inputs = _inputs(component, available)
     fingerprint = stage_fingerprint(component, inputs, seed)
     stage_root = task_dir / stage
     if _load_outputs(component, stage_root / fingerprint, fingerprint) is not None:
@@ -174,15 +172,28 @@ def run_as_worker(
     return "ran"
 
 
+def fingerprints(components: Sequence[Component], seed: int) -> dict[str, str]:
+    """Each stage's fingerprint, computed without running anything (an output's fingerprint is its stage's)."""
+    found: dict[str, str] = {}
+    for component in components:
+        inputs = {name: found[channel.stage] for name, channel in component.inputs.items()}
+        found[component.spec.name] = _fingerprint(component, inputs, seed)
+    return found
+
+
 def stage_fingerprint(component: Component, inputs: dict[str, artifacts.Artifact], seed: int) -> str:
     """Hashes the parameters, the code and the inputs' fingerprints of a stage."""
+    return _fingerprint(component, {name: artifact.fingerprint for name, artifact in inputs.items()}, seed)
+
+
+def _fingerprint(component: Component, inputs: dict[str, str], seed: int) -> str:
     digest = hashlib.sha256()
     payload = {
         "stage": component.spec.name,
         "parameters": config.to_dict(component.parameters),
         "seed": seed,
-        "inputs": {name: artifact.fingerprint for name, artifact in sorted(inputs.items())},
-        "code": code_version(component.spec.code),
+        "inputs": dict(sorted(inputs.items())),
+        "code": code_version((*component.spec.code, *component.code)),
     }
     digest.update(json.dumps(payload, sort_keys=True, default=str).encode())
     return digest.hexdigest()[:_FINGERPRINT_CHARS]
@@ -191,23 +202,27 @@ def stage_fingerprint(component: Component, inputs: dict[str, artifacts.Artifact
 def code_version(folders: Sequence[str]) -> str:
     """Hash of every Python source file under `folders`, or of the file itself (relative to the project root)."""
     digest = hashlib.sha256()
-    for folder in sorted(folders):
+    for folder in sorted(set(folders)):
         root = PROJECT_ROOT / folder
+        if not root.exists():  # a stage or kind naming code that is not there would never rerun when it appears
+            raise FileNotFoundError(f"fingerprinted code {folder} is not in {PROJECT_ROOT}")
         for path in [root] if root.is_file() else sorted(root.rglob("*.py")):
             digest.update(str(path.relative_to(PROJECT_ROOT)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
-def _find_input(
-    available: dict[type[artifacts.Artifact], artifacts.Artifact],
-    kind: type[artifacts.Artifact],
-    stage: str,
-    name: str,
-) -> artifacts.Artifact:
-    if kind not in available:
-        raise RuntimeError(f"stage {stage} needs a {kind.TYPE_NAME} for input {name!r}; no earlier stage made one")
-    return available[kind]
+def _inputs(component: Component, available: Available) -> dict[str, artifacts.Artifact]:
+    """The artifacts `component`'s inputs are wired to, from the stages before it."""
+    inputs = {}
+    for name, channel in component.inputs.items():
+        if (channel.stage, channel.output) not in available:
+            raise RuntimeError(
+                f"stage {component.spec.name} reads {channel.stage}.{channel.output} for input {name!r}, "
+                "which no earlier stage made"
+            )
+        inputs[name] = available[(channel.stage, channel.output)]
+    return inputs
 
 
 def _load_outputs(component: Component, folder: pathlib.Path, fingerprint: str) -> dict | None:

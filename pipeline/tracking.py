@@ -18,7 +18,24 @@ from collections.abc import Mapping
 from typing import Any
 
 RECORD_FILE = "tracking.json"
+SQLITE = "sqlite:///"
 _BATCH = 100  # MLflow accepts at most 100 params or 1000 metrics per log_batch call.
+
+
+def absolute_sqlite_uri(uri: str, base: pathlib.Path | None) -> str:
+    """A SQLite tracking URI with a relative database path made absolute against `base` (None: the cwd);
+    any other URI (an absolute SQLite path, an MLflow server) as it is."""
+    if not uri.startswith(SQLITE) or uri.startswith(SQLITE + "/"):
+        return uri
+    path = pathlib.Path(uri[len(SQLITE) :]).expanduser()
+    return SQLITE + str(((base or pathlib.Path.cwd()) / path).resolve())
+
+
+def artifact_root(uri: str) -> pathlib.Path | None:
+    """Where a SQLite store's run files go: `mlruns/` beside the database, whatever the cwd; None for a server."""
+    if uri.startswith(SQLITE):
+        return pathlib.Path(uri[len(SQLITE) :]).parent / "mlruns"
+    return None
 
 
 class RunTracker:

@@ -1,4 +1,4 @@
-"""Curriculum executor: checks the schedule, tabulates ε_i for i < horizon, writes `schedule.json` and a plot.
+"""Curriculum executor: counts the positions of training, tabulates ε_i over them, writes `schedule.json` and a plot.
 
 `schedule.json` holds {"schedule", "unit", "parameters", "feed", "values"}; the trainer reads ε_i from it
 through `Schedule.epsilon(i)` at each step or epoch (the last value past the end of the table).
@@ -12,25 +12,19 @@ import numpy as np
 
 from components.curriculum import plots
 from components.curriculum.spec import CurriculumParameters
-from models import schedules
+from models import buckets, schedules
 from pipeline import artifacts
 from pipeline.component import StageContext
-from pipeline.errors import ConfigError
 
 
 def run(context: StageContext) -> None:
     params: CurriculumParameters = context.parameters
     config = params.curriculum
-    try:
-        schedules.validate(config)
-    except ValueError as error:
-        raise ConfigError(f"tasks.{context.task}.{error}") from None
-    if params.horizon < 1:
-        raise ConfigError(
-            f"tasks.{context.task}.curriculum: the horizon must be at least 1 {config.unit}, not {params.horizon}"
-        )
+    shards: artifacts.Shards = context.input("shards")
+    steps = steps_per_epoch(shards, params)
+    horizon = params.epochs if config.unit == "epoch" else params.epochs * steps
 
-    values = schedules.teacher_forcing_probability(config, np.arange(params.horizon))
+    values = schedules.teacher_forcing_probability(config, np.arange(horizon))
     parameters = {key: getattr(config, key) for key in schedules.PARAMETERS[config.schedule]}
     table = {
         "schedule": config.schedule,
@@ -52,19 +46,33 @@ def run(context: StageContext) -> None:
 
     summary = summarize(values)
     schedule.properties.update(
-        {"schedule": config.schedule, "unit": config.unit, "feed": config.feed, "horizon": params.horizon, **summary}
+        {
+            "schedule": config.schedule,
+            "unit": config.unit,
+            "feed": config.feed,
+            "horizon": horizon,
+            "steps_per_epoch": steps,
+            **summary,
+        }
     )
     # The config's own keys (curriculum.k, ...) are already params of the run; the horizon is not.
-    context.log.params({"curriculum.horizon": params.horizon})
+    context.log.params({"curriculum.horizon": horizon, "curriculum.steps_per_epoch": steps})
     context.log.metrics({f"curriculum.{key}": value for key, value in summary.items() if value is not None})
     context.log.artifact(plot, "plots")
     halfway = summary["half_position"]
     context.progress(
-        f"{config.schedule} schedule ({schedules.FORMULAS[config.schedule]}) over {params.horizon:,} {config.unit}s: "
+        f"{config.schedule} schedule ({schedules.FORMULAS[config.schedule]}) over {horizon:,} {config.unit}s "
+        f"({params.epochs} epochs of {steps:,} steps): "
         f"ε from {summary['epsilon_initial']:.3f} to {summary['epsilon_final']:.3f}, mean {summary['epsilon_mean']:.3f}"
         + (f", below 0.5 from {config.unit} {halfway:,}" if halfway is not None else "")
         + f"; feeding {config.feed} predictions"
     )
+
+
+def steps_per_epoch(shards: artifacts.Shards, params: CurriculumParameters) -> int:
+    """The optimizer steps of one training epoch: the trainer's length-bucketed batches of the train split."""
+    lengths = shards.manifest()["splits"]["train"]["lengths"]
+    return buckets.batches_per_epoch(lengths, params.batch_size, params.tokens_per_batch)
 
 
 def summarize(values: np.ndarray) -> dict[str, float | int | None]:

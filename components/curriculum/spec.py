@@ -1,7 +1,8 @@
-"""Curriculum: the task's `curriculum` config -> `Schedule`, scheduled sampling's ε_i tabulated over training.
+"""Curriculum: the task's `curriculum` config + `Shards` -> `Schedule`, scheduled sampling's ε_i over training.
 
-No inputs: the schedule depends only on the config (and, for a schedule in steps, on the estimated
-number of training steps), so it is made once and cached until those change.
+The schedule is tabulated over the positions training goes through: `train.epochs`, or for a schedule
+in steps the real number of steps, counted from the training split's lengths in the Shards manifest
+and the trainer's length buckets. The schedule's keys are checked when the config loads.
 """
 
 from __future__ import annotations
@@ -14,26 +15,22 @@ from pipeline.config import CurriculumConfig, PipelineConfig, TaskConfig
 
 SPEC = ComponentSpec(
     name="curriculum",
-    inputs={},
+    inputs={"shards": artifacts.Shards},
     outputs={"schedule": artifacts.Schedule},
     executor="components.curriculum.executor:run",
-    code=("components/curriculum", "models/schedules.py"),
+    code=("components/curriculum", "models/schedules.py", "models/buckets.py"),
 )
 
 
 @dataclasses.dataclass(frozen=True)
 class CurriculumParameters:
     curriculum: CurriculumConfig
-    # How many values ε_0 .. ε_{horizon-1} to tabulate: the training epochs (unit `epoch`) or an estimate of
-    # the training steps (unit `step`). Past the end, `Schedule.epsilon` holds the last value.
-    horizon: int
+    epochs: int
+    # How the trainer batches an epoch, to count its steps: `train.batch_size` and `train.tokens_per_batch`.
+    batch_size: int
+    tokens_per_batch: int = 0
 
 
-def horizon(task: TaskConfig, steps_per_epoch: int = 1000) -> int:
-    """The positions training goes through: `train.epochs`, times `steps_per_epoch` for a schedule in steps."""
-    epochs = task.train.epochs
-    return epochs if task.curriculum.unit == "epoch" else epochs * max(int(steps_per_epoch), 1)
-
-
-def component(task: TaskConfig, config: PipelineConfig, steps_per_epoch: int = 1000) -> Component:
-    return Component(SPEC, CurriculumParameters(task.curriculum, horizon(task, steps_per_epoch)))
+def component(task: TaskConfig, config: PipelineConfig) -> Component:
+    t = task.train
+    return Component(SPEC, CurriculumParameters(task.curriculum, t.epochs, t.batch_size, t.tokens_per_batch))

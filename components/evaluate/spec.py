@@ -1,9 +1,10 @@
-"""Evaluate: `Model` on `Shards` against the most-frequent-tag baseline -> `Evaluation`, `Blessing`."""
+"""Evaluate: `Model` on `Shards` against the kind's baselines -> `Evaluation` and, by the kind's rule, `Blessing`."""
 
 from __future__ import annotations
 
 import dataclasses
 
+import kinds
 from pipeline import artifacts
 from pipeline.component import Component, ComponentSpec
 from pipeline.config import DecodeConfig, EvaluateConfig, PipelineConfig, PreprocessConfig, TaskConfig
@@ -18,33 +19,31 @@ SPEC = ComponentSpec(
     },
     outputs={"evaluation": artifacts.Evaluation, "blessing": artifacts.Blessing},
     executor="components.evaluate.executor:run",
-    code=("components/evaluate", "models"),
+    code=(
+        "components/evaluate/executor.py",
+        "components/evaluate/evaluator.py",
+        "components/evaluate/spec.py",
+        "components/evaluate/plots.py",
+        "kinds/kind.py",
+    ),
 )
-
-
-# Classifiers: the model against a majority-class and a TF-IDF + logistic regression baseline.
-CLASSIFIER_SPEC = dataclasses.replace(
-    SPEC, executor="components.evaluate.classifier:run", code=("components/evaluate", "models")
-)
-
-# Language models: bits per unit against an interpolated Kneser-Ney n-gram model.
-LANGUAGE_MODEL_SPEC = dataclasses.replace(SPEC, executor="components.evaluate.language_model:run")
-
-# Translators: BLEU and chrF by greedy and the configured decoder, against copying the source.
-TRANSLATOR_SPEC = dataclasses.replace(SPEC, executor="components.evaluate.translator:run")
 
 
 @dataclasses.dataclass(frozen=True)
 class EvaluateParameters:
+    kind: str
     evaluate: EvaluateConfig
-    lowercase: bool  # a token is out of vocabulary when its (lowercased) form was not in training
-    # The task's tokenizer: the classifier's baselines read the tokens the model reads.
+    # The task's tokenizer and casing: baselines read the tokens the model reads, and a token is out of
+    # vocabulary when its (lowercased) form was not in training.
     preprocess: PreprocessConfig = PreprocessConfig()
     decode: DecodeConfig = DecodeConfig()  # translators: the decoding strategy
 
+    @property
+    def lowercase(self) -> bool:
+        return self.preprocess.lowercase
+
 
 def component(task: TaskConfig, config: PipelineConfig) -> Component:
-    spec = {"classifier": CLASSIFIER_SPEC, "language_model": LANGUAGE_MODEL_SPEC, "translator": TRANSLATOR_SPEC}.get(
-        task.kind, SPEC
-    )
-    return Component(spec, EvaluateParameters(task.evaluate, task.preprocess.lowercase, task.preprocess, task.decode))
+    kind = kinds.get(task.kind)
+    parameters = EvaluateParameters(task.kind, task.evaluate, task.preprocess, task.decode)
+    return Component(SPEC, parameters, code=kind.stage_code("evaluator"))

@@ -7,7 +7,7 @@ import pathlib
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pipeline.errors import ValidationError
 
@@ -15,9 +15,9 @@ VALIDATOR = pathlib.Path(__file__).with_name("infra_validator.py")
 
 
 def answers_from_a_fresh_process(
-    saved_model: pathlib.Path, requests: Sequence[dict], max_length: int, kind: str, *extra: str
+    saved_model: pathlib.Path, client: pathlib.Path, requests: Sequence[dict], options: Mapping
 ) -> list[dict]:
-    """The validator's response to each request, from a process that sees only PATH (nothing leaks in).
+    """The kind's client's response to each request, from a process that sees only PATH (nothing leaks in).
 
     Raises:
         ValidationError: the process failed; its last line of error output is the reason.
@@ -26,9 +26,9 @@ def answers_from_a_fresh_process(
         requests_path = pathlib.Path(folder) / "requests.jsonl"
         responses_path = pathlib.Path(folder) / "responses.jsonl"
         requests_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in requests), encoding="utf-8")
-        command = [sys.executable, str(VALIDATOR), str(saved_model), str(requests_path), str(responses_path)]
+        command = [sys.executable, str(VALIDATOR), str(saved_model), str(client), str(requests_path)]
         result = subprocess.run(
-            [*command, str(max_length), kind, *extra],
+            [*command, str(responses_path), json.dumps(dict(options))],
             cwd=folder,
             env={"PATH": "/usr/bin:/bin", "HOME": folder, "TF_CPP_MIN_LOG_LEVEL": "3"},
             capture_output=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import kinds
 from pipeline import artifacts
 from pipeline.component import Component, ComponentSpec
 from pipeline.config import DecodeConfig, ExportConfig, PipelineConfig, PreprocessConfig, TaskConfig
@@ -14,25 +15,25 @@ SPEC = ComponentSpec(
         "model": artifacts.Model,
         "vocabulary": artifacts.Vocabulary,
         "blessing": artifacts.Blessing,
-        "evaluation": artifacts.Evaluation,  # the Keras model's predictions, to validate the SavedModel against
+        "evaluation": artifacts.Evaluation,  # the Keras model's answers, to validate the SavedModel against
         "examples": artifacts.Examples,  # the test split, to compare with the registered champion
     },
     outputs={"pushed_model": artifacts.PushedModel},
     executor="components.export.executor:run",
-    code=("components/export", "models"),
+    code=("components/export", "kinds/kind.py"),
 )
 
 
 @dataclasses.dataclass(frozen=True)
 class ExportParameters:
+    kind: str
     export: ExportConfig
     preprocess: PreprocessConfig  # the tokenizer and casing of the serving graph
-    kind: str = "tagger"
     decode: DecodeConfig = DecodeConfig()  # translators: the decoder inside the graph
-    evaluate_batch_size: int = 128  # translators: the evaluate stage's batches, for infra-validation
+    evaluate_batch_size: int = 128  # the evaluate stage's batches (a translator's decoders' length limits)
 
 
 def component(task: TaskConfig, config: PipelineConfig) -> Component:
-    return Component(
-        SPEC, ExportParameters(task.export, task.preprocess, task.kind, task.decode, task.evaluate.batch_size)
-    )
+    kind = kinds.get(task.kind)
+    parameters = ExportParameters(task.kind, task.export, task.preprocess, task.decode, task.evaluate.batch_size)
+    return Component(SPEC, parameters, code=kind.stage_code("export", "client"))

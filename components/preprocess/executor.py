@@ -1,9 +1,9 @@
 """Preprocess executor: an Apache Beam pipeline that counts vocabularies and writes TFRecord shards.
 
 The runner and its options come from the config (DirectRunner in multi-processing mode by default),
-so the same pipeline runs on Flink, Spark or Dataflow. What is counted and
-encoded depends on the task kind (`features.py`); text becomes ids through `models.text`, the same
-TensorFlow code the exported model runs.
+so the same pipeline runs on Flink, Spark or Dataflow. What is counted and encoded is the task kind's
+layout (`kinds/<kind>/preprocess.py`, on the shared helpers of `layout.py`); text becomes ids through
+`models.text`, the same TensorFlow code the exported model runs.
 
 Shards are deterministic: a record goes to the shard picked by a hash of its key, and each shard is
 written sorted by key, so the same examples give byte-identical files whatever the worker count.
@@ -11,6 +11,7 @@ written sorted by key, so the same examples give byte-identical files whatever t
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import json
@@ -23,7 +24,8 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from components.preprocess import features
+import kinds
+from components.preprocess.layout import Entries
 from pipeline import artifacts
 from pipeline.component import StageContext
 from pipeline.config import PreprocessConfig
@@ -34,7 +36,7 @@ _BATCH = {"min_batch_size": 32, "max_batch_size": 512}
 
 def run(context: StageContext) -> None:
     params: PreprocessConfig = context.parameters.preprocess
-    layout = features.layout(context.parameters.kind, params)
+    layout = kinds.get(context.parameters.kind).load("layout")(params)
     examples: artifacts.Examples = context.input("examples")
     vocabulary: artifacts.Vocabulary = context.output("vocabulary")
     shards: artifacts.Shards = context.output("shards")
@@ -136,16 +138,14 @@ def _learn_wordpieces(word_counts: list[tuple[str, int]], vocab_size: int) -> li
     return text.learn_wordpieces(word_counts, vocab_size)
 
 
-def _build_vocabularies(
-    counted: list[tuple[tuple[str, str], int]], layout: features.TaggedSentences | features.LabeledTexts, wordpieces
-) -> dict[str, features.Entries]:
-    by_name: dict[str, features.Entries] = {name: [] for name in layout.names}
+def _build_vocabularies(counted: list[tuple[tuple[str, str], int]], layout, wordpieces) -> dict[str, Entries]:
+    by_name: dict[str, Entries] = {name: [] for name in layout.names}
     for (name, token), count in counted:
         by_name[name].append((token, count))
     return layout.vocabularies(by_name, wordpieces)
 
 
-def _write_vocabularies(vocabularies: dict[str, features.Entries], folder: str) -> None:
+def _write_vocabularies(vocabularies: dict[str, Entries], folder: str) -> None:
     for name, entries in vocabularies.items():
         _write_atomically(
             pathlib.Path(folder) / f"{name}.tsv",
@@ -153,7 +153,7 @@ def _write_vocabularies(vocabularies: dict[str, features.Entries], folder: str) 
         )
 
 
-def _encode(batch: Sequence[dict[str, Any]], layout, vocabularies: dict[str, features.Entries]) -> Iterator[tuple]:
+def _encode(batch: Sequence[dict[str, Any]], layout, vocabularies: dict[str, Entries]) -> Iterator[tuple]:
     """(key, serialized SequenceExample, token count) for each example; the layout keeps its TF objects."""
     return layout.encode(batch, vocabularies)
 
@@ -179,17 +179,22 @@ def _write_shard(group: tuple[int, Iterable[tuple[str, bytes, int]]], folder: st
         for _, serialized, _ in records:
             writer.write(serialized)
     temporary.rename(path)
-    tokens = sum(length for _, _, length in records)
-    return {"split": split, "file": name, "records": len(records), "tokens": tokens}
+    lengths = collections.Counter(length for _, _, length in records)
+    tokens = sum(length * count for length, count in lengths.items())
+    return {"split": split, "file": name, "records": len(records), "tokens": tokens, "lengths": dict(lengths)}
 
 
 def _write_manifest(entries: list[dict], folder: str) -> None:
     splits: dict[str, dict[str, Any]] = {}
     for entry in sorted(entries, key=lambda e: (e["split"], e["file"])):
-        split = splits.setdefault(entry["split"], {"files": [], "records": 0, "tokens": 0})
+        split = splits.setdefault(entry["split"], {"files": [], "records": 0, "tokens": 0, "lengths": {}})
         split["files"].append(entry["file"])
         split["records"] += entry["records"]
         split["tokens"] += entry["tokens"]
+        for length, count in entry["lengths"].items():  # the lengths the trainer buckets by, for counting its steps
+            split["lengths"][str(length)] = split["lengths"].get(str(length), 0) + count
+    for split in splits.values():
+        split["lengths"] = dict(sorted(split["lengths"].items(), key=lambda item: int(item[0])))
     manifest = json.dumps({"splits": splits}, indent=2, sort_keys=True) + "\n"
     _write_atomically(pathlib.Path(folder) / "manifest.json", manifest.encode())
 

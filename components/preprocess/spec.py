@@ -1,9 +1,10 @@
-"""Preprocess (Apache Beam): `Examples` -> `Vocabulary` (words, chars, tags) and `Shards` (TFRecords)."""
+"""Preprocess (Apache Beam): `Examples` -> `Vocabulary` and `Shards` (TFRecords), by the layout of the task's kind."""
 
 from __future__ import annotations
 
 import dataclasses
 
+import kinds
 from pipeline import artifacts
 from pipeline.component import Component, ComponentSpec
 from pipeline.config import PipelineConfig, PreprocessConfig, TaskConfig
@@ -14,7 +15,7 @@ SPEC = ComponentSpec(
     inputs={"examples": artifacts.Examples, "statistics": artifacts.Statistics},
     outputs={"vocabulary": artifacts.Vocabulary, "shards": artifacts.Shards},
     executor="components.preprocess.executor:run",
-    code=("components/preprocess", "models/text.py"),
+    code=("components/preprocess", "models/text.py", "kinds/kind.py"),
 )
 
 
@@ -25,4 +26,7 @@ class PreprocessParameters:
 
 
 def component(task: TaskConfig, config: PipelineConfig) -> Component:
-    return Component(SPEC, PreprocessParameters(task.kind, task.preprocess))
+    kind = kinds.get(task.kind)
+    # Only the layout's own file: the kind's models and other stages' parts do not change the shards.
+    layout_code = (kind.stage_code("layout")[1],)
+    return Component(SPEC, PreprocessParameters(task.kind, task.preprocess), code=layout_code)

@@ -124,7 +124,7 @@ def summarize(examples: artifacts.Examples, params: StatisticsParameters) -> dic
                         entry["count"] += 1
             for record in batch:
                 records += 1
-                for label in _labels(record):
+                for label in _labels(record, params.layout.labels):
                     labels[label] += 1
                     if label not in stats["labels"].get("train", {label: 0}):
                         first_unseen.setdefault(label, record["key"])
@@ -166,30 +166,24 @@ def _batches(records: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]
         yield batch
 
 
-def _labels(record: dict[str, Any]) -> list[str]:
-    if "tags" in record:
-        return record["tags"]
-    if "label" in record:
-        return [record["label"]]
-    return []
+def _labels(record: dict[str, Any], field: str | None) -> list[str]:
+    """The labels of a record: a tag list, or one class."""
+    if field is None:
+        return []
+    labels = record[field]
+    return labels if isinstance(labels, list) else [labels]
 
 
 def _tokenized(batch: list[dict[str, Any]], params: StatisticsParameters) -> dict[str, list]:
-    """For each sequence field: ((key, characters), tokens) per record of the batch."""
-    first = batch[0]
-    if "tokens" in first:  # tagged sentences come tokenized
-        return {"text": [((r["key"], sum(map(len, r["tokens"]))), r["tokens"]) for r in batch]}
-    fields = [field for field in ("text", "source", "target") if field in first]
-    return {
-        field: list(
-            zip(
-                [(r["key"], len(r[field])) for r in batch],
-                _tokenize([r[field] for r in batch], params),
-                strict=True,
-            )
-        )
-        for field in fields
-    }
+    """For each sequence of the kind's layout: ((key, characters), tokens) per record of the batch."""
+    sequences = {}
+    for name, field, pretokenized in params.layout.sequences:
+        if pretokenized:
+            sequences[name] = [((r["key"], sum(map(len, r[field]))), r[field]) for r in batch]
+        else:
+            keys = [(r["key"], len(r[field])) for r in batch]
+            sequences[name] = list(zip(keys, _tokenize([r[field] for r in batch], params), strict=True))
+    return sequences
 
 
 def _tokenize(texts: list[str], params: StatisticsParameters) -> list[list[str]]:
@@ -253,7 +247,7 @@ def find_anomalies(stats: dict[str, Any], params: StatisticsParameters) -> list[
                     "oov_rate",
                     f"{split} {field} OOV rate {rate:.1%} is above statistics.max_oov_rate {checks.max_oov_rate:.1%}",
                 )
-    if params.checks_length:
+    if params.layout.checks_length:
         for where, entry in sorted(stats["too_long"].items()):
             add(
                 "too_long",

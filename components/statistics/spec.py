@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import kinds
+from kinds.kind import StatisticsLayout
 from pipeline import artifacts
 from pipeline.component import Component, ComponentSpec
 from pipeline.config import PipelineConfig, PreprocessConfig, StatisticsConfig, TaskConfig
@@ -13,7 +15,7 @@ SPEC = ComponentSpec(
     inputs={"examples": artifacts.Examples, "rejects": artifacts.Rejects},
     outputs={"statistics": artifacts.Statistics, "anomalies": artifacts.Anomalies},
     executor="components.statistics.executor:run",
-    code=("components/statistics", "models/text.py"),
+    code=("components/statistics", "models/text.py", "kinds/kind.py"),
 )
 
 
@@ -27,9 +29,8 @@ class StatisticsParameters:
     token_pattern: str = PreprocessConfig.token_pattern
     normalization: str = "none"
     lowercase: bool = False
-    # Whether `statistics.max_length` applies: not to language-model documents, which training cuts
-    # into sequences of `train.bptt` steps.
-    checks_length: bool = True
+    # Which fields of the examples are sequences and labels: the kind's (`Kind.statistics`).
+    layout: StatisticsLayout = StatisticsLayout(sequences=(("text", "tokens", True),), labels="tags")
 
 
 def component(task: TaskConfig, config: PipelineConfig) -> Component:
@@ -45,6 +46,6 @@ def component(task: TaskConfig, config: PipelineConfig) -> Component:
             p.token_pattern,
             p.normalization,
             p.lowercase,
-            checks_length=task.data.format != "text",
+            kinds.get(task.kind).statistics,
         ),
     )

@@ -1,9 +1,10 @@
-"""Train (Keras): `Shards` + `Vocabulary` (+ a translator's `Schedule`) -> `Model` of the task's kind."""
+"""Train (Keras): `Shards` + `Vocabulary` (+ the curriculum's `Schedule`) -> `Model` of the task's kind."""
 
 from __future__ import annotations
 
 import dataclasses
 
+import kinds
 from pipeline import artifacts
 from pipeline.component import Component, ComponentSpec
 from pipeline.config import ModelConfig, PipelineConfig, TaskConfig, TrainConfig
@@ -13,10 +14,10 @@ SPEC = ComponentSpec(
     inputs={"shards": artifacts.Shards, "vocabulary": artifacts.Vocabulary},
     outputs={"model": artifacts.Model},
     executor="components.train.executor:run",
-    code=("components/train", "models"),
+    code=("components/train", "kinds/kind.py"),
 )
-# Translators also read the curriculum's schedule of teacher forcing (scheduled sampling).
-TRANSLATOR_SPEC = dataclasses.replace(SPEC, inputs={**SPEC.inputs, "schedule": artifacts.Schedule})
+# Kinds with a curriculum also read its schedule of teacher forcing (scheduled sampling).
+CURRICULUM_SPEC = dataclasses.replace(SPEC, inputs={**SPEC.inputs, "schedule": artifacts.Schedule})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,5 +29,9 @@ class TrainParameters:
 
 
 def component(task: TaskConfig, config: PipelineConfig) -> Component:
-    spec = TRANSLATOR_SPEC if task.kind == "translator" else SPEC
-    return Component(spec, TrainParameters(task.kind, task.model, task.train, task.preprocess.tokenizer))
+    kind = kinds.get(task.kind)
+    return Component(
+        CURRICULUM_SPEC if kind.curriculum else SPEC,
+        TrainParameters(task.kind, task.model, task.train, task.preprocess.tokenizer),
+        code=kind.stage_code("recipe"),
+    )

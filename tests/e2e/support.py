@@ -39,21 +39,20 @@ def make_workspace(folder: pathlib.Path, **train: Any) -> pathlib.Path:
     """A corpus and a `pipeline_config.yaml` with a tiny model in `folder`; `train` overrides train keys."""
     folder.mkdir(parents=True, exist_ok=True)
     make_corpus(folder / "corpus.txt")
-    config = {
-        "output_dir": "runs",
-        "tracking": {"uri": "sqlite:///mlflow.db"},
-        "seed": 8,
-        "tasks": [
-            {
-                "name": TASK,
-                "kind": "tagger",
-                "data": {"format": "brown", "train": "corpus.txt", "split": {"eval": 0.15, "test": 0.15}},
-                "model": {"embedding_dim": 8, "hidden_dim": 8, "char_embedding_dim": 4, "char_filters": 4},
-                "train": {"epochs": 6, "batch_size": 16, "learning_rate": 0.02, **train},
-                "evaluate": {"bless_margin": 0.02},
-            }
-        ],
+    task = {
+        "name": TASK,
+        "kind": "tagger",
+        "data": {"format": "brown", "train": "corpus.txt", "split": {"eval": 0.15, "test": 0.15}},
+        "model": {"embedding_dim": 8, "hidden_dim": 8, "char_embedding_dim": 4, "char_filters": 4},
+        "train": {"epochs": 6, "batch_size": 16, "learning_rate": 0.02, **train},
+        "evaluate": {"bless_margin": 0.02},
     }
+    return write_config(folder, task)
+
+
+def write_config(folder: pathlib.Path, *tasks: dict[str, Any]) -> pathlib.Path:
+    """`folder/pipeline_config.yaml` running `tasks`, with runs and a SQLite store inside `folder`; returns `folder`."""
+    config = {"output_dir": "runs", "tracking": {"uri": "sqlite:///mlflow.db"}, "seed": 8, "tasks": list(tasks)}
     (folder / "pipeline_config.yaml").write_text(yaml.safe_dump(config))
     return folder
 

@@ -14,10 +14,9 @@ import random
 import re
 
 import pytest
-import yaml
 
-from pipeline import dag
-from tests.e2e.support import STAGES, run_cli
+from kinds import classifier
+from tests.e2e.support import STAGES, run_cli, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -37,24 +36,16 @@ def make_workspace(folder: pathlib.Path, reviews: int = 240, seed: int = 0) -> p
         word = rng.choice(POSITIVE if label == "positive" else NEGATIVE)
         lines.append(f"{label}\t{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {word}.")
     (folder / "reviews.tsv").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    config = {
-        "output_dir": "runs",
-        "tracking": {"uri": "sqlite:///mlflow.db"},
-        "seed": 8,
-        "tasks": [
-            {
-                "name": TASK,
-                "kind": "classifier",
-                "data": {"format": "tsv", "train": "reviews.tsv", "split": {"eval": 0.15, "test": 0.15}},
-                "preprocess": {"tokenizer": "wordpiece", "wordpiece_vocab_size": 200, "lowercase": True},
-                "model": {"embedding_dim": 8, "hidden_dim": 8, "pooling": "mean"},
-                "train": {"epochs": 6, "batch_size": 16, "learning_rate": 0.02},
-                "evaluate": {"bless_margin": 0.0},
-            }
-        ],
+    task = {
+        "name": TASK,
+        "kind": "classifier",
+        "data": {"format": "tsv", "train": "reviews.tsv", "split": {"eval": 0.15, "test": 0.15}},
+        "preprocess": {"tokenizer": "wordpiece", "wordpiece_vocab_size": 200, "lowercase": True},
+        "model": {"embedding_dim": 8, "hidden_dim": 8, "pooling": "mean"},
+        "train": {"epochs": 6, "batch_size": 16, "learning_rate": 0.02},
+        "evaluate": {"bless_margin": 0.0},
     }
-    (folder / "pipeline_config.yaml").write_text(yaml.safe_dump(config))
-    return folder
+    return write_config(folder, task)
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +67,8 @@ def test_run_runs_every_stage_blesses_and_serves_the_classifier(workspace, first
     stages = dict(re.findall(rf"^\[{TASK}\] (\w+)\s+(ran|cached) in", first_run.stdout, flags=re.MULTILINE))
     assert stages == dict.fromkeys(STAGES, "ran")
     test = evaluation(workspace)["test"]
-    assert f"[{TASK}] test accuracy {test['model']['accuracy']:.2%}" in first_run.stdout
-    assert f"TF-IDF + logistic regression {test['tfidf_logreg']['accuracy']:.2%}" in first_run.stdout
+    assert f"[{TASK}] test accuracy: model {test['model']['accuracy']:.4f}" in first_run.stdout
+    assert f"tfidf_logreg {test['tfidf_logreg']['accuracy']:.4f}" in first_run.stdout
     assert f"[{TASK}] serving: {workspace / 'runs' / TASK / 'serving' / '1'}" in first_run.stdout
     (wordpieces,) = (workspace / "runs" / TASK / "preprocess").glob("*/vocabulary/wordpieces.tsv")
     assert wordpieces.read_text().splitlines()[:2] == ["[PAD]\t0", "[UNK]\t0"]
@@ -100,7 +91,8 @@ def test_predict_json_prints_one_object_a_text(workspace, first_run):
     answers = [json.loads(line) for line in result.stdout.strip().splitlines()]
     assert [(a["text"], a["label"]) for a in answers[:1]] == [("The ending is lovely.", "positive")]
     assert answers[1]["text"] == "" and answers[1]["label"] in ("positive", "negative")
-    assert all(set(a) == {"text", "label", "probability"} and 0.5 <= a["probability"] <= 1.0 for a in answers)
+    assert all(set(a) == {"text", "label", "probabilities"} for a in answers)
+    assert all(0.5 <= max(a["probabilities"]) <= 1.0 and abs(sum(a["probabilities"]) - 1) < 1e-5 for a in answers)
 
 
 def test_compare_shows_the_classifier_metrics(workspace, first_run):
@@ -108,7 +100,8 @@ def test_compare_shows_the_classifier_metrics(workspace, first_run):
 
     header, rule, *rows = result.stdout.strip().splitlines()
     columns = header.split()
-    assert columns[-len(dag.METRICS["classifier"]) :] == list(dag.METRICS["classifier"])
+    metrics = classifier.KIND.compare_metrics
+    assert columns[-len(metrics) :] == list(metrics)
     assert len(rows) == 1 and set(rule) == {"-", " "}
     cells = dict(zip(columns, rows[0].split(), strict=True))
     metrics = evaluation(workspace)

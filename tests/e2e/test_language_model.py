@@ -11,9 +11,8 @@ import textwrap
 
 import numpy as np
 import pytest
-import yaml
 
-from tests.e2e.support import cli_env, run_cli
+from tests.e2e.support import run_cli, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -37,30 +36,23 @@ def workspace(tmp_path_factory) -> pathlib.Path:
     folder = tmp_path_factory.mktemp("lm")
     write_text(folder / "train" / "a.txt", 150, seed=0)
     write_text(folder / "test" / "c.txt", 30, seed=2)
-    config = {
-        "output_dir": "runs",
-        "tracking": {"uri": "sqlite:///mlflow.db"},
-        "tasks": [
-            {
-                "name": TASK,
-                "kind": "language_model",
-                "data": {
-                    "format": "text",
-                    "documents": "blank_line",
-                    "train": "train/*.txt",
-                    "test": "test/*.txt",
-                    "split": {"eval": 0.1},
-                },
-                "preprocess": {"tokenizer": "characters", "num_shards": 2},
-                "model": {"cell": "gru", "bidirectional": False, "embedding_dim": 8, "hidden_dim": 32, "dropout": 0.0},
-                "train": {"epochs": 2, "batch_size": 8, "bptt": 16, "learning_rate": 0.01, "sample_length": 40},
-                # Whatever two epochs reach, let the model through: this test is about the plumbing.
-                "evaluate": {"bless_margin": -100.0},
-            }
-        ],
+    task = {
+        "name": TASK,
+        "kind": "language_model",
+        "data": {
+            "format": "text",
+            "documents": "blank_line",
+            "train": "train/*.txt",
+            "test": "test/*.txt",
+            "split": {"eval": 0.1},
+        },
+        "preprocess": {"tokenizer": "characters", "num_shards": 2},
+        "model": {"cell": "gru", "bidirectional": False, "embedding_dim": 8, "hidden_dim": 32, "dropout": 0.0},
+        "train": {"epochs": 2, "batch_size": 8, "bptt": 16, "learning_rate": 0.01, "sample_length": 40},
+        # Whatever two epochs reach, let the model through: this test is about the plumbing.
+        "evaluate": {"bless_margin": -100.0},
     }
-    (folder / "pipeline_config.yaml").write_text(yaml.safe_dump(config))
-    return folder
+    return write_config(folder, task)
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +62,7 @@ def first_run(workspace):
 
 def test_the_run_trains_evaluates_and_exports(first_run, workspace):
     assert "serving: " in first_run.stdout
-    assert f"[{TASK}] test " in first_run.stdout and "Kneser-Ney n-gram" in first_run.stdout
+    assert f"[{TASK}] test bits per unit: model " in first_run.stdout and "kneser_ney " in first_run.stdout
     samples = list((workspace / "runs" / TASK / "train").glob("*/model/samples/epoch_002.txt"))
     assert samples and "temperature 0.0" in samples[0].read_text()
 
@@ -125,24 +117,7 @@ def test_predict_continues_a_prompt(first_run, workspace):
 
 
 def test_compare_ranks_runs_by_bits_per_unit(first_run, workspace):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipeline",
-            "compare",
-            "--task",
-            TASK,
-            "--config",
-            str(workspace / "pipeline_config.yaml"),
-        ],
-        cwd=workspace,
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
+    result = run_cli(workspace, "compare", "--task", TASK)
     assert "test.bits_per_unit" in result.stdout and "baseline.kneser_ney.test.bits_per_unit" in result.stdout
 
 

@@ -35,7 +35,7 @@ def train_history(workspace: pathlib.Path) -> dict[str, list[float]]:
 
 
 def test_accuracy(stdout: str) -> float:
-    return float(re.search(r"test token accuracy ([\d.]+)%", stdout).group(1)) / 100
+    return float(re.search(r"test token accuracy: model ([\d.]+)", stdout).group(1))
 
 
 test_accuracy.__test__ = False  # a helper, not a test

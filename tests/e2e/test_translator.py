@@ -11,9 +11,8 @@ import textwrap
 
 import numpy as np
 import pytest
-import yaml
 
-from tests.e2e.support import cli_env, run_cli
+from tests.e2e.support import run_cli, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -37,30 +36,23 @@ def write_pairs(path: pathlib.Path, pairs: int, seed: int) -> None:
 def workspace(tmp_path_factory) -> pathlib.Path:
     folder = tmp_path_factory.mktemp("mt")
     write_pairs(folder / "pairs.tsv", 600, seed=0)
-    config = {
-        "output_dir": "runs",
-        "tracking": {"uri": "sqlite:///mlflow.db"},
-        "tasks": [
-            {
-                "name": TASK,
-                "kind": "translator",
-                "data": {"format": "parallel_tsv", "train": "pairs.tsv", "split": {"eval": 0.1, "test": 0.1}},
-                "preprocess": {"tokenizer": "regex", "num_shards": 2},
-                "model": {
-                    "cell": "gru",
-                    "embedding_dim": 16,
-                    "hidden_dim": 32,
-                    "dropout": 0.0,
-                    "attention": "bahdanau",
-                },
-                "train": {"epochs": 6, "batch_size": 16, "learning_rate": 0.01, "word_dropout": 0.0},
-                "decode": {"strategy": "beam", "beam_size": 3},
-                "evaluate": {"bless_margin": 0.1},
-            }
-        ],
+    task = {
+        "name": TASK,
+        "kind": "translator",
+        "data": {"format": "parallel_tsv", "train": "pairs.tsv", "split": {"eval": 0.1, "test": 0.1}},
+        "preprocess": {"tokenizer": "regex", "num_shards": 2},
+        "model": {
+            "cell": "gru",
+            "embedding_dim": 16,
+            "hidden_dim": 32,
+            "dropout": 0.0,
+            "attention": "bahdanau",
+        },
+        "train": {"epochs": 6, "batch_size": 16, "learning_rate": 0.01, "word_dropout": 0.0},
+        "decode": {"strategy": "beam", "beam_size": 3},
+        "evaluate": {"bless_margin": 0.1},
     }
-    (folder / "pipeline_config.yaml").write_text(yaml.safe_dump(config))
-    return folder
+    return write_config(folder, task)
 
 
 @pytest.fixture(scope="module")
@@ -122,24 +114,7 @@ def test_the_saved_model_translates_as_evaluation_did_in_a_fresh_process(first_r
 
 def test_predict_and_compare(first_run, workspace):
     predicted = run_cli(workspace, "predict", "--task", TASK, "--json", "the big dog sees a cat .")
-    compared = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipeline",
-            "compare",
-            "--task",
-            TASK,
-            "--config",
-            str(workspace / "pipeline_config.yaml"),
-        ],
-        cwd=workspace,
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
+    compared = run_cli(workspace, "compare", "--task", TASK)
 
     answer = json.loads(predicted.stdout.strip().splitlines()[-1])
     assert answer["text"] == "the big dog sees a cat ." and answer["translation"]

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from components.evaluate.executor import bless
+from components.evaluate import executor
+from kinds import tagger
+from kinds.kind import BlessingRule
 
-SYSTEMS = ("model", "baseline")
+SYSTEMS = ("model", "most_frequent_tag")
+RULE = tagger.KIND.blessing
+
+
+def bless(results: dict, margin: float) -> dict:
+    return executor.bless(results, RULE, margin)
 
 
 def results(**splits: tuple[float, float]) -> dict:
     """Evaluation results holding only what `bless` reads: split=(model accuracy, baseline accuracy)."""
     return {
-        split: {"model": {"token_accuracy": model}, "baseline": {"token_accuracy": baseline}}
+        split: {"model": {"token_accuracy": model}, "most_frequent_tag": {"token_accuracy": baseline}}
         for split, (model, baseline) in splits.items()
     }
 
@@ -63,7 +70,11 @@ def test_model_and_baseline_accuracies_are_logged(evaluated):
     (logged,) = [event["metrics"] for event in evaluated.log.events if event["kind"] == "metrics"]
 
     assert logged["test.token_accuracy"] == pytest.approx(metrics["test"]["model"]["token_accuracy"])
-    assert logged["baseline.test.token_accuracy"] == pytest.approx(metrics["test"]["baseline"]["token_accuracy"])
+    baseline = metrics["test"]["most_frequent_tag"]["token_accuracy"]
+    assert logged["baseline.most_frequent_tag.test.token_accuracy"] == pytest.approx(baseline)
+    # Per-tag scores of the model, named after the tag, and counts (ints) left out of the metrics.
+    assert logged["test.per_tag.NOUN.f1"] == pytest.approx(metrics["test"]["model"]["per_tag"]["NOUN"]["f1"])
+    assert "test.tokens" not in logged
 
 
 # ----------------------------------------------------------------------------------------------
@@ -109,4 +120,41 @@ def test_verdict_gives_the_accuracies_and_a_reason():
     verdict = bless(results(eval=(0.5, 0.75)), margin=0.0)
 
     assert (verdict["model"], verdict["baseline"]) == (0.5, 0.75)
-    assert verdict["reason"] == "eval token accuracy 0.5000 does not beat the baseline 0.7500 + margin 0.0"
+    assert verdict["reason"] == (
+        "eval token accuracy 0.5000 does not beat the most_frequent_tag baseline's 0.7500 + margin 0"
+    )
+
+
+def test_a_lower_is_better_metric_is_blessed_below_the_best_baseline_minus_the_margin():
+    rule = BlessingRule(metric="bits", baselines=("ngram", "unigram"), higher_is_better=False)
+    scores = {"eval": {"model": {"bits": 1.8}, "ngram": {"bits": 2.0}, "unigram": {"bits": 4.0}}}
+
+    assert executor.bless(scores, rule, 0.2)["blessed"]
+    verdict = executor.bless(scores, rule, 0.21)
+    assert not verdict["blessed"] and verdict["against"] == "ngram"
+    assert verdict["reason"] == "eval bits 1.8000 does not beat the ngram baseline's 2.0000 - margin 0.21"
+
+
+def test_the_margin_is_scaled_to_the_metric_and_the_strongest_baseline_decides():
+    rule = BlessingRule(metric="bleu", baselines=("copy", "other"), margin_scale=100.0)
+    scores = {"test": {"model": {"bleu": 14.0}, "copy": {"bleu": 3.0}, "other": {"bleu": 8.9}}}
+
+    assert executor.bless(scores, rule, 0.05)["blessed"]  # 5 BLEU points above 8.9
+    assert not executor.bless(scores, rule, 0.06)["blessed"]
+
+
+def test_metric_names_follow_one_scheme_for_every_system():
+    results = {
+        "test": {
+            "model": {"bleu": 10.0, "sentences": 4, "per_tag": {".": {"f1": 0.5}}},
+            "greedy": {"bleu": 9.0},
+            "copy_source": {"bleu": 1.0, "chrf": float("nan")},
+        }
+    }
+
+    assert executor.flat_metrics(results, baselines=("copy_source",)) == {
+        "test.bleu": 10.0,
+        "test.per_tag.PUNCT_DOT.f1": 0.5,
+        "test.greedy.bleu": 9.0,
+        "baseline.copy_source.test.bleu": 1.0,
+    }

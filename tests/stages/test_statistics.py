@@ -8,6 +8,7 @@ import pathlib
 
 import pytest
 
+import kinds
 from components.statistics.executor import histogram
 from components.statistics.spec import SPEC, StatisticsParameters
 from pipeline.component import Component
@@ -30,10 +31,12 @@ BAD_LINE = {"source": "bad.txt", "line": 7, "reason": "token without tag: 'foo'"
 OTHER_BAD_LINE = {"source": "bad.txt", "line": 9, "reason": "empty word: '/NOUN'", "text": "/NOUN"}
 
 
-def statistics(max_reject_fraction: float = 0.01, lowercase: bool = False, **checks) -> Component:
+def statistics(max_reject_fraction: float = 0.01, lowercase: bool = False, kind: str = "tagger", **checks) -> Component:
+    """The stage with the statistics layout of `kind` (which fields are sequences and labels)."""
+    layout = kinds.get(kind).statistics
     return Component(
         SPEC,
-        StatisticsParameters(max_reject_fraction, StatisticsConfig(**checks), lowercase=lowercase),
+        StatisticsParameters(max_reject_fraction, StatisticsConfig(**checks), lowercase=lowercase, layout=layout),
     )
 
 
@@ -209,7 +212,7 @@ def test_classifier_text_is_cut_into_words_by_the_task_tokenizer(harness, tmp_pa
     test = [{"key": "r:3", "text": "A dull film!", "label": "negative"}]
     examples = write_examples(tmp_path / "examples", train=train, test=test)
 
-    stats = run_statistics(harness, statistics(lowercase=True), examples, no_rejects)
+    stats = run_statistics(harness, statistics(lowercase=True, kind="classifier"), examples, no_rejects)
 
     text = stats["sequences"]["text"]
     # regex tokens: a fine , fine film . | dull . -> 8 train tokens; a dull film ! -> "!" unseen, 1/4.
@@ -223,7 +226,7 @@ def test_translation_pairs_are_summarised_per_side(harness, tmp_path, no_rejects
     train = [{"key": "b:1", "source": "In the beginning", "target": "En el principio"}]
     examples = write_examples(tmp_path / "examples", train=train, test=train)
 
-    stats = run_statistics(harness, statistics(), examples, no_rejects)
+    stats = run_statistics(harness, statistics(kind="translator"), examples, no_rejects)
 
     assert set(stats["sequences"]) == {"source", "target"}
     assert stats["sequences"]["target"]["tokens"] == {"train": 3, "eval": 0, "test": 3}

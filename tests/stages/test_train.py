@@ -83,12 +83,13 @@ def test_model_properties_give_parameters_and_epochs(trained):
 def test_the_tagger_trains_on_token_budget_batches_when_asked(tiny_task, tiny_config, preprocessed):
     import dataclasses
 
-    from components.train import executor, spec
+    import kinds
+    from components.train import spec
 
     def batch_shapes(**train) -> list[tuple[int, int]]:
         task = dataclasses.replace(tiny_task, train=dataclasses.replace(tiny_task.train, batch_size=4, **train))
         parameters = spec.component(task, tiny_config).parameters
-        recipe = executor.RECIPES["tagger"](parameters, preprocessed.output("vocabulary"))
+        recipe = kinds.get("tagger").load("recipe")(parameters, preprocessed.output("vocabulary"))
         batches = recipe.dataset(preprocessed.output("shards").files("train"), seed=1)
         return [tuple(inputs[text.TOKEN_IDS].shape) for inputs, _, _ in batches]
 

@@ -1,4 +1,4 @@
-"""Unit tests of models.classifier: the pooling layers on hand-made encoder states, and tiny classifiers."""
+"""Unit tests of models.pooling (on hand-made encoder states) and models.classifier (tiny classifiers)."""
 
 import dataclasses
 
@@ -7,19 +7,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models.classifier import (
-    POOLING_LAYER,
+from models.classifier import POOLING_LAYER, ClassifierSizes, attention_model, build_classifier
+from models.encoder import RecurrentEncoder
+from models.pooling import (
     POOLINGS,
     AttentionPooling,
-    ClassifierSizes,
     LastStatePooling,
     MaskedMaxPooling,
     MaskedMeanPooling,
-    attention_model,
-    build_classifier,
     make_pooling,
 )
-from models.encoder import RecurrentEncoder
 from models.text import TOKEN_IDS
 from pipeline.config import ModelConfig
 

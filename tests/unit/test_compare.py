@@ -39,3 +39,14 @@ def test_render_aligns_columns_under_a_rule():
     lines = text.splitlines()
     assert lines[1] == "-------------  --------"
     assert lines[2].index("0.9") == lines[0].index("accuracy") == lines[3].index("0.95")
+
+
+def test_metrics_of_older_runs_are_read_under_their_new_names():
+    from pipeline.compare import with_legacy_names
+
+    old_run = {"test.token_accuracy": 0.95, "baseline.test.token_accuracy": 0.9}
+    legacy = {"baseline.most_frequent_tag.test.token_accuracy": "baseline.test.token_accuracy"}
+
+    assert with_legacy_names(old_run, legacy)["baseline.most_frequent_tag.test.token_accuracy"] == 0.9
+    new_run = {"baseline.most_frequent_tag.test.token_accuracy": 0.8, "baseline.test.token_accuracy": 0.9}
+    assert with_legacy_names(new_run, legacy)["baseline.most_frequent_tag.test.token_accuracy"] == 0.8

@@ -544,4 +544,4 @@ def test_tokens_per_batch_is_for_taggers_and_classifiers(tmp_path):
         "data: {train: data/train.txt}", "data: {format: parallel_tsv, train: data/train.txt}"
     )
     message = load_error(tmp_path, text + "    train: {tokens_per_batch: 2048}\n")
-    assert message == "tasks.t1.train.tokens_per_batch: only taggers and classifiers batch by tokens"
+    assert message == "tasks.t1.train.tokens_per_batch: a translator does not batch by tokens"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
-import inspect
 import json
 import os
 import pathlib
@@ -293,13 +292,15 @@ def test_conllu_rejects_unicode_line_separators_inside_a_form(tmp_path):
 
 
 def test_infra_validation_reads_back_tokens_holding_unicode_line_separators(tmp_path, monkeypatch):
-    export = pytest.importorskip("components.export.executor")
+    tagger_export = pytest.importorskip("kinds.tagger.export")
     fresh_process = pytest.importorskip("components.export.fresh_process")
+    from kinds import tagger
+
     expected = [{"tokens": ["a\u2028b", "c"], "tags": ["X", "Y"]}, {"tokens": ["d\x85e"], "tags": ["X"]}]
 
     def fake_validator(command, **kwargs):
         """Writes what components/export/infra_validator.py writes for a model that agrees with Keras."""
-        requests, responses = pathlib.Path(command[3]), pathlib.Path(command[4])
+        requests, responses = pathlib.Path(command[4]), pathlib.Path(command[5])
         with requests.open(encoding="utf-8") as lines, responses.open("w", encoding="utf-8") as out:
             for line, sentence in zip(lines, expected, strict=True):
                 tokens = json.loads(line)["tokens"]
@@ -308,11 +309,12 @@ def test_infra_validation_reads_back_tokens_holding_unicode_line_separators(tmp_
         return subprocess.CompletedProcess(command, 0, "", "")
 
     monkeypatch.setattr(fresh_process.subprocess, "run", fake_validator)
-    extra = {"max_length": 256} if "max_length" in inspect.signature(export.infra_validate).parameters else {}
+    kept, requests = tagger_export.requests(expected, None)
+    answers = fresh_process.answers_from_a_fresh_process(
+        tmp_path / "saved_model", tagger.KIND.client, requests, {"max_length": 256}
+    )
 
-    counts = export.infra_validate(tmp_path / "saved_model", expected, **extra)
-
-    assert counts == {"sentences": 2, "text_sentences": 2}
+    assert tagger_export.check(kept, answers) == {"sentences": 2, "text_sentences": 2}
 
 
 # ----------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.train.executor import compile_model
+from components.train.recipe import compile_model
 from models import input_pipeline, text
 from models.language_model import (
     RESETS,

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from pipeline import artifacts, runner, tracking
-from pipeline.component import Component, ComponentSpec, StageContext
+from pipeline.component import Channel, Component, ComponentSpec, StageContext
 from pipeline.config import BeamConfig
 
 MODULE = "tests.unit.test_runner"
@@ -99,19 +99,25 @@ def stage(
     name: str,
     workdir: pathlib.Path,
     *,
-    inputs: dict[str, type[artifacts.Artifact]] | None = None,
+    inputs: dict[str, Channel] | None = None,
     outputs: dict[str, type[artifacts.Artifact]],
     value: int = 0,
     executor: str = "write_value",
 ) -> Component:
+    """A fake stage whose inputs are wired to `inputs` (name -> the channel it reads)."""
+    inputs = inputs or {}
     spec = ComponentSpec(
         name=name,
-        inputs=inputs or {},
+        inputs={key: channel.type for key, channel in inputs.items()},
         outputs=outputs,
         executor=f"{MODULE}:{executor}",
         code=(CODE_FOLDER,),
     )
-    return Component(spec, FakeParameters(str(workdir), value))
+    return Component(spec, FakeParameters(str(workdir), value)).wire(**inputs)
+
+
+def out(stage_name: str, kind: type[artifacts.Artifact], output: str = "out") -> Channel:
+    return Channel(stage_name, output, kind)
 
 
 @pytest.fixture(autouse=True)
@@ -141,8 +147,8 @@ def pipeline(workdir: pathlib.Path) -> list[Component]:
     """a -> b -> c, each passing on its value plus its own."""
     return [
         stage("a", workdir, outputs={"out": FIRST}, value=1),
-        stage("b", workdir, inputs={"src": FIRST}, outputs={"out": SECOND}, value=10),
-        stage("c", workdir, inputs={"src": SECOND}, outputs={"out": THIRD}, value=100),
+        stage("b", workdir, inputs={"src": out("a", FIRST)}, outputs={"out": SECOND}, value=10),
+        stage("c", workdir, inputs={"src": out("b", SECOND)}, outputs={"out": THIRD}, value=100),
     ]
 
 
@@ -263,14 +269,20 @@ def test_force_reruns_every_stage(pipeline, task_dir, workdir):
 # Inputs
 
 
-def test_an_input_is_the_latest_output_of_its_type(workdir, task_dir):
+def test_an_input_is_the_output_it_is_wired_to(workdir, task_dir):
     components = [
         stage("a", workdir, outputs={"first": FIRST, "second": SECOND}, value=1),
-        # Names differ from the producer's: only the types connect stages.
-        stage("b", workdir, inputs={"x": SECOND, "y": FIRST}, outputs={"out": THIRD}),
+        stage("a2", workdir, outputs={"first": FIRST}, value=5),
+        # Names differ from the producer's, and two stages make a FIRST: the wiring says which is read.
+        stage(
+            "b",
+            workdir,
+            inputs={"x": out("a", SECOND, "second"), "y": out("a", FIRST, "first")},
+            outputs={"out": THIRD},
+        ),
     ]
 
-    a, b = run(components, task_dir)
+    a, _, b = run(components, task_dir)
 
     assert b.outputs["out"].properties["inputs"] == {
         "x": str(a.outputs["second"].uri),
@@ -278,11 +290,28 @@ def test_an_input_is_the_latest_output_of_its_type(workdir, task_dir):
     }
 
 
-def test_a_missing_input_type_is_an_error_naming_the_stage_and_input(workdir, task_dir):
-    components = [stage("b", workdir, inputs={"model": THIRD}, outputs={"out": SECOND})]
+def test_an_input_wired_to_no_earlier_output_is_an_error_naming_the_stage_and_input(workdir, task_dir):
+    components = [stage("b", workdir, inputs={"model": out("train", THIRD, "model")}, outputs={"out": SECOND})]
 
-    with pytest.raises(RuntimeError, match="stage b needs a Model for input 'model'"):
+    with pytest.raises(RuntimeError, match="stage b reads train.model for input 'model', which no earlier stage made"):
         run(components, task_dir)
+
+
+def test_wiring_an_input_to_an_output_of_another_type_is_an_error(workdir):
+    spec = ComponentSpec(name="b", inputs={"src": FIRST}, outputs={"out": SECOND}, executor="x:y", code=())
+
+    with pytest.raises(TypeError, match="input 'src' needs a Examples, not a.out"):
+        Component(spec, FakeParameters(str(workdir))).wire(src=out("a", THIRD))
+    with pytest.raises(TypeError, match="takes inputs"):
+        Component(spec, FakeParameters(str(workdir))).wire()
+
+
+def test_fingerprints_are_known_before_anything_runs(pipeline, task_dir):
+    planned = runner.fingerprints(pipeline, seed=8)
+
+    results = run(pipeline, task_dir)
+
+    assert planned == {r.stage: next(iter(r.outputs.values())).fingerprint for r in results}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -357,7 +386,7 @@ def fingerprint_inputs(tmp_path: pathlib.Path) -> dict[str, artifacts.Artifact]:
 
 
 def test_stage_fingerprint_is_stable(workdir, fingerprint_inputs):
-    component = stage("b", workdir, inputs={"src": FIRST}, outputs={"out": SECOND})
+    component = stage("b", workdir, inputs={"src": out("a", FIRST)}, outputs={"out": SECOND})
 
     assert runner.stage_fingerprint(component, fingerprint_inputs, 8) == runner.stage_fingerprint(
         component, dict(fingerprint_inputs), 8
@@ -365,7 +394,7 @@ def test_stage_fingerprint_is_stable(workdir, fingerprint_inputs):
 
 
 def test_stage_fingerprint_changes_with_the_parameters(workdir, fingerprint_inputs):
-    component = stage("b", workdir, inputs={"src": FIRST}, outputs={"out": SECOND}, value=1)
+    component = stage("b", workdir, inputs={"src": out("a", FIRST)}, outputs={"out": SECOND}, value=1)
 
     assert runner.stage_fingerprint(component, fingerprint_inputs, 8) != runner.stage_fingerprint(
         with_value(component, 2), fingerprint_inputs, 8
@@ -373,7 +402,7 @@ def test_stage_fingerprint_changes_with_the_parameters(workdir, fingerprint_inpu
 
 
 def test_stage_fingerprint_changes_with_the_seed(workdir, fingerprint_inputs):
-    component = stage("b", workdir, inputs={"src": FIRST}, outputs={"out": SECOND})
+    component = stage("b", workdir, inputs={"src": out("a", FIRST)}, outputs={"out": SECOND})
 
     assert runner.stage_fingerprint(component, fingerprint_inputs, 8) != runner.stage_fingerprint(
         component, fingerprint_inputs, 9
@@ -381,14 +410,14 @@ def test_stage_fingerprint_changes_with_the_seed(workdir, fingerprint_inputs):
 
 
 def test_stage_fingerprint_changes_with_an_input_fingerprint(workdir, fingerprint_inputs, tmp_path):
-    component = stage("b", workdir, inputs={"src": FIRST}, outputs={"out": SECOND})
+    component = stage("b", workdir, inputs={"src": out("a", FIRST)}, outputs={"out": SECOND})
     other = {"src": FIRST(tmp_path / "src", fingerprint="e" * 16, producer="a")}
 
     assert runner.stage_fingerprint(component, fingerprint_inputs, 8) != runner.stage_fingerprint(component, other, 8)
 
 
 def test_stage_fingerprint_ignores_where_an_input_lives(workdir, fingerprint_inputs, tmp_path):
-    component = stage("b", workdir, inputs={"src": FIRST}, outputs={"out": SECOND})
+    component = stage("b", workdir, inputs={"src": out("a", FIRST)}, outputs={"out": SECOND})
     moved = {"src": FIRST(tmp_path / "elsewhere", fingerprint="f" * 16, producer="a")}
 
     assert runner.stage_fingerprint(component, fingerprint_inputs, 8) == runner.stage_fingerprint(component, moved, 8)

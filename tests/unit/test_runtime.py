@@ -110,7 +110,7 @@ def test_a_stateful_language_model_trains_on_one_replica_only(tmp_path):
         write_config(
             tmp_path, "kind: language_model\ndata: {format: text, train: t.txt}\ntrain: {strategy: mirrored}\n"
         )
-    assert "stateful streams need one replica" in str(error.value)
+    assert "a language_model trains on one replica; use default" in str(error.value)
 
 
 def test_before_tensorflow_starts_the_pools_go_into_its_environment_variables():

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import math
+import pathlib
 
 import numpy as np
 import pytest
@@ -156,3 +159,38 @@ def test_sensible_parameters_pass(config):
 def test_a_negative_position_is_a_value_error():
     with pytest.raises(ValueError, match="count from 0"):
         teacher_forcing_probability(CurriculumConfig(), -1)
+
+
+# ----------------------------------------------------------------------------------------------
+# models/ does not depend on pipeline/
+
+
+@dataclasses.dataclass(frozen=True)
+class OtherCurriculum:
+    """A curriculum config that is not pipeline.config's, with another default for c."""
+
+    schedule: str = "constant"
+    k: float = 1.0
+    c: float = 0.5
+    epsilon_min: float = 0.0
+
+
+def test_validate_reads_any_config_and_the_defaults_of_its_class():
+    # c = 0.5 is this class's default, so the exponential schedule, which ignores c, accepts it...
+    assert teacher_forcing_probability(OtherCurriculum(schedule="exponential", k=0.5), 1) == 0.5
+    # ...and rejects any other value of it.
+    with pytest.raises(ValueError, match="curriculum.c: only the linear schedule reads it"):
+        validate(OtherCurriculum(schedule="exponential", k=0.5, c=0.0))
+
+
+def test_no_module_of_models_imports_the_pipeline():
+    models = pathlib.Path(__file__).resolve().parents[2] / "models"
+    importers = []
+    for path in sorted(models.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            if any(name == "pipeline" or name.startswith("pipeline.") for name in names):
+                importers.append(path.name)
+    assert importers == []

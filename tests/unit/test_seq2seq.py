@@ -1,4 +1,4 @@
-"""Unit tests of models.seq2seq: attention by hand, beam search on toy decoders, tiny translators."""
+"""Unit tests of models.attention (by hand), models.decoding (toy decoders) and models.seq2seq (tiny translators)."""
 
 import dataclasses
 import itertools
@@ -8,21 +8,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models.seq2seq import (
+from models.attention import (
     ATTENTIONS,
-    SOURCE_IDS,
-    TARGET_IN,
     BahdanauAttention,
     FinalStateAttention,
     LuongAttention,
-    Seq2Seq,
-    TranslatorSizes,
-    beam_search,
-    build_translator,
-    length_penalty,
     make_attention,
     masked_softmax,
 )
+from models.decoding import beam_search, dynamic_decode, greedy_choice, length_penalty, wrong_start_choice
+from models.seq2seq import SOURCE_IDS, TARGET_IN, Seq2Seq, TranslatorSizes, build_translator
 from models.text import END_ID, PAD_ID, START_ID
 from pipeline.config import ModelConfig
 
@@ -283,6 +278,34 @@ def test_beam_search_traces_with_tensor_lengths_and_batch():
         return beam_search(step_fn, state, batch, 2, max_length, 0.0).ids
 
     assert numpy(search(tf.constant(3), tf.constant(5))).tolist() == [hypothesis(B, C, END_ID, length=5)] * 3
+
+
+def toy_dynamic_decode(rows, choose, max_length=6):
+    """`dynamic_decode` on the toy decoder; its state is each output's batch row."""
+    table = tf.constant(toy_log_probs(*rows))
+
+    def step_fn(token_ids, state):
+        return tf.gather_nd(table, tf.stack([state["row"], token_ids], axis=1)), state
+
+    ids, lengths = dynamic_decode(step_fn, {"row": tf.range(len(rows))}, len(rows), max_length, choose)
+    return numpy(ids).tolist(), numpy(lengths).tolist()
+
+
+def test_dynamic_decode_with_greedy_choice_is_beam_search_with_one_beam():
+    ids, lengths = toy_dynamic_decode([CLASSIC, PENALTY], greedy_choice)
+    beam = toy_beam_search([CLASSIC, PENALTY], beam_size=1, alpha=0.0)
+
+    assert ids == [hypothesis(A, END_ID), hypothesis(A, END_ID)] == numpy(beam.ids).tolist()
+    assert lengths == [2, 2]
+
+
+def test_dynamic_decode_with_a_wrong_start_recovers_greedily_and_stops_at_max_length():
+    ids, lengths = toy_dynamic_decode([CLASSIC], wrong_start_choice)
+    looping = {START_ID: {A: 1.0}, A: {A: 1.0}}  # never ends: cut at max_length
+    loop_ids, loop_lengths = toy_dynamic_decode([CLASSIC, looping], greedy_choice, max_length=4)
+
+    assert (ids, lengths) == ([hypothesis(B, C, END_ID)], [3])  # B, the runner-up, then greedy
+    assert (loop_ids, loop_lengths) == ([hypothesis(A, END_ID, length=4), [A] * 4], [2, 4])
 
 
 # --------------------------------------------------------------------------- the translator

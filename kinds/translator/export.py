@@ -1,9 +1,5 @@
-"""Export of translators: the SavedModel (`serving_default`: text -> translation, decoded in the graph), its
-infra-validation, and its BLEU on a test split.
-
-The stage's flow (export, validate in a fresh process, push, register) is in `executor.py`; this
-module holds what differs from the other kinds.
-"""
+"""The translator's export: the SavedModel (`serving_default`: text -> translation, decoded in the graph), how
+infra-validation checks it against the Keras model, and its BLEU on a test split."""
 
 from __future__ import annotations
 
@@ -14,19 +10,36 @@ import keras
 import sacrebleu
 import tensorflow as tf
 
-from components.export.fresh_process import answers_from_a_fresh_process
-from components.export.spec import ExportParameters
+from components.export.hooks import Export
+from components.export.serving import TextServingModule
 from models import seq2seq, text  # seq2seq: registers the model for loading
-from models.serving import TranslatorServingModule
 from pipeline import artifacts
 from pipeline.errors import ValidationError
 
-PYFUNC_MODEL = pathlib.Path(__file__).resolve().parents[2] / "models" / "mlflow_translator.py"
-assert seq2seq
+
+class TranslatorServingModule(TextServingModule):
+    """Wraps a trained translator with its tokenizer, vocabularies and decoder for `tf.saved_model.save`.
+
+    Signature (the serving contract):
+        serving_default: `text` string [batch] -> `translation` string [batch], decoded inside the graph by
+        the configured strategy (beam search by default) and detokenized.
+    """
+
+    def __init__(
+        self, model, tokenizer, source_words, target_words, decode_config, *, lowercase: bool, max_length: int
+    ) -> None:
+        super().__init__("translator", model, tokenizer, source_words, lowercase=lowercase, max_length=max_length)
+        self.target_words = tf.constant(target_words, tf.string)
+        self.decode_config = decode_config
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def serve_text(self, text_batch):
+        ids = seq2seq.decode(self.model, self.token_ids(text_batch), self.decode_config)
+        return {"translation": text.detokenize(seq2seq.output_tokens(ids, self.target_words), self.tokenizer.kind)}
 
 
 def serving_module(
-    model_artifact: artifacts.Model, vocabulary: artifacts.Vocabulary, params: ExportParameters
+    model_artifact: artifacts.Model, vocabulary: artifacts.Vocabulary, params
 ) -> TranslatorServingModule:
     p = params.preprocess
     shared = "words" in vocabulary.names()
@@ -42,19 +55,17 @@ def serving_module(
     )
 
 
-def infra_validate(
-    saved_model: pathlib.Path, expected: Sequence[dict], max_length: int, batch_size: int = 128
-) -> dict[str, int]:
-    """Runs the SavedModel in a fresh process on `expected`'s sources; it must give their translations.
+def requests(expected: Sequence[dict], params) -> tuple[list[dict], list[dict]]:
+    """Each evaluated source; the client sends them in the evaluate stage's batches (see its `answer`)."""
+    return list(expected), [{"text": e["source"]} for e in expected]
 
-    The sources go in batches of `batch_size`, the evaluate stage's: the longest source of a batch sets
-    the most tokens a decoder may write, so the same batches give the same output.
+
+def check(expected: Sequence[dict], answers: Sequence[dict]) -> dict[str, int]:
+    """The SavedModel must translate every source as the Keras model did.
 
     Raises:
-        ValidationError: the process failed, or a source was translated differently.
+        ValidationError: a source was translated differently.
     """
-    requests = [{"text": e["source"]} for e in expected]
-    answers = answers_from_a_fresh_process(saved_model, requests, max_length, "translator", str(batch_size))
     mismatches = [
         i for i, (e, a) in enumerate(zip(expected, answers, strict=True)) if e["translation"] != a["translation"]
     ]
@@ -76,3 +87,6 @@ def saved_model_bleu(saved_model: pathlib.Path, examples: Sequence[dict], batch:
         out = serve(text=tf.constant([e["source"] for e in examples[start : start + batch]]))
         hypotheses += [t.decode("utf-8") for t in out["translation"].numpy()]
     return sacrebleu.corpus_bleu(hypotheses, [[e["target"] for e in examples]]).score
+
+
+EXPORT = Export(serving_module, requests, check, saved_model_bleu)

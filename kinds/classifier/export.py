@@ -1,8 +1,5 @@
-"""Export of classifiers: the SavedModel, its infra-validation, and its accuracy on a test split.
-
-The stage's flow (export, validate in a fresh process, push, register) is in `executor.py`; this
-module holds what differs from the tagger.
-"""
+"""The classifier's export: the SavedModel (raw strings in, label and probabilities out), how infra-validation
+checks it against the Keras model, and its accuracy on a test split."""
 
 from __future__ import annotations
 
@@ -14,20 +11,37 @@ import numpy as np
 import tensorflow as tf
 
 import models.classifier  # noqa: F401  (registers the custom layers for loading)
-from components.export.fresh_process import answers_from_a_fresh_process
-from components.export.spec import ExportParameters
+from components.export.hooks import Export
+from components.export.serving import TextServingModule
 from models import text
-from models.serving import ClassifierServingModule
 from pipeline import artifacts
 from pipeline.errors import ValidationError
 
-PYFUNC_MODEL = pathlib.Path(__file__).resolve().parents[2] / "models" / "mlflow_classifier.py"
 # The SavedModel must give the Keras model's probabilities to this much (float32 graphs may fuse differently).
 PROBABILITY_TOLERANCE = 1e-4
 
 
+class ClassifierServingModule(TextServingModule):
+    """Wraps a trained classifier with its tokenizer and vocabularies for `tf.saved_model.save`.
+
+    Signature (the serving contract):
+        serving_default: `text` string [batch] -> `label` string [batch], `probabilities` float32
+        [batch, classes] (classes in the order of the `labels` vocabulary).
+    """
+
+    def __init__(self, model, tokenizer, words: list[str], labels: list[str], *, lowercase: bool, max_length: int):
+        super().__init__("classifier", model, tokenizer, words, lowercase=lowercase, max_length=max_length)
+        self.label_names = tf.constant(labels, tf.string)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def serve_text(self, text_batch):
+        probabilities = tf.nn.softmax(self.model({text.TOKEN_IDS: self.token_ids(text_batch)}, training=False))
+        label = tf.gather(self.label_names, tf.argmax(probabilities, axis=-1))
+        return {"label": label, "probabilities": probabilities}
+
+
 def serving_module(
-    model_artifact: artifacts.Model, vocabulary: artifacts.Vocabulary, params: ExportParameters
+    model_artifact: artifacts.Model, vocabulary: artifacts.Vocabulary, params
 ) -> ClassifierServingModule:
     """The trained classifier wrapped with its tokenizer and vocabularies."""
     p = params.preprocess
@@ -42,17 +56,19 @@ def serving_module(
     )
 
 
-def infra_validate(saved_model: pathlib.Path, expected: Sequence[dict], max_length: int) -> dict[str, int]:
-    """Runs the SavedModel in a fresh process on `expected`'s texts; it must give their labels and probabilities.
+def requests(expected: Sequence[dict], params) -> tuple[list[dict], list[dict]]:
+    """Each evaluated text, left out when longer than `export.max_length` tokens (the serving graph cuts it,
+    evaluation did not)."""
+    kept = [e for e in expected if e["tokens"] <= params.export.max_length]
+    return kept, [{"text": e["text"]} for e in kept]
 
-    Texts longer than `max_length` tokens are left out: the serving graph cuts them, evaluation did not.
+
+def check(expected: Sequence[dict], answers: Sequence[dict]) -> dict[str, int]:
+    """The SavedModel must give every text the Keras model's label and probabilities.
 
     Raises:
-        ValidationError: the process failed, or a text was classified differently.
+        ValidationError: a text was classified differently.
     """
-    expected = [e for e in expected if e["tokens"] <= max_length]
-    requests = [{"text": e["text"]} for e in expected]
-    answers = answers_from_a_fresh_process(saved_model, requests, max_length, "classifier")
     mismatches = [
         i
         for i, (e, a) in enumerate(zip(expected, answers, strict=True))
@@ -78,3 +94,11 @@ def saved_model_accuracy(saved_model: pathlib.Path, examples: Sequence[dict], ba
         labels = serve(text=tf.constant([e["text"] for e in chunk]))["label"].numpy()
         hits += sum(label.decode("utf-8") == e["label"] for label, e in zip(labels, chunk, strict=True))
     return hits / len(examples) if examples else float("nan")
+
+
+def client_args(vocabulary: artifacts.Vocabulary) -> dict:
+    """The pyfunc model names each probability by its label, in the order of the `labels` vocabulary."""
+    return {"labels": vocabulary.tokens("labels")}
+
+
+EXPORT = Export(serving_module, requests, check, saved_model_accuracy, client_args)

@@ -1,5 +1,6 @@
-"""Evaluate executor for translators: BLEU and chrF (sacrebleu) and exact matches of the decoded test
-sentences, by greedy decoding and by the configured decoder, against the copy-the-source baseline.
+"""The translator's evaluator: BLEU and chrF (sacrebleu) and exact matches of the decoded held-out sentences,
+by the configured decoder, by greedy decoding and by greedy decoding after a forced wrong first token (the
+exposure-bias probe), against the copy-the-source baseline.
 
 Outputs are detokenized by `models.text.detokenize` (the exported model's own code) and scored against
 the raw reference sentences, as a user would score them. The attention `none` variant of a sweep is the
@@ -8,74 +9,62 @@ bottleneck baseline; its runs sit beside the attentional ones in the MLflow comp
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import keras
 import numpy as np
 import sacrebleu
 import tensorflow as tf
 
+from components.evaluate.evaluator import Evaluator, SplitEvaluation
 from components.evaluate.plots import _new_figure, _save
-from components.evaluate.spec import EvaluateParameters
 from models import input_pipeline, seq2seq, text  # seq2seq: registers the model for loading
 from pipeline import artifacts
-from pipeline.component import StageContext
 
 HEATMAPS = 4
 
 
-def run(context: StageContext) -> None:
-    params: EvaluateParameters = context.parameters
-    model_artifact: artifacts.Model = context.input("model")
-    shards: artifacts.Shards = context.input("shards")
-    vocabulary: artifacts.Vocabulary = context.input("vocabulary")
-    evaluation: artifacts.Evaluation = context.output("evaluation")
-    blessing: artifacts.Blessing = context.output("blessing")
+class TranslatorEvaluator(Evaluator):
+    def __init__(self, inputs, params, progress) -> None:
+        super().__init__(inputs, params, progress)
+        self.model = keras.saving.load_model(inputs.model.path)
+        self.decoder = Decoder(self.model, inputs.vocabulary, params)
 
-    model = keras.saving.load_model(model_artifact.path)
-    decoder = Decoder(model, vocabulary, params)
-    results: dict[str, Any] = {}
-    splits = [s for s in ("eval", "test") if s in shards.manifest()["splits"]]
-    for split in splits:
+    def evaluate(self, split: str, deciding: bool) -> SplitEvaluation:
         sources, references, source_ids = [], [], []
         for inputs, _, _ in input_pipeline.translator_dataset(
-            shards.files(split), params.evaluate.batch_size, with_strings=True
+            self.inputs.shards.files(split), self.params.evaluate.batch_size, with_strings=True
         ):
             sources += [s.decode("utf-8") for s in inputs[text.SOURCE].numpy()]
             references += [s.decode("utf-8") for s in inputs[text.TARGET].numpy()]
             source_ids.append(inputs[text.SOURCE_IDS])
         # "model": the configured decoder; "greedy" too when that is another one; the copy-the-source baseline.
-        outputs = {"model": decoder.translate(source_ids, params.decode.strategy)}
-        if params.decode.strategy != "greedy":
-            outputs["greedy"] = decoder.translate(source_ids, "greedy")
+        strategy = self.params.decode.strategy
+        outputs = {"model": self.decoder.translate(source_ids, strategy)}
+        if strategy != "greedy":
+            outputs["greedy"] = self.decoder.translate(source_ids, "greedy")
         # Exposure bias: greedy decoding after a forced wrong first token.
-        outputs["wrong_start"] = decoder.translate(source_ids, "wrong_start")
-        results[split] = {system: score(hyps, references) for system, hyps in outputs.items()}
-        results[split]["copy_source"] = score(sources, references)
-        if split == ("eval" if "eval" in splits else "test"):
-            write_predictions(evaluation.predictions_path(split), sources, outputs["model"])
-        shown = ", ".join(f"{name} BLEU {r['bleu']:.2f}" for name, r in results[split].items())
-        context.progress(f"{split}: {shown}")
-    if "test" in splits:
-        pngs = heatmaps(model, decoder, shards.files("test"), evaluation.uri)
-        for png in pngs:
-            context.log.artifact(png, "plots")
-        context.progress(f"attention heatmaps of {len(pngs)} test sentences (evaluation/attention/)")
+        outputs["wrong_start"] = self.decoder.translate(source_ids, "wrong_start")
+        scores = {system: score(hypotheses, references) for system, hypotheses in outputs.items()}
+        scores["copy_source"] = score(sources, references)
+        predictions = None
+        if deciding:  # the model's translation of each source, for export to check the SavedModel against
+            predictions = [
+                {"source": source, "translation": translation}
+                for source, translation in zip(sources, outputs["model"], strict=True)
+            ]
+        return SplitEvaluation(scores, predictions)
 
-    verdict = bless(results, params.decode.strategy, params.evaluate.bless_margin)
-    evaluation.path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
-    evaluation.properties.update({"primary_metric": "test.bleu", "splits": splits})
-    blessing.properties.update(verdict)
-    context.log.metrics(flat_metrics(results))
-    context.log.artifact(evaluation.path, "evaluation")
-    context.progress(("blessed: " if verdict["blessed"] else "NOT blessed: ") + verdict["reason"])
+    def finish(self, splits: list[str]) -> list:
+        if "test" not in splits:
+            return []
+        pngs = heatmaps(self.model, self.decoder, self.inputs.shards.files("test"), self.inputs.folder)
+        self.progress(f"attention heatmaps of {len(pngs)} test sentences (evaluation/attention/)")
+        return pngs
 
 
 class Decoder:
     """Decodes batches of source ids with the model, in graph mode, and detokenizes the output."""
 
-    def __init__(self, model, vocabulary: artifacts.Vocabulary, params: EvaluateParameters) -> None:
+    def __init__(self, model, vocabulary: artifacts.Vocabulary, params) -> None:
         self.model = model
         self.decode = params.decode
         self.tokenizer = params.preprocess.tokenizer
@@ -114,13 +103,6 @@ def score(hypotheses: list[str], references: list[str]) -> dict[str, float]:
     }
 
 
-def write_predictions(path, sources: list[str], translations: list[str]) -> None:
-    """The model's translation of each source, for the export stage to check the SavedModel against."""
-    with path.open("w", encoding="utf-8") as stream:
-        for source, translation in zip(sources, translations, strict=True):
-            stream.write(json.dumps({"source": source, "translation": translation}, ensure_ascii=False) + "\n")
-
-
 def heatmaps(model, decoder: Decoder, files, folder) -> list:
     """Attention over the source (columns) at each output token (rows), for the first test sentences."""
     (inputs, _, _), *_ = input_pipeline.translator_dataset(files, HEATMAPS, with_strings=True).take(1)
@@ -146,29 +128,3 @@ def heatmaps(model, decoder: Decoder, files, folder) -> list:
         axes.set_title(f"Attention, test sentence {row + 1}", fontsize=9)
         paths.append(_save(figure, folder / "attention" / f"attention_{row + 1}.png"))
     return paths
-
-
-def bless(results: dict[str, Any], strategy: str, margin: float) -> dict[str, Any]:
-    """Blesses the model when its eval BLEU (else test) beats copying the source by `margin` x 100 BLEU points."""
-    split = "eval" if "eval" in results else "test"
-    model, baseline = results[split]["model"]["bleu"], results[split]["copy_source"]["bleu"]
-    blessed = bool(model - baseline >= 100 * margin - 1e-9)
-    relation = "beats" if blessed else "does not beat"
-    reason = f"{split} BLEU {model:.2f} ({strategy}) {relation} copying the source ({baseline:.2f}) + {100 * margin:g}"
-    return {"blessed": blessed, "reason": reason, "split": split, "model": model, "baseline": baseline}
-
-
-def flat_metrics(results: dict[str, Any]) -> dict[str, float]:
-    """`<split>.<metric>` for the configured decoder, `<split>.greedy.<metric>`, `baseline.copy_source...`."""
-    flat = {}
-    for split, by_system in results.items():
-        for system, scores in by_system.items():
-            if system == "model":
-                prefix = f"{split}."
-            elif system == "copy_source":
-                prefix = f"baseline.copy_source.{split}."
-            else:
-                prefix = f"{split}.{system}."
-            for name in ("bleu", "chrf", "exact_match"):
-                flat[prefix + name] = scores[name]
-    return {k: v for k, v in flat.items() if np.isfinite(v)}

@@ -1,0 +1,34 @@
+"""What the export stage needs of a kind: its serving module, how its SavedModel is checked, how it is ranked."""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pipeline import artifacts
+
+
+@dataclasses.dataclass(frozen=True)
+class Export:
+    """A kind's export hooks.
+
+    Attributes:
+        serving_module: (model artifact, vocabulary, export parameters) -> the `tf.Module` to save; its
+            `signatures()` are the serving contract.
+        requests: (the evaluate stage's predictions, export parameters) -> (the predictions kept, the
+            requests the client answers for each in a fresh process).
+        check: (kept predictions, the client's answers) -> counts for the artifact's properties; raises
+            `ValidationError` when the SavedModel answers unlike the Keras model.
+        champion_metric: (SavedModel folder, test examples) -> the blessing metric measured on a SavedModel,
+            to rank this export against the registered champion.
+        client_args: vocabulary -> JSON keyword arguments of the client's `predict` in the pyfunc model
+            (a classifier's label names), or None.
+    """
+
+    serving_module: Callable[..., Any]
+    requests: Callable[[Sequence[dict], Any], tuple[list[dict], list[dict]]]
+    check: Callable[[Sequence[dict], Sequence[dict]], dict[str, int]]
+    champion_metric: Callable[[pathlib.Path, Sequence[dict]], float]
+    client_args: Callable[[artifacts.Vocabulary], dict[str, Any]] | None = None

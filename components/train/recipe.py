@@ -1,0 +1,64 @@
+"""What the train stage needs of a kind: the `Recipe` each kind's `train.py` fills in, and the shared compile."""
+
+from __future__ import annotations
+
+import pathlib
+
+import keras
+import tensorflow as tf
+
+from components.train.spec import TrainParameters
+from pipeline import artifacts
+from pipeline.component import StageContext
+from pipeline.config import TrainConfig
+
+
+class Recipe:
+    """A kind's model, its batches and its extra callbacks.
+
+    Args:
+        params: the train stage's parameters.
+        vocabulary: the preprocess stage's vocabularies (the model's sizes come from them).
+        schedule: the curriculum stage's `Schedule`, for kinds that train with one.
+
+    Attributes:
+        sizes: a dataclass of what the model's shape takes from the data, saved beside the model.
+    """
+
+    sizes = None
+
+    def __init__(
+        self, params: TrainParameters, vocabulary: artifacts.Vocabulary, schedule: artifacts.Schedule | None = None
+    ) -> None:
+        self.params = params
+        self.vocabulary = vocabulary
+        self.schedule = schedule
+
+    def build(self) -> keras.Model:
+        raise NotImplementedError
+
+    def dataset(self, files: list[pathlib.Path], seed: int | None = None) -> tf.data.Dataset:
+        """Training batches when `seed` is given (that epoch's order), else evaluation batches."""
+        raise NotImplementedError
+
+    def validation(self, files: list[pathlib.Path]) -> tf.data.Dataset | None:
+        """The batches Keras validates on after each epoch; None when a callback does it instead."""
+        return self.dataset(files)
+
+    def callbacks(self, context: StageContext, model: keras.Model, eval_files, folder: pathlib.Path) -> list:
+        """Callbacks of this kind besides the trainer's own (checkpoints, logging, the NaN guard)."""
+        return []
+
+
+def compile_model(model: keras.Model, train: TrainConfig, jit_compile: bool = False) -> None:
+    """Adam with gradients clipped by global norm, (masked) cross-entropy, accuracy.
+
+    `jit_compile` (XLA) is for the throughput benchmark: on this CPU it trains the tagger 12 times
+    slower than plain graph mode (benchmarks/train_throughput.py), so the trainer leaves it off.
+    """
+    model.compile(
+        optimizer=keras.optimizers.Adam(train.learning_rate, global_clipnorm=train.clip_norm),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        jit_compile=jit_compile,
+    )

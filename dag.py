@@ -1,0 +1,54 @@
+"""The pipeline of a task: which stage's outputs feed which stage. Connects stages and nothing else.
+
+Every task runs the same stages in the same order, with the parts of its kind plugged in (see
+`kinds/`); a kind whose decoder learns from a curriculum gets the curriculum stage before training.
+Each input is wired to the output it reads, by name, as in TFX's pipeline.py:
+
+    ingest -> statistics -> preprocess -> [curriculum] -> train -> evaluate -> export
+"""
+
+from __future__ import annotations
+
+import kinds
+from components.curriculum import spec as curriculum
+from components.evaluate import spec as evaluate
+from components.export import spec as export
+from components.ingest import spec as ingest
+from components.preprocess import spec as preprocess
+from components.statistics import spec as statistics
+from components.train import spec as train
+from pipeline.component import Component
+from pipeline.config import PipelineConfig, TaskConfig
+
+
+def build(task: TaskConfig, config: PipelineConfig) -> list[Component]:
+    """The components of `task`'s pipeline, producers before consumers, every input wired."""
+    kind = kinds.get(task.kind)
+    ingested = ingest.component(task, config).wire()
+    validated = statistics.component(task, config).wire(
+        examples=ingested.output("examples"), rejects=ingested.output("rejects")
+    )
+    preprocessed = preprocess.component(task, config).wire(
+        examples=ingested.output("examples"), statistics=validated.output("statistics")
+    )
+    stages = [ingested, validated, preprocessed]
+    data = {"shards": preprocessed.output("shards"), "vocabulary": preprocessed.output("vocabulary")}
+    if kind.curriculum:  # the real number of steps an epoch comes from the shards
+        scheduled = curriculum.component(task, config).wire(shards=preprocessed.output("shards"))
+        stages.append(scheduled)
+        data["schedule"] = scheduled.output("schedule")
+    trained = train.component(task, config).wire(**data)
+    evaluated = evaluate.component(task, config).wire(
+        model=trained.output("model"),
+        shards=preprocessed.output("shards"),
+        vocabulary=preprocessed.output("vocabulary"),
+        examples=ingested.output("examples"),
+    )
+    exported = export.component(task, config).wire(
+        model=trained.output("model"),
+        vocabulary=preprocessed.output("vocabulary"),
+        blessing=evaluated.output("blessing"),
+        evaluation=evaluated.output("evaluation"),  # the Keras model's answers, to validate the SavedModel against
+        examples=ingested.output("examples"),  # the test split, to compare with the registered champion
+    )
+    return [*stages, trained, evaluated, exported]

@@ -1,0 +1,160 @@
+"""What a kind of model declares: everything the stages, the CLI and the benchmarks need of it.
+
+A kind (tagger, classifier, language model, translator...) is one package under `kinds/`. Its
+`__init__.py` holds a `Kind`: plain data (formats, tokenizers, the blessing rule, the metrics that
+`compare` shows, the code its fingerprints cover) and `module:attribute` references to the parts that
+need TensorFlow (preprocess layout, train recipe, evaluator, export, client), which are imported only
+when a stage runs, so that loading a config or printing `--help` imports neither TensorFlow nor Beam.
+The registry (`kinds/__init__.py`) maps a config's `kind` to it. Stages never ask a kind's name: they
+ask the kind (OpenNMT-tf's model catalog; TFX's `run_fn`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import pathlib
+from collections.abc import Callable
+from typing import Any
+
+from pipeline.errors import ConfigError
+
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def load(reference: str) -> Any:
+    """The object a `module:attribute` reference names, imported now."""
+    module, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def _module_file(module: str) -> str:
+    """`kinds.tagger.train` -> `kinds/tagger/train.py`; `kinds.tagger.__init__` -> `kinds/tagger/__init__.py`."""
+    return module.replace(".", "/") + ".py"
+
+
+@dataclasses.dataclass(frozen=True)
+class BlessingRule:
+    """When a model is good enough to export: blessing as data (TFX Evaluator's value thresholds).
+
+    The model is blessed when, on the eval split (the test split when there is none), its `metric` is
+    better than the best of `baselines` by at least `margin_scale` x `evaluate.bless_margin`.
+
+    Attributes:
+        metric: a key of the model's scores (`token_accuracy`, `bleu`...).
+        baselines: the baselines it must beat, by the names the evaluator gives them.
+        higher_is_better: False for losses (bits per unit).
+        margin_scale: what one unit of `bless_margin` is in the metric's own units (100 for BLEU points).
+    """
+
+    metric: str
+    baselines: tuple[str, ...]
+    higher_is_better: bool = True
+    margin_scale: float = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class StatisticsLayout:
+    """Which fields of a kind's examples the statistics stage summarises.
+
+    Attributes:
+        sequences: (name, field, pretokenized) for each sequence: `pretokenized` fields are lists of
+            tokens, the others raw text that the task's tokenizer cuts.
+        labels: the field holding labels (a tag list or one class), or None.
+        checks_length: whether `statistics.max_length` applies (not to documents, which training cuts).
+    """
+
+    sequences: tuple[tuple[str, str, bool], ...]
+    labels: str | None = None
+    checks_length: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Kind:
+    """One kind of model: its data, its parts, its rules.
+
+    Attributes:
+        name: the config's `kind`.
+        description: one line for messages and `--help`.
+        formats: the corpus formats it reads (`data.format`).
+        tokenizers: the tokenizers whose units its examples can hold (`preprocess.tokenizer`).
+        statistics: which fields the statistics stage summarises.
+        layout: the preprocess layout class (`module:Class`), built from the task's `PreprocessConfig`.
+        recipe: the train recipe class (`module:Class`, a `components.train.recipe.Recipe`).
+        evaluator: the evaluator class (`module:Class`, a `components.evaluate.evaluator.Evaluator`).
+        export: the export hooks (`module:attribute`, a `components.export.hooks.Export`).
+        client: the kind's client module, a file that imports only TensorFlow and tensorflow-text: it
+            calls the SavedModel for infra-validation, the pyfunc model and `pipeline predict`.
+        blessing: when a model of this kind is exported.
+        compare_metrics: the metrics `pipeline compare` shows, the one runs are sorted by first.
+        legacy_metrics: new metric name -> the name older runs logged it under (read by `compare`).
+        code: source files and folders (relative to the project root) that the train, evaluate and export
+            stages of this kind fingerprint besides their own folders: editing another kind's files does
+            not rerun this kind's stages.
+        curriculum: whether a curriculum stage schedules the decoder's teacher forcing before training.
+        batches_by_tokens: whether `train.tokens_per_batch` applies.
+        single_replica: whether training needs one replica (stateful streams).
+        inspect_cells: the `pipeline inspect-cells` function (`module:function`), for kinds with cells to
+            inspect; None for the others.
+        check: extra checks of a task's config beyond its keys' types (raise `ConfigError`).
+    """
+
+    name: str
+    description: str
+    formats: tuple[str, ...]
+    tokenizers: tuple[str, ...]
+    statistics: StatisticsLayout
+    layout: str
+    recipe: str
+    evaluator: str
+    export: str
+    client: pathlib.Path
+    blessing: BlessingRule
+    compare_metrics: tuple[str, ...]
+    code: tuple[str, ...]
+    legacy_metrics: dict[str, str] = dataclasses.field(default_factory=dict)
+    curriculum: bool = False
+    batches_by_tokens: bool = False
+    single_replica: bool = False
+    inspect_cells: str | None = None
+    check: Callable[[Any], None] | None = None
+
+    def validate(self, task: Any) -> None:
+        """Checks what a task of this kind must satisfy beyond its keys' types.
+
+        Raises:
+            ConfigError: naming the key path.
+        """
+        where = f"tasks.{task.name}"
+        if task.data.format not in self.formats:
+            raise ConfigError(
+                f"{where}.data.format: a {self.name} reads {' or '.join(self.formats)}, not {task.data.format}"
+            )
+        if task.preprocess.tokenizer not in self.tokenizers:
+            raise ConfigError(f"{where}.preprocess.tokenizer: a {self.name} needs one of {', '.join(self.tokenizers)}")
+        if task.train.tokens_per_batch and not self.batches_by_tokens:
+            raise ConfigError(f"{where}.train.tokens_per_batch: a {self.name} does not batch by tokens")
+        if self.single_replica and task.train.strategy != "default":
+            raise ConfigError(f"{where}.train.strategy: a {self.name} trains on one replica; use default")
+        if self.check is not None:
+            self.check(task)
+
+    def load(self, part: str) -> Any:
+        """The part (`layout`, `recipe`, `evaluator`, `export`) imported now."""
+        return load(getattr(self, part))
+
+    def stage_code(self, *parts: str) -> tuple[str, ...]:
+        """What a stage fingerprints of this kind: its declaration, the files of `parts` (`layout`, `recipe`,
+        `evaluator`, `export`, `client`) and the kind's model code, relative to the project root."""
+        files = [_module_file(self.layout.partition(":")[0].rpartition(".")[0] + ".__init__")]
+        for part in parts:
+            reference = getattr(self, part)
+            if isinstance(reference, pathlib.Path):
+                files.append(reference.relative_to(PROJECT_ROOT).as_posix())
+            else:
+                files.append(_module_file(reference.partition(":")[0]))
+        return tuple(dict.fromkeys([*files, *self.code]))
+
+    @property
+    def lower_is_better(self) -> bool:
+        return not self.blessing.higher_is_better

@@ -1,0 +1,39 @@
+"""Language model: many to many, shifted by one, autoregressive (min-char-rnn, char-rnn).
+
+The corpus as `batch_size` parallel streams of documents cut into windows of `train.bptt` steps, the
+state carried from one window to the next (truncated backpropagation through time) and zeroed where a
+document starts; evaluated in bits per unit against an interpolated Kneser-Ney 5-gram model.
+"""
+
+from kinds.kind import PROJECT_ROOT, BlessingRule, Kind, StatisticsLayout
+
+KIND = Kind(
+    name="language_model",
+    description="the next unit of a text (characters, words or wordpieces), autoregressive",
+    formats=("text",),
+    tokenizers=("regex", "whitespace", "unicode_script", "characters", "wordpiece"),
+    # Documents are cut into windows by training: `statistics.max_length` does not apply to them.
+    statistics=StatisticsLayout(sequences=(("text", "text", False),), checks_length=False),
+    layout="kinds.language_model.preprocess:Documents",
+    recipe="kinds.language_model.train:LanguageModelRecipe",
+    evaluator="kinds.language_model.evaluate:LanguageModelEvaluator",
+    export="kinds.language_model.export:EXPORT",
+    client=PROJECT_ROOT / "kinds" / "language_model" / "client.py",
+    blessing=BlessingRule(metric="bits_per_unit", baselines=("kneser_ney",), higher_is_better=False),
+    compare_metrics=(
+        "test.bits_per_unit",
+        "baseline.kneser_ney.test.bits_per_unit",
+        "test.perplexity",
+        "eval.bits_per_unit",
+    ),
+    code=(
+        "models/language_model.py",
+        "models/encoder.py",
+        "models/text.py",
+        "models/input_pipeline.py",
+        "components/evaluate/kneser_ney.py",
+    ),
+    # Its stateful streams: one replica carries each stream's state from one window to the next.
+    single_replica=True,
+    inspect_cells="components.inspect.cells:inspect",
+)

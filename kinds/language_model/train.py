@@ -1,0 +1,111 @@
+"""The language model's train recipe: a stateful model over `batch_size` streams of documents, cut into
+windows of `train.bptt` steps (truncated backpropagation through time), and its callbacks.
+"""
+
+from __future__ import annotations
+
+import math
+import pathlib
+
+import keras
+import tensorflow as tf
+
+from components.train.recipe import Recipe
+from models import input_pipeline, text
+from models.language_model import (
+    Generator,
+    LanguageModelSizes,
+    build_language_model,
+    reset_states,
+    stream_cross_entropy,
+)
+from pipeline.component import StageContext
+
+
+class LanguageModelRecipe(Recipe):
+    """A language model: a stateful model over `batch_size` streams of documents, windows of `train.bptt`.
+
+    Keras's own validation would run through the stateful layers and scramble the streams' states, so
+    a callback measures the eval split on a copy of the model, and writes samples, after each epoch.
+    """
+
+    def __init__(self, params, vocabulary, schedule=None) -> None:
+        super().__init__(params, vocabulary, schedule)
+        self.units = vocabulary.tokens("units")
+        self.sizes = LanguageModelSizes(len(self.units))
+
+    def build(self) -> keras.Model:
+        return build_language_model(
+            self.sizes, self.params.model, batch_size=self.params.train.batch_size, stateful=True
+        )
+
+    def dataset(self, files: list[pathlib.Path], seed: int | None = None) -> tf.data.Dataset:
+        train = self.params.train
+        streams = input_pipeline.language_model_streams(
+            input_pipeline.read_documents(files), train.batch_size, train.bptt, seed
+        )
+        return input_pipeline.language_model_dataset(streams, train.bptt)
+
+    def validation(self, files: list[pathlib.Path]) -> None:
+        return None
+
+    def callbacks(self, context: StageContext, model: keras.Model, eval_files, folder: pathlib.Path) -> list:
+        evaluation = self.dataset(eval_files) if eval_files else None
+        return [ResetStates(), StreamEvaluation(self, model, evaluation), Samples(self, context, model, folder)]
+
+
+class ResetStates(keras.callbacks.Callback):
+    """Each epoch starts every stream from a zero state."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        reset_states(self.model)
+
+
+class StreamEvaluation(keras.callbacks.Callback):
+    """After each epoch: `val_loss` (nats per unit) and `val_bits_per_unit` on the eval streams."""
+
+    def __init__(self, recipe: LanguageModelRecipe, model: keras.Model, dataset: tf.data.Dataset | None) -> None:
+        super().__init__()
+        self.dataset = dataset
+        self.copy = recipe.build() if dataset is not None else None
+        self.trained = model
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.dataset is None or logs is None:
+            return
+        self.copy.set_weights(self.trained.get_weights())
+        nats = stream_cross_entropy(self.copy, self.dataset)
+        logs["val_loss"] = nats
+        logs["val_bits_per_unit"] = nats / math.log(2)
+
+
+class Samples(keras.callbacks.Callback):
+    """After each epoch, text the model writes from nothing (sampled and greedy), logged to MLflow.
+
+    The "train more" progression of char-rnn: from noise to words, to punctuation, to dialogue.
+    """
+
+    def __init__(self, recipe: LanguageModelRecipe, context: StageContext, model: keras.Model, folder) -> None:
+        super().__init__()
+        self.context = context
+        self.units = recipe.units
+        self.train = recipe.params.train
+        self.separator = "" if recipe.params.tokenizer == "characters" else " "
+        self.folder = pathlib.Path(folder) / "samples"
+        self.generate = tf.function(Generator(model).generate)
+
+    def on_epoch_end(self, epoch, logs=None):
+        start = tf.constant([[text.START_ID]], tf.int32)
+        lines = []
+        for temperature in (self.train.sample_temperature, 0.0):
+            ids = self.generate(
+                start, tf.constant([1]), tf.constant(self.train.sample_length), tf.constant(temperature), seed=epoch
+            )
+            sample = self.separator.join(self.units[i] for i in ids[0].numpy())
+            lines.append(f"--- temperature {temperature}\n{sample}\n")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"epoch_{epoch + 1:03d}.txt"
+        path.write_text("".join(lines), encoding="utf-8")
+        self.context.log.artifact(path, "samples")
+        first = lines[0].split("\n", 1)[1].replace("\n", " ")[:100]
+        self.context.progress(f"sample after epoch {epoch + 1}: {first!r}")

@@ -1,0 +1,37 @@
+"""Tagger: many to many, aligned. A tag for every token of a sentence (part of speech, named entities in BIO).
+
+Word embeddings plus character features (Ma and Hovy 2016), the shared recurrent encoder, a tag per
+token; evaluated by token accuracy (and, for BIO tag sets, conlleval entity scores) against the
+most-frequent-tag baseline.
+"""
+
+from kinds.kind import PROJECT_ROOT, BlessingRule, Kind, StatisticsLayout
+
+KIND = Kind(
+    name="tagger",
+    description="a tag for each token (many to many, aligned)",
+    formats=("brown", "conllu", "conll"),
+    tokenizers=("regex", "whitespace", "unicode_script"),
+    statistics=StatisticsLayout(sequences=(("text", "tokens", True),), labels="tags"),
+    layout="kinds.tagger.preprocess:TaggedSentences",
+    recipe="kinds.tagger.train:TaggerRecipe",
+    evaluator="kinds.tagger.evaluate:TaggerEvaluator",
+    export="kinds.tagger.export:EXPORT",
+    client=PROJECT_ROOT / "kinds" / "tagger" / "client.py",
+    blessing=BlessingRule(metric="token_accuracy", baselines=("most_frequent_tag",)),
+    compare_metrics=(
+        "test.token_accuracy",
+        "baseline.most_frequent_tag.test.token_accuracy",
+        "test.oov_accuracy",
+        "eval.token_accuracy",
+    ),
+    legacy_metrics={"baseline.most_frequent_tag.test.token_accuracy": "baseline.test.token_accuracy"},
+    code=(
+        "models/tagger.py",
+        "models/encoder.py",
+        "models/text.py",
+        "models/input_pipeline.py",
+        "components/evaluate/metrics.py",
+    ),
+    batches_by_tokens=True,
+)

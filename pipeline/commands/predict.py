@@ -1,0 +1,37 @@
+"""`pipeline predict`: a task's exported SavedModel on texts, through its kind's client (as a caller would)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from pipeline.commands import load_config
+from pipeline.errors import SeqpipeError
+
+
+def main(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    config = load_config(args)
+    task = config.task(args.task)
+    serving = config.resolve(config.output_dir) / task.name / "serving"
+    versions = sorted(int(p.name) for p in serving.glob("*") if p.name.isdigit()) if serving.is_dir() else []
+    if not versions:
+        raise SeqpipeError(f"no exported model of task {task.name!r} in {serving}; run the pipeline first")
+    version = args.version if args.version is not None else versions[-1]
+    if version not in versions:
+        raise SeqpipeError(f"--version {version}: not in {serving} (versions: {', '.join(map(str, versions))})")
+
+    import tensorflow as tf
+
+    import kinds
+    from components.export.client_loader import load_client
+
+    client = load_client(kinds.get(task.kind).client)
+    model = tf.saved_model.load(str(serving / str(version)))
+    # The request parameters a client takes (a language model's), from the flags that set them.
+    given = {"max_length": args.length, "temperature": args.temperature}
+    params = {name: given[name] for name in client.PARAMS if name in given}
+    for text, prediction in zip(args.text, client.predict(model, args.text, params), strict=True):
+        print(json.dumps(prediction, ensure_ascii=False) if args.json else client.line(text, prediction))
+    return 0

@@ -1,0 +1,129 @@
+"""`pipeline run`: every selected task's pipeline, each an MLflow run (a sweep: one run a variant)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import os
+from collections.abc import Sequence
+
+import yaml
+
+from pipeline import config as config_lib
+from pipeline.commands import load_config, selected_variants
+from pipeline.errors import SeqpipeError
+
+
+def main(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import dag
+    from pipeline import runner, tracking
+
+    config = load_config(args)
+    variants = selected_variants(config, args.tasks)
+    pipelines = [dag.build(variant, config) for variant in variants]  # every config error before any work
+    threads = start_tensorflow(config, variants, pipelines, chief=True, force=args.force)
+    output_dir = config.resolve(config.output_dir)
+    for variant, components in zip(variants, pipelines, strict=True):
+        label = variant.name + (f" [{variant.variant}]" if variant.variant else "")
+        resolved = {**config_lib.to_dict(variant), "seed": config.seed, "threads": threads}
+        slug = hashlib.sha256(variant.variant.encode()).hexdigest()[:8] if variant.variant else "task"
+        tracker = tracking.RunTracker.open(
+            config.tracking_uri,
+            experiment=variant.name,
+            run_name=datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+            + (f" {variant.variant}" if variant.variant else ""),
+            tags={"kind": variant.kind, "task": variant.name, "variant": variant.variant or "default"},
+            params=config_lib.flatten(resolved),
+            state_file=output_dir / variant.name / f".mlflow_run-{slug}.json",
+            artifact_root=tracking.artifact_root(config.tracking_uri),
+        )
+        status = "FAILED"
+        try:
+            tracker.log_text(yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True), "config/task.yaml")
+            how = "continuing the interrupted" if tracker.continued else "new"
+            print(
+                f"[{label}] {how} MLflow run {tracker.run_id} in experiment {variant.name!r} at {config.tracking_uri}"
+            )
+            # Variants share the task's folder: stages whose inputs and parameters they share (ingest,
+            # statistics, preprocess) are cached once for all of them.
+            results = runner.run_task(
+                components,
+                task=variant.name,
+                task_dir=output_dir / variant.name,
+                seed=config.seed,
+                beam=config.beam,
+                tracker=tracker,
+                force=args.force,
+            )
+            status = "FINISHED"
+        finally:
+            tracker.finish(status)
+        summarize(label, variant.kind, results)
+    return 0
+
+
+def start_tensorflow(
+    config: config_lib.PipelineConfig,
+    variants: Sequence[config_lib.TaskConfig],
+    pipelines: Sequence[Sequence],
+    *,
+    chief: bool,
+    force: bool = False,
+) -> dict[str, int]:
+    """Sets what must be set before TensorFlow runs an op: its thread pools and, when a task will train
+    on a cluster, the multi-worker strategy. Returns the thread counts, which runs log as parameters.
+
+    Creating the strategy waits until every worker of TF_CONFIG has created its own, so the chief and
+    the workers each create it when they start, unless the training is already done (cached).
+    """
+    from pipeline import runner, runtime
+
+    intra, inter = runtime.configure_threads(config.threads)
+    output_dir = config.resolve(config.output_dir)
+    for variant, components in zip(variants, pipelines, strict=True):
+        if variant.train.strategy != "multi_worker_mirrored":
+            continue
+        spec = runtime.cluster()
+        if spec is not None and runtime.is_chief() != chief:
+            task = spec["task"]
+            right = "python -m pipeline worker" if chief else "python -m pipeline run"
+            raise SeqpipeError(f"TF_CONFIG makes this process {task['type']} {task['index']}: start it with `{right}`")
+        through_train = components[: [c.spec.name for c in components].index("train") + 1]
+        task_dir = output_dir / variant.name
+        if force or not runner.is_cached(through_train, task=variant.name, task_dir=task_dir, seed=config.seed):
+            if spec is not None:
+                workers = len(spec["cluster"]["worker"]) + len(spec["cluster"].get("chief", []))
+                print(
+                    f"[{variant.name}] multi_worker_mirrored: waiting for the {workers} processes of TF_CONFIG",
+                    flush=True,
+                )
+            runtime.start_strategy("multi_worker_mirrored")
+            break
+    return {"intra_op": intra, "inter_op": inter}
+
+
+def summarize(label: str, kind_name: str, results) -> None:
+    """The run's last lines: which stages ran, the test scores by the kind's blessing metric, where the model went."""
+    import kinds
+
+    ran = [r.stage for r in results if r.status == "ran"]
+    print(f"[{label}] done: {len(ran)} stage(s) ran ({', '.join(ran) or 'none'}), {len(results) - len(ran)} cached")
+    outputs = {name: artifact for r in results for name, artifact in r.outputs.items()}
+    test = outputs["evaluation"].read().get("test") if "evaluation" in outputs else None
+    if test:
+        metric = kinds.get(kind_name).blessing.metric
+        systems = sorted(test, key=lambda system: system != "model")  # the model first, then the others
+        shown = ", ".join(f"{system} {_number(test[system].get(metric))}" for system in systems)
+        print(f"[{label}] test {metric.replace('_', ' ')}: {shown}")
+    pushed = outputs.get("pushed_model")
+    if pushed is not None:
+        if pushed.properties.get("pushed"):
+            print(f"[{label}] serving: {pushed.properties['serving_dir']}")
+        else:
+            print(f"[{label}] not exported: {pushed.properties['reason']}")
+
+
+def _number(value) -> str:
+    return "n/a" if value is None else f"{value:.4f}"

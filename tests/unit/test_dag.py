@@ -1,0 +1,100 @@
+"""The DAG (`dag.py`): every kind's stages wired by name, and fingerprints that cover only a kind's own code."""
+
+from __future__ import annotations
+
+import pathlib
+import shutil
+
+import pytest
+
+import dag
+import kinds
+from pipeline import config as config_lib
+from pipeline import runner
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+TINY = ROOT / "tests" / "data" / "tiny"
+
+
+@pytest.fixture
+def config(tmp_path: pathlib.Path) -> config_lib.PipelineConfig:
+    """One task of every kind, on tiny files (their content does not matter: nothing runs)."""
+    (tmp_path / "pairs.tsv").write_text("a b\tc d\n", encoding="utf-8")
+    (tmp_path / "labels.tsv").write_text("pos\ta b\n", encoding="utf-8")
+    (tmp_path / "text.txt").write_text("a b c\n", encoding="utf-8")
+    shutil.copy(TINY / "brown.txt", tmp_path / "brown.txt")
+    raw = {
+        "tasks": [
+            {"name": "pos", "kind": "tagger", "data": {"format": "brown", "train": "brown.txt"}},
+            {"name": "polarity", "kind": "classifier", "data": {"format": "tsv", "train": "labels.tsv"}},
+            {"name": "chars", "kind": "language_model", "data": {"format": "text", "train": "text.txt"}},
+            {"name": "pairs", "kind": "translator", "data": {"format": "parallel_tsv", "train": "pairs.tsv"}},
+        ]
+    }
+    path = tmp_path / "pipeline_config.yaml"
+    path.write_text(__import__("yaml").safe_dump(raw))
+    return config_lib.load(path)
+
+
+def test_every_input_is_wired_to_an_earlier_output_of_its_type(config):
+    for task in config.tasks:
+        made = {}
+        for component in dag.build(task, config):
+            for name, channel in component.inputs.items():
+                assert made[(channel.stage, channel.output)] is component.spec.inputs[name]
+            made.update({(component.name, name): kind for name, kind in component.spec.outputs.items()})
+
+
+def test_only_a_kind_with_a_curriculum_gets_the_curriculum_stage(config):
+    for task in config.tasks:
+        names = [c.name for c in dag.build(task, config)]
+        assert ("curriculum" in names) == kinds.get(task.kind).curriculum
+
+
+@pytest.fixture
+def project_copy(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib.Path:
+    """The project's sources copied to a temp folder, which the fingerprints are taken from."""
+    copy = tmp_path / "project"
+    for folder in ("components", "kinds", "models", "pipeline"):
+        shutil.copytree(ROOT / folder, copy / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(runner, "PROJECT_ROOT", copy)
+    return copy
+
+
+def fingerprints(config) -> dict[str, dict[str, str]]:
+    return {task.kind: runner.fingerprints(dag.build(task, config), config.seed) for task in config.tasks}
+
+
+def test_editing_the_translator_reruns_no_stage_of_another_kind(config, project_copy):
+    before = fingerprints(config)
+    with (project_copy / "models" / "seq2seq.py").open("a") as source:
+        source.write("\n# an edit\n")
+    after = fingerprints(config)
+
+    for kind in ("tagger", "classifier", "language_model"):
+        assert after[kind] == before[kind], kind
+    changed = {stage for stage in before["translator"] if after["translator"][stage] != before["translator"][stage]}
+    assert changed == {"train", "evaluate", "export"}
+
+
+def test_editing_a_kind_reruns_its_own_stages_from_the_one_that_reads_the_file(config, project_copy):
+    before = fingerprints(config)
+    with (project_copy / "kinds" / "tagger" / "evaluate.py").open("a") as source:
+        source.write("\n# an edit\n")
+    after = fingerprints(config)
+
+    changed = {stage for stage in before["tagger"] if after["tagger"][stage] != before["tagger"][stage]}
+    assert changed == {"evaluate", "export"}
+    for kind in ("classifier", "language_model", "translator"):
+        assert after[kind] == before[kind], kind
+
+
+def test_editing_shared_stage_code_reruns_that_stage_for_every_kind(config, project_copy):
+    before = fingerprints(config)
+    with (project_copy / "components" / "evaluate" / "executor.py").open("a") as source:
+        source.write("\n# an edit\n")
+    after = fingerprints(config)
+
+    for kind in before:
+        assert after[kind]["evaluate"] != before[kind]["evaluate"]
+        assert after[kind]["train"] == before[kind]["train"]
