@@ -26,25 +26,29 @@ Usage::
     python data/prepare_austen.py --deb r-cran-janeaustenr_1.0.0-1_all.deb   # reuse a download
 """
 
-import argparse
 import gzip
 import hashlib
-import io
 import struct
-import subprocess
-import sys
-import tarfile
-import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import packages
+
 PACKAGE = "r-cran-janeaustenr"
 VERSION = "1.0.0-1"
 DEB_SHA256 = "df6bddf211906d1ff404f8ff662c21b34e6660e7f54a311084e749050c019c95"
 DATA_DIR = "usr/lib/R/site-library/janeaustenr/data"
+RDB, RDX = f"{DATA_DIR}/Rdata.rdb", f"{DATA_DIR}/Rdata.rdx"
+RELEASE = packages.Release(
+    f"{PACKAGE} {VERSION}",
+    "sha256",
+    DEB_SHA256,
+    lambda dest: packages.apt_get_download(PACKAGE, VERSION, dest, "--deb"),
+)
 DEFAULT_OUT = Path(__file__).resolve().parent / "austen"
+DEB_HELP = f"use this {PACKAGE} .deb instead of running apt-get download"
 
 # R object name -> output file, in order of publication. The last novel is held out as the language
 # model's test split, in a folder of its own so that a glob over `train/` names the other five.
@@ -182,80 +186,6 @@ class RUnserializer:
         return raw.decode("latin-1" if levels & _LATIN1 else "utf-8")
 
 
-def fetch_deb(dest: Path) -> Path:
-    """Download the package with ``apt-get download``.
-
-    Args:
-        dest: Directory to write the ``.deb`` into.
-
-    Returns:
-        Path of the downloaded ``.deb``.
-
-    Raises:
-        SystemExit: apt-get is missing, fails, or leaves no ``.deb``.
-    """
-    spec = f"{PACKAGE}={VERSION}"
-    try:
-        subprocess.run(["apt-get", "download", spec], cwd=dest, check=True, capture_output=True, text=True)
-    except FileNotFoundError:
-        sys.exit(f"apt-get not found: it is needed to fetch {spec} (or pass --deb)")
-    except subprocess.CalledProcessError as err:
-        sys.exit(f"apt-get download {spec} failed (is `apt-get update` needed?):\n{err.stderr}")
-    debs = sorted(dest.glob(f"{PACKAGE}_*.deb"))
-    if len(debs) != 1:
-        sys.exit(f"apt-get download {spec} left {len(debs)} .deb files in {dest}")
-    return debs[0]
-
-
-def check_sha256(path: Path, expected: str) -> None:
-    """Stop unless the file is the exact package this script was written against.
-
-    Args:
-        path: The downloaded file.
-        expected: Its expected SHA-256, hex.
-
-    Raises:
-        SystemExit: The digest differs.
-    """
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != expected:
-        sys.exit(f"{path}: SHA-256 {digest}, expected {expected} for {PACKAGE} {VERSION}")
-
-
-def read_deb_files(deb: Path, names: list[str]) -> dict[str, bytes]:
-    """Read files from a ``.deb`` without unpacking it (the ar archive's ``data.tar.*`` member).
-
-    Args:
-        deb: Path of the package.
-        names: Paths inside the package, without a leading ``./``.
-
-    Returns:
-        Each name mapped to the file's bytes.
-
-    Raises:
-        ValueError: The package is not an ar archive, has no ``data.tar``, or lacks a file.
-    """
-    blob = deb.read_bytes()
-    if blob[:8] != b"!<arch>\n":
-        raise ValueError(f"{deb} is not a Debian package (ar archive)")
-    pos = 8
-    while pos + 60 <= len(blob):
-        header = blob[pos : pos + 60]
-        member, size = header[:16].decode("ascii").strip().rstrip("/"), int(header[48:58])
-        body = blob[pos + 60 : pos + 60 + size]
-        pos += 60 + size + size % 2
-        if member.startswith("data.tar"):
-            with tarfile.open(fileobj=io.BytesIO(body), mode="r:*") as tar:
-                files = {}
-                for name in names:
-                    extracted = tar.extractfile(f"./{name}")
-                    if extracted is None:
-                        raise ValueError(f"{deb}: {name} is not a regular file")
-                    files[name] = extracted.read()
-                return files
-    raise ValueError(f"{deb} has no data.tar member")
-
-
 def read_novels(rdb: bytes, rdx: bytes) -> dict[str, list[str]]:
     """Decode the novels from the lazy-load database and its index.
 
@@ -289,6 +219,19 @@ def read_novels(rdb: bytes, rdx: bytes) -> dict[str, list[str]]:
     return novels
 
 
+def read_deb(deb: Path) -> dict[str, list[str]]:
+    """Read the novels from the package.
+
+    Args:
+        deb: Path of the ``r-cran-janeaustenr`` ``.deb``.
+
+    Returns:
+        R object name -> the novel's lines, in order.
+    """
+    files = packages.read_deb_files(deb, [RDB, RDX])
+    return read_novels(files[RDB], files[RDX])
+
+
 def write_novel(lines: list[str], path: Path) -> None:
     """Write one novel, a line per element, LF line ends, UTF-8.
 
@@ -302,9 +245,7 @@ def write_novel(lines: list[str], path: Path) -> None:
     for line_no, line in enumerate(lines, start=1):
         if "\n" in line or "\r" in line:
             raise ValueError(f"{path.name} line {line_no}: line break inside a line")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="\n") as out:
-        out.write("".join(line + "\n" for line in lines))
+    packages.write_lines(path, lines)
 
 
 def print_summary(novels: dict[str, list[str]], out_dir: Path) -> None:
@@ -330,33 +271,14 @@ def print_summary(novels: dict[str, list[str]], out_dir: Path) -> None:
     print(f"non-ASCII characters: {' '.join(non_ascii) or 'none'}")
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Parse the command line.
-
-    Args:
-        argv: Arguments, without the program name; ``None`` reads ``sys.argv``.
-
-    Returns:
-        The parsed options.
-    """
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory (default: data/austen)")
-    parser.add_argument("--deb", type=Path, help=f"use this {PACKAGE} .deb instead of running apt-get download")
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Fetch the package, decode the novels and write one file each.
 
     Args:
         argv: Arguments, without the program name; ``None`` reads ``sys.argv``.
     """
-    args = parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        deb = args.deb or fetch_deb(Path(tmp))
-        check_sha256(deb, DEB_SHA256)
-        files = read_deb_files(deb, [f"{DATA_DIR}/Rdata.rdb", f"{DATA_DIR}/Rdata.rdx"])
-    novels = read_novels(files[f"{DATA_DIR}/Rdata.rdb"], files[f"{DATA_DIR}/Rdata.rdx"])
+    args = packages.parse_args(__doc__, DEFAULT_OUT, "--deb", DEB_HELP, argv)
+    novels = packages.read_package(RELEASE, args.deb, read_deb)
     for name, file_name in NOVELS.items():
         write_novel(novels[name], args.out / file_name)
     print_summary(novels, args.out)

