@@ -225,33 +225,37 @@ def read_documents(files: Sequence[pathlib.Path]) -> list[np.ndarray]:
 def language_model_streams(
     documents: Sequence[np.ndarray], batch_size: int, bptt: int, seed: int | None = None
 ) -> dict[str, np.ndarray]:
-    """Documents laid end to end in `batch_size` parallel streams, for truncated BPTT.
+    """The corpus laid end to end and cut into `batch_size` contiguous streams, for truncated BPTT.
 
-    Each document (its `[START]` first) goes to the shortest stream so far, in a seeded random order
-    (`seed`) or in the given order. Inputs are each stream's units, targets the units one step later.
+    Documents (each `[START]` first) are joined in a seeded random order (`seed`) or in the given
+    order, and the joined units are cut into `batch_size` streams of equal length (to within one unit),
+    whatever the number of documents: one long document fills every stream, as char-rnn lays out its
+    `input.txt`. Every unit after the first is a target exactly once (the last input of a stream
+    predicts the first unit of the next). A stream starts from a zero state, wherever in a document it
+    starts, and so does every document's `[START]`.
 
     Returns:
         `token_ids`, `targets` int32 [batch_size, steps], `resets` float32 [batch_size, steps] (1 where
-        an input is a document's `[START]`: the state is zeroed there) and `weights` float32 (0 where
-        the target is padding or a `[START]`, which is never predicted); `steps` is a multiple of `bptt`.
+        the state is zeroed: a stream's first step and a document's `[START]`) and `weights` float32 (0
+        where the target is padding or a `[START]`, which is never predicted); `steps` is a multiple of
+        `bptt`, and only the last window of a stream holds padding.
     """
     order = np.random.default_rng(seed).permutation(len(documents)) if seed is not None else range(len(documents))
-    streams: list[list[np.ndarray]] = [[] for _ in range(batch_size)]
-    lengths = np.zeros(batch_size, dtype=np.int64)
-    for index in order:
-        shortest = int(np.argmin(lengths))
-        streams[shortest].append(documents[index])
-        lengths[shortest] += len(documents[index])
-    steps = max(int(math.ceil((max(lengths.max(), 1) - 1) / bptt)), 1) * bptt
-    units = np.zeros((batch_size, steps + 1), dtype=np.int32)
-    for row, parts in enumerate(streams):
-        joined = np.concatenate(parts) if parts else np.zeros(0, np.int32)
-        units[row, : len(joined)] = joined[: steps + 1]
-    inputs, targets = units[:, :-1], units[:, 1:]
+    parts = [np.asarray(documents[index], dtype=np.int32) for index in order]
+    joined = np.concatenate(parts) if parts else np.zeros(0, np.int32)
+    bounds = np.arange(batch_size + 1) * max(len(joined) - 1, 0) // batch_size  # stream i: inputs bounds[i]..
+    steps = max(int(math.ceil(int(np.diff(bounds).max()) / bptt)), 1) * bptt
+    inputs = np.zeros((batch_size, steps), dtype=np.int32)
+    targets = np.zeros((batch_size, steps), dtype=np.int32)
+    for row, (start, end) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        inputs[row, : end - start] = joined[start:end]
+        targets[row, : end - start] = joined[start + 1 : end + 1]
+    resets = (inputs == text.START_ID).astype(np.float32)
+    resets[:, 0] = 1.0
     return {
         text.TOKEN_IDS: inputs,
         "targets": targets,
-        "resets": (inputs == text.START_ID).astype(np.float32),
+        "resets": resets,
         "weights": ((targets != text.PAD_ID) & (targets != text.START_ID)).astype(np.float32),
     }
 

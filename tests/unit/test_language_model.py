@@ -34,17 +34,36 @@ def doc(*ids: int) -> np.ndarray:
 # Streams
 
 
-def test_documents_are_laid_end_to_end_in_balanced_streams():
+def test_documents_are_laid_end_to_end_and_cut_into_streams_of_equal_length():
     documents = [doc(5, 6, 7), doc(8), doc(9, 10)]
 
     streams = input_pipeline.language_model_streams(documents, batch_size=2, bptt=3)
 
-    # Stream 0: doc 0 (4 units); stream 1: doc 1 then doc 2 (2 + 3 units); 6 steps (a multiple of bptt).
-    assert streams[text.TOKEN_IDS].tolist() == [[S, 5, 6, 7, 0, 0], [S, 8, S, 9, 10, 0]]
-    assert streams["targets"].tolist() == [[5, 6, 7, 0, 0, 0], [8, S, 9, 10, 0, 0]]
+    # Joined: S 5 6 7 S 8 S 9 10; eight targets, four a stream; 6 steps (a multiple of bptt).
+    assert streams[text.TOKEN_IDS].tolist() == [[S, 5, 6, 7, 0, 0], [S, 8, S, 9, 0, 0]]
+    # The last input of stream 0 predicts the first of stream 1: every unit is a target once.
+    assert streams["targets"].tolist() == [[5, 6, 7, S, 0, 0], [8, S, 9, 10, 0, 0]]
     assert streams["resets"].tolist() == [[1, 0, 0, 0, 0, 0], [1, 0, 1, 0, 0, 0]]
     # Padding and a [START] target (the end of one document before the next) are never scored.
     assert streams["weights"].tolist() == [[1, 1, 1, 0, 0, 0], [1, 0, 1, 1, 0, 0]]
+
+
+def test_one_long_document_fills_every_stream_and_each_stream_starts_from_a_zero_state():
+    document = doc(*(4 + np.arange(1000) % 50))
+    batch_size, bptt = 32, 8
+
+    streams = input_pipeline.language_model_streams([document], batch_size, bptt)
+
+    inputs = streams[text.TOKEN_IDS]
+    windows = inputs.shape[1] // bptt
+    assert windows == 4  # 1,000 targets in 32 streams: 31 or 32 steps each
+    real = (inputs != text.PAD_ID).reshape(batch_size, windows, bptt)
+    assert real[:, :-1].all()  # padding only in the last window of each stream
+    assert streams["weights"].sum() == 1000  # every unit after the [START], once
+    # Read stream after stream, the targets are the document in order.
+    np.testing.assert_array_equal(streams["targets"][streams["weights"] > 0], document[1:])
+    assert streams["resets"][:, 0].tolist() == [1.0] * batch_size
+    assert streams["resets"][:, 1:].sum() == 0  # no [START] inside: no other reset
 
 
 def test_the_dataset_gives_window_i_of_every_stream_in_batch_i():
@@ -52,10 +71,11 @@ def test_the_dataset_gives_window_i_of_every_stream_in_batch_i():
 
     batches = list(input_pipeline.language_model_dataset(streams, bptt=3).as_numpy_iterator())
 
+    # Joined: S 4..11 S 20..27 (18 units, 17 targets): stream 0 inputs S 4..10, stream 1 inputs 11 S 20..27.
     assert len(batches) == 3
     (first, _, _), (second, _, _) = batches[0], batches[1]
-    assert first[text.TOKEN_IDS].tolist() == [[S, 4, 5], [S, 20, 21]]
-    assert second[text.TOKEN_IDS].tolist() == [[6, 7, 8], [22, 23, 24]]
+    assert first[text.TOKEN_IDS].tolist() == [[S, 4, 5], [11, S, 20]]
+    assert second[text.TOKEN_IDS].tolist() == [[6, 7, 8], [21, 22, 23]]
 
 
 def test_a_seed_shuffles_the_documents_reproducibly():
