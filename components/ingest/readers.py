@@ -112,11 +112,12 @@ class Record:
     source: str
     line: int
     fields: dict[str, Any]
+    block: int | None = None  # a block of a ``text`` document the ingest stage cut (its index), or None
 
     @property
     def key(self) -> str:
-        """Stable id of the record (``source:line``), used to split records by hash."""
-        return f"{self.source}:{self.line}"
+        """Stable id of the record (``source:line``, ``source:line/block``), used to split records by hash."""
+        return f"{self.source}:{self.line}" if self.block is None else f"{self.source}:{self.line}/{self.block}"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -33,6 +33,7 @@ def run(context: StageContext) -> None:
 
     stats = summarize(examples, params)
     stats["rejects"] = rejects.properties["rejects"]
+    stats["split_by"] = examples.properties.get("split_by", "records")  # how ingest held out eval and test
     if not stats["records"]["train"]:
         raise DataError("statistics: the train split is empty: no usable record in the training files")
     anomalies = find_anomalies(stats, params)
@@ -55,7 +56,7 @@ def run(context: StageContext) -> None:
     for field, sequence in stats["sequences"].items():
         oov = ", ".join(f"{split} {rate:.1%}" for split, rate in sequence["oov_rate"].items())
         context.progress(f"{field}: tokens {sequence['tokens']}; OOV rate {oov}")
-    context.progress(f"records {stats['records']}; rejects {stats['rejects']}")
+    context.progress(f"records {stats['records']} (split by {stats['split_by']}); rejects {stats['rejects']}")
     for anomaly in anomalies:
         context.progress(f"warning: {anomaly['message']}")
     failed = [a for a in anomalies if a["action"] == "fail"]

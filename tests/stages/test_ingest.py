@@ -7,7 +7,7 @@ import pathlib
 
 import pytest
 
-from components.ingest import spec
+from components.ingest import executor, readers, spec
 from components.ingest.executor import assign_split
 from pipeline.config import DataConfig, PipelineConfig, SplitConfig, TaskConfig
 from tests.stages.support import StageHarness, StageRun
@@ -150,6 +150,51 @@ def test_text_documents_are_cut_as_the_config_says(harness, tmp_path):
         {"key": "book.txt:4", "text": "It was  dark.\n\tThe end."},
     ]
     assert cut.output("examples").properties["fields"] == ["text"]
+
+
+def verses(count: int) -> list[str]:
+    return [f"Verse {i}: and the {i % 7} said unto them, go." for i in range(count)]
+
+
+def test_one_text_file_is_held_out_in_contiguous_blocks(harness, tmp_path):
+    lines = verses(2000)
+    write_corpus(tmp_path / "input.txt", lines)
+    split = SplitConfig(eval=0.1, test=0.1)
+
+    run = ingest(harness, tmp_path, kind="language_model", format="text", train="input.txt", split=split)
+
+    examples = run.output("examples")
+    records = examples.properties["records"]
+    assert examples.properties["split_by"].startswith("blocks of about ")
+    assert all(records[s] > 0 for s in ("train", "eval", "test"))
+    assert sum(records.values()) == pytest.approx(executor.HELD_OUT_BLOCKS, rel=0.05)
+    blocks = {r["key"]: r["text"] for s in ("train", "eval", "test") for r in examples.read(s)}
+    assert all(splits_by_key(examples)[key] == assign_split(key, split) for key in blocks)
+    # The blocks, in order, are the file: every line in exactly one of them.
+    ordered = sorted(blocks, key=lambda key: int(key.rsplit("/", 1)[1]))
+    assert "\n".join(blocks[key] for key in ordered).split("\n") == lines
+
+
+def test_a_text_corpus_of_many_documents_is_split_by_document(harness, tmp_path):
+    write_corpus(tmp_path / "book.txt", [line for verse in verses(300) for line in (verse, "")])
+
+    run = ingest(harness, tmp_path, kind="language_model", format="text", documents="blank_line", train="book.txt")
+
+    examples = run.output("examples")
+    assert examples.properties["split_by"] == "records"
+    assert sum(examples.properties["records"].values()) == 300
+
+
+def test_text_blocks_start_at_a_text_line_and_keep_inner_blank_lines():
+    record = readers.Record("a.txt", 1, {"text": "one\n\ntwo\nthree\n\n\nfour"})
+
+    blocks = executor.text_blocks(record, min_chars=8)
+
+    assert [(b.key, b.fields["text"]) for b in blocks] == [
+        ("a.txt:1/0", "one\n\ntwo"),
+        ("a.txt:1/1", "three"),
+        ("a.txt:1/2", "four"),
+    ]
 
 
 # ----------------------------------------------------------------------------------------------
