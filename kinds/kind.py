@@ -97,6 +97,10 @@ class Kind:
         inspect_cells: the `pipeline inspect-cells` function (`module:function`), for kinds with cells to
             inspect; None for the others.
         check: extra checks of a task's config beyond its keys' types (raise `ConfigError`).
+        defaults: dotted keys inside a task (`preprocess.tokenizer`) and the values a task of this kind
+            gets when its config leaves them out; the commands say which were filled in.
+        advice: a function (`module:function`) from a task and its config to lines of advice that
+            `pipeline validate` prints (a choice that will train slowly, say); None for none.
     """
 
     name: str
@@ -118,6 +122,8 @@ class Kind:
     single_replica: bool = False
     inspect_cells: str | None = None
     check: Callable[[Any], None] | None = None
+    defaults: dict[str, Any] = dataclasses.field(default_factory=dict)
+    advice: str | None = None
 
     def validate(self, task: Any) -> None:
         """Checks what a task of this kind must satisfy beyond its keys' types.

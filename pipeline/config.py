@@ -235,6 +235,8 @@ class TaskConfig:
     # A sweep variant's label, e.g. "model.cell=gru,model.bidirectional=false"; "" for the task itself.
     # An MLflow tag, not a param, so every run of a task has the same param names.
     variant: str = dataclasses.field(default="", metadata={"internal": True})
+    # The keys the task's kind filled in because the config left them out (`Kind.defaults`), with their values.
+    kind_defaults: tuple[tuple[str, Any], ...] = dataclasses.field(default=(), metadata={"internal": True})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -329,12 +331,50 @@ def load(path: pathlib.Path | str, overrides: Sequence[str] = ()) -> PipelineCon
         raise ConfigError(f"config {path}: the top level must be a mapping")
     for override in overrides:
         apply_override(raw, override)
+    filled = _apply_kind_defaults(raw)
     config = from_dict(PipelineConfig, raw, "")
     _check_tasks(config)
-    variants = expand_sweeps(config, raw)
+    variants = tuple(
+        dataclasses.replace(variant, kind_defaults=filled.get(variant.name, ()))
+        for variant in expand_sweeps(config, raw)
+    )
     for variant in variants:
         _check_task(variant)
     return dataclasses.replace(config, base_dir=path.resolve().parent, variants=variants)
+
+
+def _apply_kind_defaults(raw: dict[str, Any]) -> dict[str, tuple[tuple[str, Any], ...]]:
+    """Fills in each raw task the keys its kind sets by default (`Kind.defaults`) that it leaves out.
+
+    Returns:
+        task name -> the (dotted key, value) pairs filled in, for the commands to say what was chosen.
+    """
+    filled = {}
+    tasks = raw.get("tasks")
+    for task in tasks if isinstance(tasks, list) else ():
+        if not isinstance(task, dict) or task.get("kind") not in kinds.REGISTRY:
+            continue  # the schema check names what is wrong with it
+        chosen = []
+        for key, value in kinds.get(task["kind"]).defaults.items():
+            if not _has_key(task, key):
+                set_key(task, key, value)
+                chosen.append((key, value))
+        filled[str(task.get("name"))] = tuple(chosen)
+    return filled
+
+
+def kind_default_lines(task: TaskConfig) -> list[str]:
+    """What the task's kind chose for it, one line a key: `preprocess.tokenizer: characters (the ... default)`."""
+    return [f"{key}: {value} (the {task.kind} default; set it to choose)" for key, value in task.kind_defaults]
+
+
+def _has_key(raw: dict[str, Any], key: str) -> bool:
+    node: Any = raw
+    for part in key.split("."):
+        if not isinstance(node, dict) or node.get(part) is None:
+            return False
+        node = node[part]
+    return True
 
 
 def expand_sweeps(config: PipelineConfig, raw: dict[str, Any]) -> tuple[TaskConfig, ...]:

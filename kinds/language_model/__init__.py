@@ -36,4 +36,7 @@ KIND = Kind(
     # Its stateful streams: one replica carries each stream's state from one window to the next.
     single_replica=True,
     inspect_cells="components.inspect.cells:inspect",
+    # The lectures' char-rnn: characters unless the config says otherwise (words and wordpieces stay available).
+    defaults={"data.format": "text", "preprocess.tokenizer": "characters"},
+    advice="kinds.language_model.advice:advice",
 )

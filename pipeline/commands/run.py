@@ -46,6 +46,8 @@ def main(args: argparse.Namespace) -> int:
             print(
                 f"[{label}] {how} MLflow run {tracker.run_id} in experiment {variant.name!r} at {config.tracking_uri}"
             )
+            for line in config_lib.kind_default_lines(variant):
+                print(f"[{label}] {line}")
             # Variants share the task's folder: stages whose inputs and parameters they share (ingest,
             # statistics, preprocess) are cached once for all of them.
             results = runner.run_task(
