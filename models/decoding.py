@@ -292,7 +292,8 @@ def sampling_choice(temperature=1.0, top_k=0, seed=None) -> Callable[[tf.Tensor,
     """A `choose` for `dynamic_decode` that samples from softmax(logits / temperature), among the `top_k` best.
 
     Args:
-        temperature: > 0; towards 0 the samples approach greedy decoding, above 1 they spread out.
+        temperature: towards 0 the samples approach greedy decoding, above 1 they spread out; 0 is
+            greedy decoding (the most probable token), as for the language model.
         top_k: sample among the k most probable tokens only (Fan et al. 2018); 0: no cut. 1 is greedy.
         seed: int or int [2] tensor; step t samples with the seed folded with t, so one seed gives one
             output. None: drawn from the global generator (once, now).
@@ -301,7 +302,9 @@ def sampling_choice(temperature=1.0, top_k=0, seed=None) -> Callable[[tf.Tensor,
     top_k = tf.cast(top_k, tf.int32)
 
     def choose(logits, t):
-        logits = logits / tf.cast(temperature, logits.dtype)
+        temperature_ = tf.cast(temperature, logits.dtype)
+        greedy = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        logits = logits / tf.maximum(temperature_, 1e-6)  # 0 would divide by zero: greedy is chosen below
         # The k best by index rather than by a threshold value, so that ties keep the lowest id as
         # argmax does (top_k 1 is exactly greedy).
         _, best = tf.math.top_k(logits, k=tf.clip_by_value(top_k, 1, logits.shape[-1]))
@@ -309,6 +312,7 @@ def sampling_choice(temperature=1.0, top_k=0, seed=None) -> Callable[[tf.Tensor,
         chosen = tf.scatter_nd(tf.stack([rows, best], axis=-1), tf.ones_like(best), tf.shape(logits)) > 0
         logits = tf.where(chosen | (top_k <= 0), logits, NEG_INF)
         step_seed = tf.random.experimental.stateless_fold_in(seed, t)
-        return tf.random.stateless_categorical(logits, 1, step_seed, dtype=tf.int32)[:, 0]
+        sampled = tf.random.stateless_categorical(logits, 1, step_seed, dtype=tf.int32)[:, 0]
+        return tf.where(temperature_ > 0, sampled, greedy)
 
     return choose
