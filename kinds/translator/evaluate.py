@@ -3,8 +3,11 @@ by the configured decoder, by greedy decoding and by greedy decoding after a for
 exposure-bias probe), against the copy-the-source baseline.
 
 Outputs are detokenized by `models.text.detokenize` (the exported model's own code) and scored against
-the raw reference sentences, as a user would score them. The attention `none` variant of a sweep is the
-bottleneck baseline; its runs sit beside the attentional ones in the MLflow compare view.
+the raw reference sentences, as a user would score them. A model trained on lowercased text
+(`preprocess.lowercase`) cannot produce capitals, so it is scored like with like: BLEU, chrF and exact
+match ignore case (sacrebleu's `lowercase=True`), for the baselines too; a cased model is scored cased.
+The attention `none` variant of a sweep is the bottleneck baseline; its runs sit beside the attentional
+ones in the MLflow compare view.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ class TranslatorEvaluator(Evaluator):
         super().__init__(inputs, params, progress)
         self.model = keras.saving.load_model(inputs.model.path)
         self.decoder = Decoder(self.model, inputs.vocabulary, params)
+        self.lowercase = params.preprocess.lowercase
+        if self.lowercase:
+            progress("scoring case-insensitively (sacrebleu lowercase=True): the model is trained on lowercased text")
 
     def evaluate(self, split: str, deciding: bool) -> SplitEvaluation:
         sources, references, source_ids = [], [], []
@@ -43,8 +49,8 @@ class TranslatorEvaluator(Evaluator):
             outputs["greedy"] = self.decoder.translate(source_ids, "greedy")
         # Exposure bias: greedy decoding after a forced wrong first token.
         outputs["wrong_start"] = self.decoder.translate(source_ids, "wrong_start")
-        scores = {system: score(hypotheses, references) for system, hypotheses in outputs.items()}
-        scores["copy_source"] = score(sources, references)
+        scores = {system: score(hypotheses, references, self.lowercase) for system, hypotheses in outputs.items()}
+        scores["copy_source"] = score(sources, references, self.lowercase)
         predictions = None
         if deciding:  # the model's translation of each source, for export to check the SavedModel against
             predictions = [
@@ -91,11 +97,14 @@ class Decoder:
         return out
 
 
-def score(hypotheses: list[str], references: list[str]) -> dict[str, float]:
-    """Corpus BLEU and chrF (sacrebleu's defaults: 13a tokenization, chrF with n=6) and exact-match rate."""
+def score(hypotheses: list[str], references: list[str], lowercase: bool = False) -> dict[str, float]:
+    """Corpus BLEU and chrF (sacrebleu's defaults: 13a tokenization, chrF with n=6) and exact-match rate,
+    all case-insensitive when `lowercase`."""
+    if lowercase:
+        hypotheses, references = [h.lower() for h in hypotheses], [r.lower() for r in references]
     return {
-        "bleu": sacrebleu.corpus_bleu(hypotheses, [references]).score,
-        "chrf": sacrebleu.corpus_chrf(hypotheses, [references]).score,
+        "bleu": sacrebleu.corpus_bleu(hypotheses, [references], lowercase=lowercase).score,
+        "chrf": sacrebleu.CHRF(lowercase=lowercase).corpus_score(hypotheses, [references]).score,
         "exact_match": float(np.mean([h == r for h, r in zip(hypotheses, references, strict=True)]))
         if references
         else float("nan"),

@@ -21,13 +21,15 @@ LEXICON = {"the": "el", "dog": "perro", "cat": "gato", "sees": "ve", "eats": "co
 
 
 def write_pairs(path: pathlib.Path, pairs: int, seed: int) -> None:
-    """Sentences of the toy language and their word-for-word translations, and one bad line."""
+    """Sentences of the toy language and their word-for-word translations, each side capitalised as
+    sentences are, and one bad line."""
     rng = np.random.default_rng(seed)
     words = list(LEXICON)
     lines = []
     for _ in range(pairs):
         source = list(rng.choice(words, size=int(rng.integers(3, 7))))
-        lines.append(" ".join(source) + " .\t" + " ".join(LEXICON[w] for w in source) + " .")
+        target = " ".join(LEXICON[w] for w in source)
+        lines.append(" ".join(source).capitalize() + " .\t" + target.capitalize() + " .")
     lines.append("a source without a target\t")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -40,7 +42,7 @@ def workspace(tmp_path_factory) -> pathlib.Path:
         "name": TASK,
         "kind": "translator",
         "data": {"format": "parallel_tsv", "train": "pairs.tsv", "split": {"eval": 0.1, "test": 0.1}},
-        "preprocess": {"tokenizer": "regex", "num_shards": 2},
+        "preprocess": {"tokenizer": "regex", "lowercase": True, "num_shards": 2},
         "model": {
             "cell": "gru",
             "embedding_dim": 16,
@@ -74,6 +76,9 @@ def test_the_pair_with_an_empty_side_is_rejected_with_its_line(first_run, worksp
 def test_the_translator_learns_the_toy_pair_and_beats_copying_the_source(first_run, workspace):
     test = evaluation(workspace)["test"]
     assert test["model"]["bleu"] > 50.0 > test["copy_source"]["bleu"]
+    # The model writes lowercase and the references are capitalised: scored like with like, a right
+    # translation is an exact match (scored cased, none would be).
+    assert test["model"]["exact_match"] > 0.5
     assert set(test) == {"model", "greedy", "wrong_start", "copy_source"}
     assert "serving: " in first_run.stdout
 
