@@ -200,6 +200,9 @@ class Seq2Seq(keras.Model):
         self.teacher_forcing_probability = keras.Variable(
             1.0, dtype="float32", trainable=False, name="teacher_forcing_probability"
         )
+        # What scheduled sampling did: the fraction of real target positions after the first whose fed
+        # token came from the truth, over an epoch's training batches (logged as `fed_from_truth`).
+        self.fed_from_truth = keras.metrics.Mean(name="fed_from_truth") if scheduled_sampling else None
 
         self.source_embedding = keras.layers.Embedding(
             source_words, embedding_dim, mask_zero=True, name="source_embedding"
@@ -332,16 +335,21 @@ class Seq2Seq(keras.Model):
     # ------------------------------------------------------------------ teacher forcing
 
     def call(self, inputs, training=None, teacher_forcing_probability=None, feed="argmax", seed=None):
-        if training and self.scheduled_sampling is not None and teacher_forcing_probability is None:
+        scheduled = training and self.scheduled_sampling is not None and teacher_forcing_probability is None
+        if scheduled:
             teacher_forcing_probability, feed = self.teacher_forcing_probability, self.scheduled_sampling
-        return self.teacher_forced(
+        outputs = self.teacher_forced(
             inputs[SOURCE_IDS],
             inputs[TARGET_IN],
             teacher_forcing_probability=teacher_forcing_probability,
             feed=feed,
             seed=seed,
             training=training,
-        ).logits
+        )
+        if scheduled:  # step 0 always reads [START]; padding is not fed to anything that counts
+            real = tf.cast(tf.not_equal(inputs[TARGET_IN][:, 1:], PAD_ID), "float32")
+            self.fed_from_truth.update_state(tf.cast(outputs.from_teacher[:, 1:], "float32"), sample_weight=real)
+        return outputs.logits
 
     def teacher_forced(
         self, source_ids, target_in, teacher_forcing_probability=None, feed="argmax", seed=None, training=None
@@ -449,7 +457,7 @@ class Seq2Seq(keras.Model):
         Args:
             source_ids: int [batch, src].
             max_length: most tokens per output (int or scalar tensor).
-            temperature: > 0; towards 0 the samples approach greedy decoding, above 1 they spread out.
+            temperature: towards 0 the samples approach greedy decoding, above 1 they spread out; 0 is greedy.
             top_k: sample among the k most probable tokens only (Fan et al. 2018); 0: no cut. 1 is greedy.
             seed: int or int [2] tensor; one seed gives one output. None: drawn from the global generator.
         """

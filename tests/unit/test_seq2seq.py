@@ -2,12 +2,14 @@
 
 import dataclasses
 import itertools
+import json
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from components.train.recipe import compile_model, token_loss
 from models.attention import (
     ATTENTIONS,
     BahdanauAttention,
@@ -19,7 +21,7 @@ from models.attention import (
 from models.decoding import beam_search, dynamic_decode, greedy_choice, length_penalty, wrong_start_choice
 from models.seq2seq import SOURCE_IDS, TARGET_IN, Seq2Seq, TranslatorSizes, build_translator
 from models.text import END_ID, PAD_ID, START_ID
-from pipeline.config import ModelConfig
+from pipeline.config import ModelConfig, TrainConfig
 
 SIZES = TranslatorSizes(source_words=11, target_words=9)
 TINY = dataclasses.replace(ModelConfig(), embedding_dim=6, hidden_dim=5, dropout=0.0)
@@ -364,8 +366,8 @@ def test_attention_weights_of_a_teacher_forced_pass():
 
 def masked_loss(model, epsilon=None, **kwargs):
     targets = np.concatenate([TARGET_IN_5[:, 1:], np.zeros((3, 1), "int32")], axis=1)
-    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=PAD_ID)
-    return loss(targets, model(inputs(), training=True, teacher_forcing_probability=epsilon, **kwargs))
+    logits = model(inputs(), training=True, teacher_forcing_probability=epsilon, **kwargs)
+    return token_loss()(targets, logits, sample_weight=(targets != PAD_ID).astype("float32"))  # the trainer's loss
 
 
 @pytest.mark.parametrize("feed", ["argmax", "sample"])
@@ -460,12 +462,16 @@ def test_greedy_decoding_is_the_argmax_of_teacher_forcing_on_its_own_output():
     np.testing.assert_array_equal(logits.argmax(axis=-1)[real], ids[real])
 
 
-def test_sampling_at_low_temperature_and_with_top_k_1_is_greedy():
+def test_sampling_at_temperature_0_or_low_and_with_top_k_1_is_greedy():
     model = tiny_translator(cell="gru", layers=2)
     source_ids = np.random.default_rng(4).integers(0, SIZES.source_words, (8, 5)).astype("int32")
     greedy = numpy(model.greedy_decode(source_ids, 8).ids)
 
+    zero = numpy(model.sample_decode(source_ids, 8, temperature=0.0, seed=1).ids)
+    zero_graph = numpy(tf.function(model.sample_decode)(source_ids, tf.constant(8), tf.constant(0.0), seed=1).ids)
     cold = numpy(model.sample_decode(source_ids, 8, temperature=1e-6, seed=1).ids)
+    np.testing.assert_array_equal(zero, greedy)  # not a division by zero
+    np.testing.assert_array_equal(zero_graph, greedy)
     top_1 = numpy(model.sample_decode(source_ids, 8, temperature=5.0, top_k=1, seed=2).ids)
     hot = numpy(model.sample_decode(source_ids, 8, temperature=5.0, seed=3).ids)
 
@@ -596,14 +602,39 @@ def test_translator_learns_to_reverse_short_sequences():
     test_x, test_y = reversal_data(sequences[:200])
     config = tiny_config(cell="gru", bidirectional=False, embedding_dim=16, hidden_dim=32)
     model = build_translator(TranslatorSizes(8, 8), config, "bahdanau")
-    model.compile(
-        optimizer=keras.optimizers.Adam(0.01),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=PAD_ID),
-        jit_compile=False,  # tracing the loop's gradient for XLA takes longer than this whole test
-    )
+    compile_model(model, TrainConfig(learning_rate=0.01))  # the trainer's optimizer and loss
+    weights = (train_y != PAD_ID).astype("float32")
 
-    model.fit(train_x, train_y, batch_size=32, epochs=6, shuffle=True, verbose=0)  # 216 steps
+    model.fit(train_x, train_y, sample_weight=weights, batch_size=32, epochs=6, shuffle=True, verbose=0)  # 216 steps
 
     decoded = numpy(model.greedy_decode(test_x[SOURCE_IDS], 8).ids)
     exact = np.mean([np.array_equal(row[:6], target) for row, target in zip(decoded, test_y, strict=True)])
     assert exact >= 0.8
+
+
+def test_a_real_fit_with_the_callback_feeds_the_truth_at_the_rate_of_the_schedule(tmp_path):
+    # The production path: `model.fit` with the trainer's loss and the ScheduledSampling callback, a
+    # per-step schedule from 1 down to 0.1 over two epochs of 10 steps.
+    from kinds.translator.train import ScheduledSampling
+    from pipeline import artifacts
+
+    sequences = [s for length in (3, 4, 5) for s in itertools.product(range(4, 8), repeat=length)][:320]
+    x, y = reversal_data(sequences)
+    values = np.linspace(1.0, 0.1, 20).tolist()
+    schedule = artifacts.Schedule(tmp_path)
+    schedule.path.write_text(
+        json.dumps({"schedule": "linear", "unit": "step", "parameters": {}, "feed": "argmax", "values": values})
+    )
+    keras.utils.set_random_seed(3)
+    model = build_translator(TranslatorSizes(8, 8), tiny_config(cell="gru"), "bahdanau", scheduled_sampling="argmax")
+    compile_model(model, TrainConfig(learning_rate=0.01))
+    weights = (y != PAD_ID).astype("float32")
+
+    history = model.fit(
+        x, y, sample_weight=weights, batch_size=32, epochs=2, verbose=0, callbacks=[ScheduledSampling(schedule, model)]
+    ).history
+
+    # Each epoch's rate of true tokens fed is the mean of its steps' ε (over a thousand coin flips an epoch).
+    expected = [np.mean(values[:10]), np.mean(values[10:])]
+    assert history["fed_from_truth"] == pytest.approx(expected, abs=0.03)
+    assert history["teacher_forcing_probability"] == pytest.approx([values[9], values[19]])
