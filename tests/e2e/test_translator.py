@@ -21,15 +21,15 @@ LEXICON = {"the": "el", "dog": "perro", "cat": "gato", "sees": "ve", "eats": "co
 
 
 def write_pairs(path: pathlib.Path, pairs: int, seed: int) -> None:
-    """Sentences of the toy language and their word-for-word translations, each side capitalised as
-    sentences are, and one bad line."""
+    """Sentences of the toy language and their word-for-word translations, each side written as a
+    sentence is (a capital first, a full stop last), and one bad line."""
     rng = np.random.default_rng(seed)
     words = list(LEXICON)
     lines = []
     for _ in range(pairs):
         source = list(rng.choice(words, size=int(rng.integers(3, 7))))
         target = " ".join(LEXICON[w] for w in source)
-        lines.append(" ".join(source).capitalize() + " .\t" + target.capitalize() + " .")
+        lines.append(" ".join(source).capitalize() + ".\t" + target.capitalize() + ".")
     lines.append("a source without a target\t")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
