@@ -41,6 +41,13 @@ def _parser() -> argparse.ArgumentParser:
     _config_options(run)
     run.add_argument("--tasks", metavar="NAME[,NAME]", help="run only these tasks (comma-separated names)")
     run.add_argument("--force", action="store_true", help="rerun every stage, even those whose outputs are cached")
+    run.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run up to N tasks at once, each in its own process (default: %(default)s, one after another)",
+    )
     run.set_defaults(command="run")
 
     worker = commands.add_parser(

@@ -51,6 +51,14 @@ class RunTracker:
         self.run_id = run_id
         self.continued = continued
 
+    @staticmethod
+    def prepare_store(uri: str) -> None:
+        """Creates the tracking store (a new SQLite file gets MLflow's tables), so that processes opening
+        runs at once do not race to create it."""
+        from mlflow.tracking import MlflowClient
+
+        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+
     @classmethod
     def open(
         cls,

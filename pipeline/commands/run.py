@@ -6,12 +6,15 @@ import argparse
 import datetime
 import hashlib
 import os
+import subprocess
+import sys
+import time
 from collections.abc import Sequence
 
 import yaml
 
 from pipeline import config as config_lib
-from pipeline.commands import load_config, selected_variants
+from pipeline.commands import load_config, selected_tasks, selected_variants
 from pipeline.errors import SeqpipeError
 
 
@@ -21,6 +24,14 @@ def main(args: argparse.Namespace) -> int:
     from pipeline import runner, tracking
 
     config = load_config(args)
+    if args.jobs < 1:
+        raise SeqpipeError(f"--jobs {args.jobs}: at least 1")
+    tasks = selected_tasks(config, args.tasks)
+    if args.jobs > 1 and len(tasks) > 1:
+        for variant in selected_variants(config, args.tasks):
+            dag.build(variant, config)  # every config error before any work
+        tracking.RunTracker.prepare_store(config.tracking_uri)  # created once, not raced by the processes
+        return run_in_parallel(args, [task.name for task in tasks])
     variants = selected_variants(config, args.tasks)
     pipelines = [dag.build(variant, config) for variant in variants]  # every config error before any work
     threads = start_tensorflow(config, variants, pipelines, chief=True, force=args.force)
@@ -63,6 +74,44 @@ def main(args: argparse.Namespace) -> int:
         finally:
             tracker.finish(status)
         summarize(label, variant.kind, results)
+    return 0
+
+
+def run_in_parallel(args: argparse.Namespace, names: Sequence[str]) -> int:
+    """Each task's pipeline in its own `pipeline run --tasks NAME` process, up to `--jobs` at once, in the
+    config's order (put the longest task first for the shortest wall time).
+
+    A process trains with the config's thread pools, so a model that keeps one core busy (a language
+    model's single recurrence) leaves the other to the next task. The tasks' lines, each prefixed by
+    its name, interleave on the console; the MLflow runs are the same as one after another.
+    """
+    command = [sys.executable, "-m", "pipeline", "run", "--config", args.config]
+    for override in args.overrides:
+        command += ["--set", override]
+    for option, value in (("--output-dir", args.output_dir), ("--tracking-uri", args.tracking_uri)):
+        if value:
+            command += [option, value]
+    command += ["--force"] if args.force else []
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}  # whole lines, as they come
+    pending, running, failed = list(names), {}, []
+    print(f"[pipeline] {len(names)} tasks, up to {args.jobs} at once: {', '.join(names)}", flush=True)
+    try:
+        while pending or running:
+            while pending and len(running) < args.jobs:
+                name = pending.pop(0)
+                running[name] = subprocess.Popen([*command, "--tasks", name], env=environment)
+            for name, process in list(running.items()):
+                if process.poll() is not None:
+                    del running[name]
+                    if process.returncode:
+                        failed.append(name)
+            time.sleep(0.2)
+    finally:
+        for process in running.values():
+            process.terminate()
+    if failed:
+        print(f"[pipeline] failed: {', '.join(failed)} (their lines above say why)", file=sys.stderr)
+        return 1
     return 0
 
 
