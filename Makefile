@@ -16,7 +16,7 @@ $(INSTALLED): requirements.txt
 	touch $@
 
 run: setup
-	$(PY) -m pipeline run
+	$(PY) -m pipeline run --jobs 2
 
 test: setup
 	$(PY) -m ruff check .
