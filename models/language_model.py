@@ -3,9 +3,11 @@
 As in min-char-rnn and char-rnn (Karpathy 2015), the corpus is read as `batch_size` long, parallel
 streams, cut into windows of `bptt` steps; the recurrent state at the end of one window is where the
 next window of the same stream starts (a stateful RNN), so the model sees context longer than `bptt`
-while gradients flow back at most `bptt` steps (Williams and Peng 1990; Sutskever 2013, 7.3). A
-stream is a chain of documents: where a new one starts (its `[START]` unit), a reset flag zeroes the
-state, so no document is conditioned on the end of the one before it.
+while gradients flow back at most `bptt` steps (Williams and Peng 1990; Sutskever 2013, 7.3). The
+documents are laid end to end and the whole is cut into `batch_size` equal streams, so a single long
+file fills every stream (`models.input_pipeline.language_model_streams`); where a document starts (its
+`[START]` unit), and at the start of each stream, a reset flag zeroes the state, so no document is
+conditioned on the end of the one before it.
 
 `Generator` runs the trained layers one step at a time, for `score` (the log-probability of a text)
 and `generate` (sampling, or greedy at temperature 0); the exported SavedModel serves both.

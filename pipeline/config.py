@@ -364,8 +364,11 @@ def _apply_kind_defaults(raw: dict[str, Any]) -> dict[str, tuple[tuple[str, Any]
 
 
 def kind_default_lines(task: TaskConfig) -> list[str]:
-    """What the task's kind chose for it, one line a key: `preprocess.tokenizer: characters (the ... default)`."""
-    return [f"{key}: {value} (the {task.kind} default; set it to choose)" for key, value in task.kind_defaults]
+    """What the task's kind chose for it, in one line (none when it chose nothing)."""
+    if not task.kind_defaults:
+        return []
+    chosen = ", ".join(f"{key}={_label(value)}" for key, value in task.kind_defaults)
+    return [f"{task.kind} defaults for what the config leaves out: {chosen}"]
 
 
 def _has_key(raw: dict[str, Any], key: str) -> bool:

@@ -45,6 +45,43 @@ def load_error(folder: pathlib.Path, text: str, overrides=()) -> str:
 # --------------------------------------------------------------------------- defaults
 
 
+LANGUAGE_MODEL = """\
+tasks:
+  - name: lm
+    kind: language_model
+    data: {train: input.txt}
+"""
+
+
+def test_a_kind_fills_its_own_defaults_and_says_which(tmp_path):
+    loaded = config.load(write(tmp_path, LANGUAGE_MODEL))
+
+    (task,) = loaded.variants
+    assert (task.data.format, task.preprocess.tokenizer, task.train.batch_size) == ("text", "characters", 64)
+    assert ("preprocess.tokenizer", "characters") in task.kind_defaults
+    (line,) = config.kind_default_lines(task)
+    assert line.startswith("language_model defaults for what the config leaves out: data.format=text, ")
+
+
+def test_what_the_config_or_an_override_sets_is_kept_and_not_reported_as_a_default(tmp_path):
+    text = LANGUAGE_MODEL.replace(
+        "data: {train: input.txt}", "data: {train: input.txt}\n    preprocess: {tokenizer: regex}"
+    )
+
+    loaded = config.load(write(tmp_path, text), ["tasks.lm.train.batch_size=16"])
+
+    (task,) = loaded.variants
+    assert (task.preprocess.tokenizer, task.train.batch_size) == ("regex", 16)
+    keys = {key for key, _ in task.kind_defaults}
+    assert "preprocess.tokenizer" not in keys and "train.batch_size" not in keys and "data.format" in keys
+
+
+def test_a_kind_without_defaults_reports_none(tmp_path):
+    (task,) = config.load(write(tmp_path, MINIMAL)).variants
+
+    assert task.kind_defaults == () and config.kind_default_lines(task) == []
+
+
 def test_minimal_config_gets_the_schema_defaults(tmp_path):
     loaded = config.load(write(tmp_path, MINIMAL))
 
