@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import hashlib
+import os
 import pathlib
 
 from pipeline import artifacts
@@ -71,10 +72,9 @@ def _expand(config: PipelineConfig, pattern: str, where: str) -> list[pathlib.Pa
 
 
 def _display_name(config: PipelineConfig, path: pathlib.Path) -> str:
-    try:
-        return path.relative_to(config.base_dir).as_posix()
-    except ValueError:
-        return path.as_posix()
+    """The file's path relative to the config's folder (`../data/x.txt` too), so that record keys, and so
+    the splits, are the same wherever the project is checked out."""
+    return pathlib.Path(os.path.relpath(path, config.base_dir)).as_posix()
 
 
 def _sha256(path: pathlib.Path) -> str:

@@ -6,6 +6,7 @@ import argparse
 import datetime
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -92,7 +93,8 @@ def run_in_parallel(args: argparse.Namespace, names: Sequence[str]) -> int:
         if value:
             command += [option, value]
     command += ["--force"] if args.force else []
-    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}  # whole lines, as they come
+    # Whole lines as they come; a crash in native code prints the Python stack of every thread.
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"}
     pending, running, failed = list(names), {}, []
     print(f"[pipeline] {len(names)} tasks, up to {args.jobs} at once: {', '.join(names)}", flush=True)
     try:
@@ -104,15 +106,25 @@ def run_in_parallel(args: argparse.Namespace, names: Sequence[str]) -> int:
                 if process.poll() is not None:
                     del running[name]
                     if process.returncode:
-                        failed.append(name)
+                        failed.append(f"{name} ({_exit_status(process.returncode)})")
             time.sleep(0.2)
     finally:
         for process in running.values():
             process.terminate()
     if failed:
-        print(f"[pipeline] failed: {', '.join(failed)} (their lines above say why)", file=sys.stderr)
+        print(f"[pipeline] failed: {', '.join(failed)}; their lines above say why", file=sys.stderr)
         return 1
     return 0
+
+
+def _exit_status(code: int) -> str:
+    """`exit 1`, or the signal that killed a process (`killed by SIGKILL`: out of memory, say)."""
+    if code >= 0:
+        return f"exit {code}"
+    try:
+        return f"killed by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"killed by signal {-code}"
 
 
 def start_tensorflow(
