@@ -8,6 +8,7 @@ so that every run carries the same params, metrics and files.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -53,11 +54,14 @@ class RunTracker:
 
     @staticmethod
     def prepare_store(uri: str) -> None:
-        """Creates the tracking store (a new SQLite file gets MLflow's tables), so that processes opening
-        runs at once do not race to create it."""
-        from mlflow.tracking import MlflowClient
+        """Readies the store for several processes at once (`run --jobs`): a new SQLite file gets MLflow's
+        tables now, not in a race, and SQLite's write-ahead log, so that a reader never blocks a writer."""
+        patient_client(uri).search_experiments(max_results=1)
+        if uri.startswith("sqlite:///"):
+            import sqlite3
 
-        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+            with contextlib.closing(sqlite3.connect(uri.removeprefix("sqlite:///"), timeout=60)) as db:
+                db.execute("PRAGMA journal_mode=WAL")
 
     @classmethod
     def open(
@@ -75,9 +79,7 @@ class RunTracker:
         `state_file` names the open run while an execution is under way; `finish` removes it. A run
         whose process died with other params is marked FAILED rather than left RUNNING forever.
         """
-        from mlflow.tracking import MlflowClient
-
-        client = MlflowClient(tracking_uri=uri)
+        client = patient_client(uri)
         digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
         left = _orphan(client, state_file, uri)
         if left is not None:
@@ -141,6 +143,42 @@ class RunTracker:
         """Ends the run: `FINISHED` or `FAILED`."""
         self.client.set_terminated(self.run_id, status)
         self.state_file.unlink(missing_ok=True)
+
+
+# How long a call waits in all for a SQLite store that another process is writing.
+LOCKED_PATIENCE_SECONDS = 300.0
+
+
+def patient_client(uri: str):
+    """An MlflowClient whose calls wait and retry while a SQLite store is locked by another process's
+    write (`run --jobs`), instead of failing the task: SQLite lets one writer at a time."""
+    from mlflow.tracking import MlflowClient
+
+    return _Patient(MlflowClient(tracking_uri=uri))
+
+
+class _Patient:
+    def __init__(self, client) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str):
+        method = getattr(self._client, name)
+        if not callable(method):
+            return method
+
+        def patiently(*args, **kwargs):
+            waited, pause = 0.0, 0.25
+            while True:
+                try:
+                    return method(*args, **kwargs)
+                except Exception as error:
+                    if "database is locked" not in str(error) or waited >= LOCKED_PATIENCE_SECONDS:
+                        raise
+                time.sleep(pause)
+                waited += pause
+                pause = min(pause * 2, 8.0)
+
+        return patiently
 
 
 def _orphan(client, state_file: pathlib.Path, uri: str) -> dict[str, Any] | None:

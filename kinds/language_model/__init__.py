@@ -37,7 +37,7 @@ KIND = Kind(
     single_replica=True,
     inspect_cells="components.inspect.cells:inspect",
     # The lectures' char-rnn: characters unless the config says otherwise (words and wordpieces stay
-    # available), one LSTM of 256 over 64 streams of 64-step windows: here 64 streams train about 1.6
+    # available), one LSTM of 256 over 64 streams of 64-step windows: here 64 streams train about 1.3
     # times the units a second that 32 do (benchmarks/lm_throughput.py --batch-size 32 and 64).
     defaults={
         "data.format": "text",

@@ -1,0 +1,59 @@
+"""Tracking calls wait out another process's SQLite write instead of failing the task (`run --jobs`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline import tracking
+
+
+class FlakyClient:
+    def __init__(self, failures: int, message: str = "(sqlite3.OperationalError) database is locked") -> None:
+        self.failures, self.message, self.calls = failures, message, 0
+
+    def log_batch(self, run_id, metrics=()):
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise RuntimeError(self.message)
+        return run_id
+
+
+@pytest.fixture(autouse=True)
+def no_sleeping(monkeypatch):
+    monkeypatch.setattr(tracking.time, "sleep", lambda seconds: None)
+
+
+def test_a_locked_store_is_retried_until_the_write_goes_through():
+    client = FlakyClient(failures=3)
+
+    assert tracking._Patient(client).log_batch("run") == "run"
+    assert client.calls == 4
+
+
+def test_other_errors_are_raised_at_once():
+    client = FlakyClient(failures=1, message="RESOURCE_DOES_NOT_EXIST")
+
+    with pytest.raises(RuntimeError, match="RESOURCE_DOES_NOT_EXIST"):
+        tracking._Patient(client).log_batch("run")
+    assert client.calls == 1
+
+
+def test_patience_runs_out(monkeypatch):
+    monkeypatch.setattr(tracking, "LOCKED_PATIENCE_SECONDS", 1.0)
+    client = FlakyClient(failures=100)
+
+    with pytest.raises(RuntimeError, match="database is locked"):
+        tracking._Patient(client).log_batch("run")
+    assert client.calls < 100
+
+
+def test_prepare_store_switches_a_sqlite_store_to_the_write_ahead_log(tmp_path):
+    import sqlite3
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+    tracking.RunTracker.prepare_store(uri)
+
+    with sqlite3.connect(tmp_path / "mlflow.db") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("SELECT count(*) FROM experiments").fetchone()[0] >= 1  # MLflow's tables exist
