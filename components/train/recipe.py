@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
+from typing import Any
 
 import keras
 import tensorflow as tf
@@ -11,6 +13,15 @@ from components.train.spec import TrainParameters
 from pipeline import artifacts
 from pipeline.component import StageContext
 from pipeline.config import TrainConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    """A training setting a recipe fitted to the corpus: the run's param `key`, its value, and why."""
+
+    key: str
+    value: Any
+    reason: str
 
 
 class Recipe:
@@ -33,6 +44,17 @@ class Recipe:
         self.params = params
         self.vocabulary = vocabulary
         self.schedule = schedule
+
+    def fit_to_corpus(self, splits: dict[str, Any]) -> list[Choice]:
+        """Fits the settings the kind chose (`params.chosen_by_kind`) to the corpus, before `build`.
+
+        Args:
+            splits: the shards' manifest per split (records, tokens, lengths).
+
+        Returns:
+            what it chose, for the run's params and the console; by default nothing.
+        """
+        return []
 
     def build(self) -> keras.Model:
         raise NotImplementedError

@@ -26,12 +26,20 @@ class TrainParameters:
     model: ModelConfig
     train: TrainConfig
     tokenizer: str = "regex"  # how a language model's samples are joined: characters as they are, words by spaces
+    # The keys of `train` the kind chose because the config left them out: a recipe may fit those to the corpus.
+    chosen_by_kind: tuple[str, ...] = ()
 
 
 def component(task: TaskConfig, config: PipelineConfig) -> Component:
     kind = kinds.get(task.kind)
     return Component(
         CURRICULUM_SPEC if kind.curriculum else SPEC,
-        TrainParameters(task.kind, task.model, task.train, task.preprocess.tokenizer),
+        TrainParameters(
+            task.kind,
+            task.model,
+            task.train,
+            task.preprocess.tokenizer,
+            tuple(key.removeprefix("train.") for key, _ in task.kind_defaults if key.startswith("train.")),
+        ),
         code=kind.stage_code("recipe"),
     )

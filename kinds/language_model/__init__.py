@@ -38,7 +38,8 @@ KIND = Kind(
     inspect_cells="components.inspect.cells:inspect",
     # The lectures' char-rnn: characters unless the config says otherwise (words and wordpieces stay
     # available), one LSTM of 256 over 64 streams of 64-step windows: here 64 streams train about 1.3
-    # times the units a second that 32 do (benchmarks/lm_throughput.py --batch-size 32 and 64).
+    # times the units a second that 32 do (benchmarks/lm_throughput.py --batch-size 32 and 64). A corpus
+    # too small to give 64 streams 500 updates an epoch gets fewer streams (`train.MIN_UPDATES_PER_EPOCH`).
     defaults={
         "data.format": "text",
         "preprocess.tokenizer": "characters",

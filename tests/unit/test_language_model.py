@@ -10,6 +10,8 @@ import pytest
 import tensorflow as tf
 
 from components.train.recipe import compile_model
+from components.train.spec import TrainParameters
+from kinds.language_model import train as lm_train
 from models import input_pipeline, text
 from models.language_model import (
     RESETS,
@@ -86,6 +88,44 @@ def test_a_seed_shuffles_the_documents_reproducibly():
     other = input_pipeline.language_model_streams(documents, 4, 5, seed=2)[text.TOKEN_IDS]
 
     assert one.tolist() == again.tolist() != other.tolist()
+
+
+class Units:
+    """The one vocabulary the language model's recipe reads: its units."""
+
+    def tokens(self, name):
+        return [*text.RESERVED_TOKENS, "a", "b"]
+
+
+def recipe(chosen_by_kind: tuple[str, ...], batch_size: int = 64) -> lm_train.LanguageModelRecipe:
+    train = TrainConfig(batch_size=batch_size, bptt=64)
+    params = TrainParameters("language_model", ModelConfig(), train, "characters", chosen_by_kind)
+    return lm_train.LanguageModelRecipe(params, Units())
+
+
+def test_the_streams_are_halved_until_an_epoch_has_enough_updates():
+    windows = 64 * 64  # units in one update of 64 streams
+    # N units are N - 1 targets: 499 full updates and one more target make 500 updates.
+    assert lm_train.updates_per_epoch(2 + 499 * windows, 64, 64) == 500
+    assert lm_train.streams_for(2 + 499 * windows, 64, 64) == 64  # enough already
+    assert lm_train.streams_for(1 + 499 * windows, 64, 64) == 32  # one target short of 500 updates
+    assert lm_train.streams_for(715_205, 64, 64) == 16  # one 0.7 MB file: 175 updates in 64, 699 in 16
+    assert lm_train.streams_for(1_000, 64, 64) == lm_train.MIN_STREAMS  # a tiny corpus: the floor
+
+
+def test_a_small_corpus_trains_in_fewer_streams_only_when_the_kind_chose_the_batch_size():
+    splits = {"train": {"records": 1, "tokens": 715_205}}
+
+    chosen = recipe(("batch_size",))
+    [choice] = chosen.fit_to_corpus(splits)
+    assert (choice.key, choice.value, chosen.streams) == ("train.streams", 16, 16)
+    assert "175 updates an epoch; 16 make 699" in choice.reason
+    assert chosen.build().inputs[0].shape[0] == 16
+
+    given = recipe(())  # the config's own 64 streams are kept, whatever the corpus
+    assert given.fit_to_corpus(splits) == [] and given.streams == 64
+    large = recipe(("batch_size",))  # a corpus that fills 64 streams: nothing to say
+    assert large.fit_to_corpus({"train": {"records": 1, "tokens": 5_000_000}}) == [] and large.streams == 64
 
 
 # ----------------------------------------------------------------------------------------------
