@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 import keras
+import tensorflow as tf
 from keras import ops
 
+from models.crf import CRF
 from models.encoder import RecurrentEncoder
-from models.text import CHAR_IDS, TOKEN_IDS
+from models.text import CHAR_IDS, RESERVED_TAGS, TOKEN_IDS
 
 
 @keras.saving.register_keras_serializable(package="seqpipe")
@@ -87,16 +89,18 @@ class TaggerSizes:
     tags: int
 
 
-def build_tagger(sizes: TaggerSizes, model_config) -> keras.Model:
+def build_tagger(sizes: TaggerSizes, model_config, constraints: tuple | None = None) -> keras.Model:
     """A bidirectional recurrent tagger.
 
     Args:
         sizes: vocabulary sizes, reserved entries included.
-        model_config: a `pipeline.config.ModelConfig`.
+        model_config: a `pipeline.config.ModelConfig`; `output` chooses a softmax or a CRF on top.
+        constraints: for a CRF, what its decoding may choose (`models.crf.tag_constraints`); None: anything.
 
     Returns:
         A model from {"token_ids": int [batch, time], "char_ids": int [batch, time, chars]} (char_ids
-        only with `char_features`) to tag logits float [batch, time, tags], masked on padding (id 0).
+        only with `char_features`), masked on padding (id 0), to tag logits float [batch, time, tags]
+        or, with a CRF, its potentials float [batch, time, tags, tags]. `tag_ids` decodes either.
     """
     c = model_config
     token_ids = keras.Input((None,), dtype="int32", name=TOKEN_IDS)
@@ -114,4 +118,19 @@ def build_tagger(sizes: TaggerSizes, model_config) -> keras.Model:
     encoded = RecurrentEncoder(c.cell, c.layers, c.hidden_dim, c.bidirectional, c.dropout, name="encoder")(features)
     encoded = keras.layers.Dropout(c.dropout, name="output_dropout")(encoded)
     logits = keras.layers.Dense(sizes.tags, name="tag_logits")(encoded)
-    return keras.Model(inputs, logits, name=f"{'bi' if c.bidirectional else ''}{c.cell}_tagger")
+    name = f"{'bi' if c.bidirectional else ''}{c.cell}_tagger"
+    if c.output == "crf":
+        allowed_start, allowed = constraints or (None, None)
+        return keras.Model(inputs, CRF(allowed_start, allowed, name="crf")(logits), name=f"{name}_crf")
+    return keras.Model(inputs, logits, name=name)
+
+
+def tag_ids(model: keras.Model, inputs: dict) -> tf.Tensor:
+    """The model's tags, int32 [batch, time]: the Viterbi path of a CRF tagger, else each token's
+    highest-scoring tag; never a reserved tag. Padding positions (token id 0) hold any tag."""
+    outputs = model(inputs, training=False)
+    crf = next((layer for layer in model.layers if isinstance(layer, CRF)), None)
+    if crf is not None:
+        return crf.decode(outputs, tf.not_equal(inputs[TOKEN_IDS], 0))
+    reserved = len(RESERVED_TAGS)
+    return tf.argmax(outputs[..., reserved:], axis=-1, output_type=tf.int32) + reserved

@@ -129,6 +129,12 @@ class ModelConfig:
     attention: str = dataclasses.field(
         default="bahdanau", metadata=_choice("bahdanau", "luong_dot", "luong_general", "none")
     )
+    # Tagger: `softmax`, a tag per token on its own; `crf`, a linear-chain CRF that scores the whole
+    # sequence (learned transitions, Viterbi decoding; Lample et al. 2016, Ma and Hovy 2016).
+    output: str = dataclasses.field(default="softmax", metadata=_choice("softmax", "crf"))
+    # CRF tagger on BIO tags: decoding never chooses what IOB2 forbids (`O` then `I-X`, `B-X` then `I-Y`).
+    # Turned off, and said so, when the training tags themselves break IOB2 (IOB1 data).
+    constrain_bio: bool = True
     char_embedding_dim: int = dataclasses.field(default=24, metadata=_at_least(1))
     char_filters: int = dataclasses.field(default=48, metadata=_at_least(1))
     char_kernel_size: int = dataclasses.field(default=3, metadata=_at_least(1))

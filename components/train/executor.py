@@ -42,12 +42,12 @@ def run(context: StageContext) -> None:
     # The kind's recipe; a kind with a curriculum also gets its scheduled-sampling schedule.
     recipe = kinds.get(params.kind).load("recipe")(params, vocabulary, context.inputs.get("schedule"))
     manifest = shards.manifest()["splits"]
-    for choice in recipe.fit_to_corpus(manifest):
+    for choice in recipe.fit_to_corpus(shards):
         context.log.params({choice.key: choice.value})
         context.progress(f"{choice.key} = {choice.value}: {choice.reason}")
     with strategy.scope():  # the model's and the optimizer's variables are placed by the strategy
         model = recipe.build()
-        compile_model(model, params.train)
+        compile_model(model, params.train, loss=recipe.loss(), accuracy=recipe.accuracy())
     _work_around_keras_multi_worker(model, strategy)
     if strategy.num_replicas_in_sync > 1:
         context.progress(f"training on {strategy.num_replicas_in_sync} replicas ({params.train.strategy})")

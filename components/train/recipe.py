@@ -45,11 +45,12 @@ class Recipe:
         self.vocabulary = vocabulary
         self.schedule = schedule
 
-    def fit_to_corpus(self, splits: dict[str, Any]) -> list[Choice]:
-        """Fits the settings the kind chose (`params.chosen_by_kind`) to the corpus, before `build`.
+    def fit_to_corpus(self, shards: artifacts.Shards) -> list[Choice]:
+        """Fits settings to the corpus before `build`: those the kind chose (`params.chosen_by_kind`), and
+        those that the corpus contradicts.
 
         Args:
-            splits: the shards' manifest per split (records, tokens, lengths).
+            shards: the preprocess stage's shards (their manifest: records, tokens, lengths per split).
 
         Returns:
             what it chose, for the run's params and the console; by default nothing.
@@ -67,6 +68,14 @@ class Recipe:
         """The batches Keras validates on after each epoch; None when a callback does it instead."""
         return self.dataset(files)
 
+    def loss(self) -> keras.losses.Loss:
+        """What training minimises; by default cross-entropy per real token (`token_loss`)."""
+        return token_loss()
+
+    def accuracy(self) -> keras.metrics.Metric:
+        """The per-token accuracy logged each epoch as `accuracy`."""
+        return keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+
     def callbacks(self, context: StageContext, model: keras.Model, eval_files, folder: pathlib.Path) -> list:
         """Callbacks of this kind besides the trainer's own (checkpoints, logging, the NaN guard)."""
         return []
@@ -82,15 +91,22 @@ def token_loss() -> keras.losses.Loss:
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
 
 
-def compile_model(model: keras.Model, train: TrainConfig, jit_compile: bool = False) -> None:
-    """Adam with gradients clipped by global norm, cross-entropy per real token (`token_loss`), accuracy.
+def compile_model(
+    model: keras.Model,
+    train: TrainConfig,
+    jit_compile: bool = False,
+    loss: keras.losses.Loss | None = None,
+    accuracy: keras.metrics.Metric | None = None,
+) -> None:
+    """Adam with gradients clipped by global norm, the recipe's loss (default: cross-entropy per real
+    token, `token_loss`) and accuracy (default: of the highest-scoring class).
 
     `jit_compile` (XLA) is for the throughput benchmark: on this CPU it trains the tagger 12 times
     slower than plain graph mode (benchmarks/train_throughput.py), so the trainer leaves it off.
     """
     model.compile(
         optimizer=keras.optimizers.Adam(train.learning_rate, global_clipnorm=train.clip_norm),
-        loss=token_loss(),
-        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        loss=loss or token_loss(),
+        weighted_metrics=[accuracy or keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=jit_compile,
     )

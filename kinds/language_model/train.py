@@ -54,11 +54,11 @@ class LanguageModelRecipe(Recipe):
         self.sizes = LanguageModelSizes(len(self.units))
         self.streams = params.train.batch_size
 
-    def fit_to_corpus(self, splits) -> list[Choice]:
+    def fit_to_corpus(self, shards) -> list[Choice]:
         if "batch_size" not in self.params.chosen_by_kind:
             return []  # the config's own number of streams, whatever the corpus
         train = self.params.train
-        units = splits["train"]["tokens"]
+        units = shards.manifest()["splits"]["train"]["tokens"]
         self.streams = streams_for(units, train.batch_size, train.bptt)
         if self.streams == train.batch_size:
             return []

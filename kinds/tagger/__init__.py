@@ -28,6 +28,7 @@ KIND = Kind(
     legacy_metrics={"baseline.most_frequent_tag.test.token_accuracy": "baseline.test.token_accuracy"},
     code=(
         "models/tagger.py",
+        "models/crf.py",
         "models/encoder.py",
         "models/text.py",
         "models/input_pipeline.py",

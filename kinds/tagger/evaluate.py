@@ -9,11 +9,11 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-import models.tagger  # noqa: F401  (registers the custom layers for loading)
 from components.evaluate import metrics
 from components.evaluate.evaluator import Evaluator, SplitEvaluation
 from components.evaluate.plots import plot_confusion_matrix
 from models import input_pipeline, text
+from models.tagger import tag_ids  # models.tagger also registers the custom layers, for loading
 
 
 class TaggerEvaluator(Evaluator):
@@ -58,15 +58,12 @@ class TaggerEvaluator(Evaluator):
 
 def predict(model: keras.Model, dataset, tags: Sequence[str]) -> tuple[list, list, list]:
     """Runs the model over a dataset with strings and returns tokens, gold tags and predicted tags."""
-    reserved = len(text.RESERVED_TAGS)
     # One traced graph for every batch: the recurrent loop run eagerly is several times slower.
-    forward = tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True)
+    forward = tf.function(lambda inputs: tag_ids(model, inputs), reduce_retracing=True)
     tokens, gold, predicted = [], [], []
     for inputs, _, weights in dataset:
         strings = {key: inputs.pop(key) for key in (text.TOKENS, text.TAGS, text.KEY)}
-        logits = forward(inputs).numpy()
-        # Reserved tags are never a right answer: predict only among the real ones.
-        best = logits[..., reserved:].argmax(-1) + reserved
+        best = forward(inputs).numpy()
         lengths = weights.numpy().sum(axis=1).astype(int)
         for i, length in enumerate(lengths):
             tokens.append([t.decode("utf-8") for t in strings[text.TOKENS][i, :length].numpy()])

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 import keras
 import tensorflow as tf
 
-import models.tagger  # noqa: F401  (registers the custom layers for loading)
 from components.evaluate import metrics
 from components.export.hooks import Export
 from models import text
+from models.tagger import tag_ids  # models.tagger also registers the custom layers, for loading
 from pipeline import artifacts
 from pipeline.errors import ValidationError
 
@@ -64,10 +64,7 @@ class TaggerServingModule(tf.Module):
         if self.char_features:
             char_ids = tf.cast(self.featurizer.char_ids(tokens).to_tensor(0), tf.int32)
             inputs[text.CHAR_IDS] = tf.pad(char_ids, [[0, 0], [0, 1], [0, 1]])
-        logits = self.model(inputs, training=False)
-        reserved = len(text.RESERVED_TAGS)
-        best = tf.argmax(logits[..., reserved:], axis=-1, output_type=tf.int32) + reserved
-        tags = self.featurizer.tag_strings(best)[:, :width]
+        tags = self.featurizer.tag_strings(tag_ids(self.model, inputs))[:, :width]
         real = tf.sequence_mask(tokens.row_lengths(), width)
         return tf.where(real, tags, tf.constant("", tf.string))
 

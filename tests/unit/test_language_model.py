@@ -97,6 +97,16 @@ class Units:
         return [*text.RESERVED_TOKENS, "a", "b"]
 
 
+class Manifest:
+    """The one part of the shards the recipe reads: their manifest's splits."""
+
+    def __init__(self, splits):
+        self.splits = splits
+
+    def manifest(self):
+        return {"splits": self.splits}
+
+
 def recipe(chosen_by_kind: tuple[str, ...], batch_size: int = 64) -> lm_train.LanguageModelRecipe:
     train = TrainConfig(batch_size=batch_size, bptt=64)
     params = TrainParameters("language_model", ModelConfig(), train, "characters", chosen_by_kind)
@@ -114,18 +124,18 @@ def test_the_streams_are_halved_until_an_epoch_has_enough_updates():
 
 
 def test_a_small_corpus_trains_in_fewer_streams_only_when_the_kind_chose_the_batch_size():
-    splits = {"train": {"records": 1, "tokens": 715_205}}
+    shards = Manifest({"train": {"records": 1, "tokens": 715_205}})
 
     chosen = recipe(("batch_size",))
-    [choice] = chosen.fit_to_corpus(splits)
+    [choice] = chosen.fit_to_corpus(shards)
     assert (choice.key, choice.value, chosen.streams) == ("train.streams", 16, 16)
     assert "175 updates an epoch; 16 make 699" in choice.reason
     assert chosen.build().inputs[0].shape[0] == 16
 
     given = recipe(())  # the config's own 64 streams are kept, whatever the corpus
-    assert given.fit_to_corpus(splits) == [] and given.streams == 64
+    assert given.fit_to_corpus(shards) == [] and given.streams == 64
     large = recipe(("batch_size",))  # a corpus that fills 64 streams: nothing to say
-    assert large.fit_to_corpus({"train": {"records": 1, "tokens": 5_000_000}}) == [] and large.streams == 64
+    assert large.fit_to_corpus(Manifest({"train": {"records": 1, "tokens": 5_000_000}})) == [] and large.streams == 64
 
 
 # ----------------------------------------------------------------------------------------------
