@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import pathlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pipeline.errors import ConfigError
@@ -51,6 +51,19 @@ class BlessingRule:
     baselines: tuple[str, ...]
     higher_is_better: bool = True
     margin_scale: float = 1.0
+
+    @property
+    def label(self) -> str:
+        """The metric for the console: `token accuracy`, `entity f1`."""
+        return self.metric.replace(".", " ").replace("_", " ")
+
+    def value(self, scores: Mapping[str, Any]) -> Any:
+        """The metric in one system's scores; a dotted name (`entity.f1`) reaches into nested scores."""
+        for key in self.metric.split("."):
+            if not isinstance(scores, Mapping) or key not in scores:
+                return None
+            scores = scores[key]
+        return scores
 
 
 @dataclasses.dataclass(frozen=True)

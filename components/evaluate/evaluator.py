@@ -11,6 +11,7 @@ import pathlib
 from typing import Any
 
 from components.evaluate.spec import EvaluateParameters
+from kinds.kind import BlessingRule
 from pipeline import artifacts
 
 MODEL = "model"
@@ -63,6 +64,11 @@ class Evaluator:
     def evaluate(self, split: str, deciding: bool) -> SplitEvaluation:
         """Scores the model and the baselines on `split`; `deciding`: the split blessing is decided on."""
         raise NotImplementedError
+
+    def blessing(self, rule: BlessingRule) -> BlessingRule:
+        """The rule this task's model is blessed and compared by: the kind's, or one that fits the data
+        better (a tagger of BIO tags is judged by entity F1)."""
+        return rule
 
     def finish(self, splits: list[str]) -> list[pathlib.Path]:
         """Plots drawn once all splits are scored (a translator's attention heatmaps); their paths."""

@@ -35,6 +35,9 @@ def run(context: StageContext) -> None:
         context.input("model"), shards, context.input("vocabulary"), context.input("examples"), evaluation.uri
     )
     evaluator = kind.load("evaluator")(inputs, params, context.progress)
+    rule = evaluator.blessing(kind.blessing)
+    if rule != kind.blessing:
+        context.progress(f"blessing by {rule.label} (the kind's default: {kind.blessing.label})")
 
     splits = [s for s in ("eval", "test") if s in shards.manifest()["splits"]]
     deciding = deciding_split(splits)
@@ -46,15 +49,17 @@ def run(context: StageContext) -> None:
             write_jsonl(evaluation.predictions_path(split), found.predictions)
         for png in found.plots:
             context.log.artifact(png, "plots")
-        context.progress(f"{split}: {headline(found.scores, kind.blessing)}")
+        context.progress(f"{split}: {headline(found.scores, rule)}")
     for png in evaluator.finish(splits):
         context.log.artifact(png, "plots")
 
-    verdict = bless(results, kind.blessing, params.evaluate.bless_margin)
+    verdict = bless(results, rule, params.evaluate.bless_margin)
     evaluation.path.write_text(json.dumps(_nan_to_none(results), indent=2, sort_keys=True) + "\n")
-    evaluation.properties.update({"primary_metric": f"test.{kind.blessing.metric}", "splits": splits})
+    evaluation.properties.update(
+        {"primary_metric": f"test.{rule.metric}", "blessing_metric": rule.metric, "splits": splits}
+    )
     blessing.properties.update(verdict)
-    context.log.metrics(flat_metrics(results, kind.blessing.baselines))
+    context.log.metrics(flat_metrics(results, rule.baselines))
     context.log.artifact(evaluation.path, "evaluation")
     context.progress(("blessed: " if verdict["blessed"] else "NOT blessed: ") + verdict["reason"])
 
@@ -66,8 +71,8 @@ def deciding_split(splits: list[str]) -> str:
 
 def headline(scores: Mapping[str, Mapping[str, Any]], rule: BlessingRule) -> str:
     """The blessing metric of every system of a split, for the console: `bleu: model 14.48, greedy 13.13, ...`."""
-    shown = ", ".join(f"{system} {_number(values.get(rule.metric))}" for system, values in scores.items())
-    return f"{rule.metric.replace('_', ' ')}: {shown}"
+    shown = ", ".join(f"{system} {_number(rule.value(values))}" for system, values in scores.items())
+    return f"{rule.label}: {shown}"
 
 
 def bless(results: Mapping[str, Any], rule: BlessingRule, margin: float) -> dict[str, Any]:
@@ -78,16 +83,15 @@ def bless(results: Mapping[str, Any], rule: BlessingRule, margin: float) -> dict
     """
     split = deciding_split(list(results))
     scores = results[split]
-    model = scores[MODEL][rule.metric]
+    model = rule.value(scores[MODEL])
     sign = 1.0 if rule.higher_is_better else -1.0
-    name = max(rule.baselines, key=lambda b: sign * scores[b][rule.metric])
-    baseline = scores[name][rule.metric]
+    name = max(rule.baselines, key=lambda b: sign * rule.value(scores[b]))
+    baseline = rule.value(scores[name])
     needed = rule.margin_scale * margin
     blessed = bool(sign * (model - baseline) >= needed - 1e-9)  # 0.57 - 0.56 is 0.0099999... in floating point
     relation = "beats" if blessed else "does not beat"
     bar = f"{'+' if rule.higher_is_better else '-'} margin {needed:g}"
-    metric = rule.metric.replace("_", " ")
-    reason = f"{split} {metric} {model:.4f} {relation} the {name} baseline's {baseline:.4f} {bar}"
+    reason = f"{split} {rule.label} {model:.4f} {relation} the {name} baseline's {baseline:.4f} {bar}"
     return {"blessed": blessed, "reason": reason, "split": split, "model": model, "baseline": baseline, "against": name}
 
 

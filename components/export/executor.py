@@ -14,6 +14,7 @@ The same for every kind, with the kind's hooks (`kinds/<kind>/export.py`) and cl
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import pathlib
@@ -71,9 +72,13 @@ def run(context: StageContext) -> None:
     context.progress(f"pushed version {version} to {serving_dir}")
     registry = context.log.registry
     if params.export.register and registry is not None:
+        # The rule the evaluate stage blessed by (a tagger of BIO tags: entity F1, not the kind's default).
+        rule = dataclasses.replace(
+            kind.blessing, metric=evaluation.properties.get("blessing_metric", kind.blessing.metric)
+        )
         test = evaluation.read().get("test")
-        test_metric = test["model"][kind.blessing.metric] if test else None
-        register(registry, context, pushed, test_metric, version, hooks.champion_metric, kind.blessing)
+        test_metric = rule.value(test["model"]) if test else None
+        register(registry, context, pushed, test_metric, version, hooks.champion_metric, rule)
 
 
 def push(saved_model: pathlib.Path, serving_dir: pathlib.Path) -> int:
@@ -135,7 +140,7 @@ def register(
 
     `accuracy_of` measures a SavedModel on the test examples by the blessing rule's metric.
     """
-    metric, lower_is_better = rule.metric, not rule.higher_is_better
+    lower_is_better = not rule.higher_is_better
     name = context.task
     version = registry.register(name, MLFLOW_MODEL, {"serving_version": str(serving_version)})
     pushed.properties["registered_version"] = version
@@ -152,7 +157,7 @@ def register(
         crown = test_accuracy < champion_accuracy if lower_is_better else test_accuracy > champion_accuracy
         relation = "beats" if crown else "does not beat"
         verdict = (
-            f"test {metric} {test_accuracy:.4f} {relation} champion version {champion.version}'s "
+            f"test {rule.label} {test_accuracy:.4f} {relation} champion version {champion.version}'s "
             f"{champion_accuracy:.4f} on the same test split"
         )
     if crown:

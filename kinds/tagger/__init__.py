@@ -1,8 +1,9 @@
 """Tagger: many to many, aligned. A tag for every token of a sentence (part of speech, named entities in BIO).
 
 Word embeddings plus character features (Ma and Hovy 2016), the shared recurrent encoder, a tag per
-token; evaluated by token accuracy (and, for BIO tag sets, conlleval entity scores) against the
-most-frequent-tag baseline.
+token from a softmax or a linear-chain CRF (`model.output`); evaluated against the most-frequent-tag
+baseline by token accuracy or, for BIO tag sets, by conlleval's entity F1, which is then what blesses
+(the evaluator's `blessing`).
 """
 
 from kinds.kind import PROJECT_ROOT, BlessingRule, Kind, StatisticsLayout
@@ -24,6 +25,8 @@ KIND = Kind(
         "baseline.most_frequent_tag.test.token_accuracy",
         "test.oov_accuracy",
         "eval.token_accuracy",
+        "test.entity.f1",
+        "baseline.most_frequent_tag.test.entity.f1",
     ),
     legacy_metrics={"baseline.most_frequent_tag.test.token_accuracy": "baseline.test.token_accuracy"},
     code=(

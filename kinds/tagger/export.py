@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from components.evaluate import metrics
 from components.export.hooks import Export
+from kinds.tagger.evaluate import is_bio
 from models import text
 from models.tagger import tag_ids  # models.tagger also registers the custom layers, for loading
 from pipeline import artifacts
@@ -123,8 +124,9 @@ def check(expected: Sequence[dict], answers: Sequence[dict]) -> dict[str, int]:
     return {"sentences": len(expected), "text_sentences": len(same_tokens)}
 
 
-def saved_model_accuracy(saved_model: pathlib.Path, examples: Sequence[dict], batch: int = 256) -> float:
-    """Token accuracy of a SavedModel's `tag_tokens` on examples with `tokens` and gold `tags`."""
+def saved_model_score(saved_model: pathlib.Path, examples: Sequence[dict], batch: int = 256) -> float:
+    """A SavedModel's `tag_tokens` on examples with `tokens` and gold `tags`, by the evaluator's blessing
+    metric: entity F1 for BIO tags, else token accuracy."""
     model = tf.saved_model.load(str(saved_model))
     gold, predicted = [], []
     for start in range(0, len(examples), batch):
@@ -135,7 +137,9 @@ def saved_model_accuracy(saved_model: pathlib.Path, examples: Sequence[dict], ba
         for i, example in enumerate(sentences):
             gold.append(example["tags"])
             predicted.append([t.decode("utf-8") for t in tags[i, : len(example["tokens"])]])
+    if is_bio(tag for sentence in gold for tag in sentence):
+        return metrics.entity_scores(gold, predicted).f1
     return metrics.token_accuracy(gold, predicted)
 
 
-EXPORT = Export(serving_module, requests, check, saved_model_accuracy)
+EXPORT = Export(serving_module, requests, check, saved_model_score)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import hashlib
 import os
@@ -176,10 +177,11 @@ def summarize(label: str, kind_name: str, results) -> None:
     outputs = {name: artifact for r in results for name, artifact in r.outputs.items()}
     test = outputs["evaluation"].read().get("test") if "evaluation" in outputs else None
     if test:
-        metric = kinds.get(kind_name).blessing.metric
+        rule = kinds.get(kind_name).blessing
+        rule = dataclasses.replace(rule, metric=outputs["evaluation"].properties.get("blessing_metric", rule.metric))
         systems = sorted(test, key=lambda system: system != "model")  # the model first, then the others
-        shown = ", ".join(f"{system} {_number(test[system].get(metric))}" for system in systems)
-        print(f"[{label}] test {metric.replace('_', ' ')}: {shown}")
+        shown = ", ".join(f"{system} {_number(rule.value(test[system]))}" for system in systems)
+        print(f"[{label}] test {rule.label}: {shown}")
     pushed = outputs.get("pushed_model")
     if pushed is not None:
         if pushed.properties.get("pushed"):
