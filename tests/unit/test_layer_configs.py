@@ -1,4 +1,5 @@
-"""Unit tests of keras-hub's config rule for every custom layer and model of models/.
+"""Unit tests of keras-hub's config rule for every custom layer and model of models/ (the CRF's loss and
+metric, registered too, are saved and loaded in tests/unit/test_crf.py).
 
 Each constructor argument is an attribute of the same name and a key of `get_config`, which chains to
 `super().get_config()`; a layer rebuilt from its config has the same config and, given the same weights,
@@ -16,6 +17,7 @@ import pytest
 import tensorflow as tf
 
 from models.attention import BahdanauAttention, FinalStateAttention, LuongAttention
+from models.crf import CRF
 from models.encoder import RecurrentEncoder
 from models.language_model import ResettableCell
 from models.pooling import AttentionPooling, LastStatePooling, MaskedMaxPooling, MaskedMeanPooling
@@ -30,6 +32,8 @@ QUERY = RNG.normal(size=(2, 4)).astype("float32")
 CHAR_IDS = np.array([[[3, 4, 0], [5, 0, 0], [0, 0, 0]], [[6, 7, 8], [0, 0, 0], [0, 0, 0]]], "int32")
 # One recurrent step: 3 features and the reset flag (the second row is reset).
 STEP = np.concatenate([RNG.normal(size=(2, 3)), [[0.0], [1.0]]], axis=1).astype("float32")
+EMISSIONS = RNG.normal(size=(2, 3, 4)).astype("float32")  # 4 tags
+ALLOWED = [[True, True, False, True], [True] * 4, [False, True, True, True], [True] * 4]
 TRANSLATOR_INPUTS = {
     SOURCE_IDS: np.array([[4, 5, 6], [7, 0, 0]], "int32"),
     TARGET_IN: np.array([[2, 5, 6, 0], [2, 4, 0, 0]], "int32"),  # [START] first
@@ -58,6 +62,10 @@ CASES = {
     "CharacterCNN": (
         lambda: CharacterCNN(vocabulary_size=10, embedding_dim=3, filters=4, kernel_size=2, name="chars"),
         lambda layer: layer(CHAR_IDS),
+    ),
+    "CRF": (
+        lambda: CRF(allowed_start=[False, True, True, True], allowed=ALLOWED, name="crf"),
+        lambda layer: layer(EMISSIONS),
     ),
     "RecurrentEncoder": (
         lambda: RecurrentEncoder("gru", layers=2, hidden_dim=3, bidirectional=True, dropout=0.1, name="encoder"),
@@ -106,7 +114,7 @@ def test_every_registered_layer_of_models_is_tested():
     registered = {
         obj.__name__
         for name, obj in keras.saving.get_custom_objects().items()
-        if name.startswith("seqpipe>") and obj.__module__.startswith("models.")
+        if name.startswith("seqpipe>") and obj.__module__.startswith("models.") and issubclass(obj, keras.layers.Layer)
     }
     assert registered == {case.split("_")[0] for case in CASES}
 
