@@ -94,7 +94,8 @@ def build_tagger(sizes: TaggerSizes, model_config, constraints: tuple | None = N
 
     Args:
         sizes: vocabulary sizes, reserved entries included.
-        model_config: a `pipeline.config.ModelConfig`; `output` chooses a softmax or a CRF on top.
+        model_config: a `pipeline.config.ModelConfig`; `output: crf` puts a CRF on top, else a softmax (the
+            train recipe resolves `auto`).
         constraints: for a CRF, what its decoding may choose (`models.crf.tag_constraints`); None: anything.
 
     Returns:

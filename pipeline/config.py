@@ -130,8 +130,9 @@ class ModelConfig:
         default="bahdanau", metadata=_choice("bahdanau", "luong_dot", "luong_general", "none")
     )
     # Tagger: `softmax`, a tag per token on its own; `crf`, a linear-chain CRF that scores the whole
-    # sequence (learned transitions, Viterbi decoding; Lample et al. 2016, Ma and Hovy 2016).
-    output: str = dataclasses.field(default="softmax", metadata=_choice("softmax", "crf"))
+    # sequence (learned transitions, Viterbi decoding; Lample et al. 2016, Ma and Hovy 2016); `auto`, a CRF
+    # for BIO tags (where a tag depends most on its neighbours), else a softmax.
+    output: str = dataclasses.field(default="auto", metadata=_choice("auto", "softmax", "crf"))
     # CRF tagger on BIO tags: decoding never chooses what IOB2 forbids (`O` then `I-X`, `B-X` then `I-Y`).
     # Turned off, and said so, when the training tags themselves break IOB2 (IOB1 data).
     constrain_bio: bool = True
@@ -162,6 +163,16 @@ class TrainConfig:
     # Language models: after each epoch, a sample of this many units at this temperature (and a greedy one).
     sample_length: int = dataclasses.field(default=300, metadata=_at_least(1))
     sample_temperature: float = dataclasses.field(default=0.8, metadata={"min": 0.0})
+    # After each epoch the model is scored on the eval split by its kind's metric (`Recipe.monitor`: token
+    # accuracy, or entity F1 for BIO tags; accuracy; bits per unit; a translator's per-token eval loss).
+    # keep_best: the model evaluated and exported is the best epoch's, not the last one's.
+    keep_best: bool = True
+    # Stop once that metric has not improved for this many epochs (`epochs` stays the cap); 0: never.
+    patience: int = dataclasses.field(default=0, metadata=_at_least(0))
+    # Multiply the learning rate by `lr_factor` whenever the metric has not improved for this many
+    # epochs in a row (reduce on plateau); 0: never.
+    lr_patience: int = dataclasses.field(default=0, metadata=_at_least(0))
+    lr_factor: float = dataclasses.field(default=0.5, metadata={"min": 0.0, "max": 1.0})
     # How training is spread over devices and machines: `default` (this process's CPU or one GPU),
     # `mirrored` (every local GPU), `multi_worker_mirrored` (the workers of the cluster in TF_CONFIG;
     # see `pipeline worker`). `batch_size` stays the global batch.
@@ -362,7 +373,7 @@ def _apply_kind_defaults(raw: dict[str, Any]) -> dict[str, tuple[tuple[str, Any]
             continue  # the schema check names what is wrong with it
         chosen = []
         for key, value in kinds.get(task["kind"]).defaults.items():
-            if not _has_key(task, key):
+            if not _has_key(task, key) and not _blocked(task, key):
                 set_key(task, key, value)
                 chosen.append((key, value))
         filled[str(task.get("name"))] = tuple(chosen)
@@ -384,6 +395,16 @@ def _has_key(raw: dict[str, Any], key: str) -> bool:
             return False
         node = node[part]
     return True
+
+
+def _blocked(raw: dict[str, Any], key: str) -> bool:
+    """Whether a section on the way to `key` is there but not a mapping (the schema check says so)."""
+    node: Any = raw
+    for part in key.split(".")[:-1]:
+        node = node.get(part) if isinstance(node, dict) else None
+        if node is not None and not isinstance(node, dict):
+            return True
+    return False
 
 
 def expand_sweeps(config: PipelineConfig, raw: dict[str, Any]) -> tuple[TaskConfig, ...]:

@@ -162,3 +162,87 @@ class EpochLogger(keras.callbacks.Callback):
             self.history.append(metrics)
         shown = ", ".join(f"{key} {value:.4f}" for key, value in logs.items())
         self.context.progress(f"epoch {epoch + 1}/{self.epochs} in {seconds:.0f}s: {shown}")
+
+
+class BestEpoch(keras.callbacks.Callback):
+    """Keeps the weights of the epoch with the best eval score; early stopping and reduce-on-plateau.
+
+    After each epoch the recipe's `Monitor` score (in the epoch's logs) is compared with the best so far;
+    a better epoch's weights are saved to the work folder, with what is known of the best in `best.json`,
+    both written whole and renamed into place, so a resumed run goes on with the best-so-far. An epoch
+    without the score (no eval split) changes nothing.
+
+    Args:
+        monitor: the score and its direction (a `components.train.recipe.Monitor`).
+        folder: the train stage's work folder.
+        train: the `TrainConfig`: `patience` (stop after this many epochs without a better score; 0:
+            never), `lr_patience` and `lr_factor` (multiply the learning rate by `lr_factor` after each
+            `lr_patience` epochs in a row without a better score; 0: never).
+        progress: prints a progress line.
+
+    Attributes:
+        best: {"epoch" (1-based), "value", "last" (the last epoch scored)}, or None before any score.
+    """
+
+    def __init__(self, monitor, folder: pathlib.Path, train, progress) -> None:
+        super().__init__()
+        self.monitor = monitor
+        self.weights_path = folder / "best.weights.h5"
+        self.state_path = folder / "best.json"
+        self.patience = train.patience
+        self.lr_patience = train.lr_patience
+        self.lr_factor = train.lr_factor
+        self.progress = progress
+        self.best = json.loads(self.state_path.read_text()) if self.state_path.exists() else None
+
+    @property
+    def epochs_without_improvement(self) -> int:
+        return 0 if self.best is None else self.best["last"] - self.best["epoch"]
+
+    @property
+    def stopped(self) -> bool:
+        """Whether early stopping has ended training: `patience` epochs without a better score."""
+        return bool(self.patience) and self.epochs_without_improvement >= self.patience
+
+    def better(self, value: float) -> bool:
+        if self.best is None:
+            return math.isfinite(value)
+        return value > self.best["value"] if self.monitor.higher_is_better else value < self.best["value"]
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor.key)
+        if value is None:
+            return
+        value = float(value)
+        if self.better(value):
+            self.weights_path.parent.mkdir(parents=True, exist_ok=True)
+            partial = self.weights_path.with_name("best.partial.weights.h5")
+            self.model.save_weights(partial)
+            partial.replace(self.weights_path)
+            self.best = {"epoch": epoch + 1, "value": value}
+        self.best["last"] = epoch + 1
+        self._write_state()
+        waited = self.epochs_without_improvement
+        if waited and self.lr_patience and waited % self.lr_patience == 0:
+            rate = self.model.optimizer.learning_rate
+            rate.assign(rate * self.lr_factor)
+            self.progress(
+                f"{self.monitor.key} has not improved for {waited} epochs: learning rate now {float(rate.numpy()):.3g}"
+            )
+        if self.stopped:
+            self.progress(
+                f"early stopping: {self.monitor.key} has not improved for {waited} epochs "
+                f"(best {self.best['value']:.4f} at epoch {self.best['epoch']})"
+            )
+
+    def _write_state(self) -> None:
+        temporary = self.state_path.with_suffix(".partial")
+        temporary.write_text(json.dumps(self.best) + "\n")
+        temporary.replace(self.state_path)
+
+    def restore_best(self, model: keras.Model) -> bool:
+        """Loads the best epoch's weights into `model`, unless the last epoch is the best; True if it did."""
+        if self.best is None or self.best["epoch"] == self.best["last"]:
+            return False
+        model.load_weights(self.weights_path)
+        return True

@@ -18,6 +18,7 @@ import tensorflow as tf
 import kinds
 from components.evaluate.plots import plot_learning_curves
 from components.train.callbacks import (
+    BestEpoch,
     CheckpointEvery,
     EpochHistory,
     EpochLogger,
@@ -68,16 +69,22 @@ def run(context: StageContext) -> None:
         f"{manifest['train']['tokens']:,} tokens a epoch"
     )
     guard = NonFiniteLossGuard()
-    # The logger goes before the checkpoint: an epoch is checkpointed as done only once it is logged.
+    monitor, train_config = recipe.monitor(), params.train
+    best = BestEpoch(monitor, context.work_dir, train_config, context.progress)
+    # The recipe's callbacks add their eval scores to the logs before the best epoch is chosen by them; the
+    # logger goes before the checkpoint: an epoch is checkpointed as done only once it is logged.
     callbacks = [
         guard,
         *recipe.callbacks(context, model, eval_files, model_artifact.uri),
+        best,
         EpochLogger(context, history, manifest["train"]["tokens"], params.train.epochs),
         CheckpointEvery(checkpoint, params.train.checkpoint_every, guard),
     ]
     # The bucketed dataset's length is unknown until the first epoch ends; Keras warns about that.
     warnings.filterwarnings("ignore", message="Your input ran out of data")
     for epoch in range(checkpoint.epoch, params.train.epochs):
+        if best.stopped:
+            break
         train = recipe.dataset(shards.files("train"), seed=context.seed + epoch)
         with strategy.scope():
             model.fit(
@@ -101,6 +108,7 @@ def run(context: StageContext) -> None:
                 f"{kept}; lower train.learning_rate or train.clip_norm"
             )
 
+    kept = keep_best_epoch(context, model, best, monitor, train_config.keep_best)
     model.save(model_artifact.path)
     curves = history.as_keras_history()
     (model_artifact.uri / "history.json").write_text(json.dumps(curves, indent=2) + "\n")
@@ -109,7 +117,27 @@ def run(context: StageContext) -> None:
     context.log.artifact(plot_learning_curves(curves, model_artifact.uri / "learning_curves.png"), "plots")
     for path in (model_artifact.path, model_artifact.uri / "model_args.json"):
         context.log.artifact(path, "model")
-    model_artifact.properties.update({"parameters": model.count_params(), "epochs": params.train.epochs})
+    model_artifact.properties.update(
+        {"parameters": model.count_params(), "epochs": len(history.epochs), "kept_epoch": kept}
+    )
+
+
+def keep_best_epoch(context: StageContext, model: keras.Model, best: BestEpoch, monitor, keep_best: bool) -> int | None:
+    """Puts the best epoch's weights back when `keep_best` (and says which epoch the model is); the epoch kept."""
+    if best.best is None:
+        context.progress(f"no eval score ({monitor.key}) to choose an epoch by: the model is the last epoch's")
+        return None
+    chosen, last = best.best["epoch"], best.best["last"]
+    if not keep_best or chosen == last:
+        context.log.params({"train.kept_epoch": last})
+        return last
+    best.restore_best(model)
+    context.log.params({"train.kept_epoch": chosen})
+    context.progress(
+        f"kept epoch {chosen} of {last}: its {monitor.key} {best.best['value']:.4f} is the best "
+        "(train.keep_best; the last epoch's is in the history)"
+    )
+    return chosen
 
 
 def _work_around_keras_multi_worker(model: keras.Model, strategy: tf.distribute.Strategy) -> None:

@@ -24,6 +24,14 @@ class Choice:
     reason: str
 
 
+@dataclasses.dataclass(frozen=True)
+class Monitor:
+    """The per-epoch eval score that picks the best epoch: its key in the epoch's logs and its direction."""
+
+    key: str
+    higher_is_better: bool = True
+
+
 class Recipe:
     """A kind's model, its batches and its extra callbacks.
 
@@ -75,6 +83,10 @@ class Recipe:
     def accuracy(self) -> keras.metrics.Metric:
         """The per-token accuracy logged each epoch as `accuracy`."""
         return keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+
+    def monitor(self) -> Monitor:
+        """The eval score of each epoch that the best epoch is chosen by; by default Keras's `val_accuracy`."""
+        return Monitor("val_accuracy")
 
     def callbacks(self, context: StageContext, model: keras.Model, eval_files, folder: pathlib.Path) -> list:
         """Callbacks of this kind besides the trainer's own (checkpoints, logging, the NaN guard)."""

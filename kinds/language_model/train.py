@@ -10,7 +10,7 @@ import pathlib
 import keras
 import tensorflow as tf
 
-from components.train.recipe import Choice, Recipe
+from components.train.recipe import Choice, Monitor, Recipe
 from models import input_pipeline, text
 from models.language_model import (
     Generator,
@@ -81,6 +81,9 @@ class LanguageModelRecipe(Recipe):
 
     def validation(self, files: list[pathlib.Path]) -> None:
         return None
+
+    def monitor(self) -> Monitor:
+        return Monitor("val_bits_per_unit", higher_is_better=False)  # logged by `StreamEvaluation`
 
     def callbacks(self, context: StageContext, model: keras.Model, eval_files, folder: pathlib.Path) -> list:
         evaluation = self.dataset(eval_files) if eval_files else None

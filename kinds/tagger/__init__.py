@@ -38,4 +38,7 @@ KIND = Kind(
         "components/evaluate/metrics.py",
     ),
     batches_by_tokens=True,
+    # 32 sentences a batch, unless the corpus is too small for that to make `train.MIN_UPDATES_PER_EPOCH`
+    # updates an epoch: then fewer (down to 8), and the run says so.
+    defaults={"train.batch_size": 32},
 )

@@ -7,7 +7,7 @@ import pathlib
 import keras
 import tensorflow as tf
 
-from components.train.recipe import Recipe
+from components.train.recipe import Monitor, Recipe
 from models import input_pipeline
 from models.seq2seq import TranslatorSizes, build_translator
 from pipeline import artifacts
@@ -33,6 +33,11 @@ class TranslatorRecipe(Recipe):
         if self.schedule is None or self.schedule.teacher_forcing_only:
             return None
         return self.schedule.feed
+
+    def monitor(self) -> Monitor:
+        # The eval cross-entropy per target token, teacher forced: BLEU needs a beam search of the whole
+        # eval split, too slow to run after every epoch on a CPU.
+        return Monitor("val_loss", higher_is_better=False)
 
     def callbacks(self, context: StageContext, model: keras.Model, eval_files, folder: pathlib.Path) -> list:
         return [] if self.schedule is None else [ScheduledSampling(self.schedule, model)]

@@ -76,10 +76,12 @@ def test_what_the_config_or_an_override_sets_is_kept_and_not_reported_as_a_defau
     assert "preprocess.tokenizer" not in keys and "train.batch_size" not in keys and "data.format" in keys
 
 
-def test_a_kind_without_defaults_reports_none(tmp_path):
+def test_a_tagger_reports_its_one_kind_default_the_batch_size_it_may_fit_to_the_corpus(tmp_path):
     (task,) = config.load(write(tmp_path, MINIMAL)).variants
 
-    assert task.kind_defaults == () and config.kind_default_lines(task) == []
+    assert task.kind_defaults == (("train.batch_size", 32),)
+    (given,) = config.load(write(tmp_path, MINIMAL + "    train: {batch_size: 16}\n")).variants
+    assert given.kind_defaults == () and config.kind_default_lines(given) == []
 
 
 def test_minimal_config_gets_the_schema_defaults(tmp_path):
@@ -549,7 +551,8 @@ def test_a_sweep_replaces_its_task_by_the_grid_s_variants_in_order(tmp_path):
 def test_a_task_without_a_sweep_runs_as_itself(tmp_path):
     loaded = config.load(write(tmp_path, MINIMAL))
 
-    assert loaded.variants == loaded.tasks
+    # The same task; the variant also records the kind's defaults it was given.
+    assert tuple(dataclasses.replace(v, kind_defaults=()) for v in loaded.variants) == loaded.tasks
     assert loaded.variants[0].variant == ""
 
 
