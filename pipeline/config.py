@@ -136,7 +136,11 @@ class ModelConfig:
     # CRF tagger on BIO tags: decoding never chooses what IOB2 forbids (`O` then `I-X`, `B-X` then `I-Y`).
     # Turned off, and said so, when the training tags themselves break IOB2 (IOB1 data).
     constrain_bio: bool = True
+    # Tagger: how a word's characters become its character features. `cnn`: a convolution and a max over
+    # the word (Ma and Hovy 2016); `lstm`: a bidirectional LSTM's final states (Lample et al. 2016).
+    char_encoder: str = dataclasses.field(default="cnn", metadata=_choice("cnn", "lstm"))
     char_embedding_dim: int = dataclasses.field(default=24, metadata=_at_least(1))
+    # The size of a word's character features: the convolution's filters, or both LSTM directions (even).
     char_filters: int = dataclasses.field(default=48, metadata=_at_least(1))
     char_kernel_size: int = dataclasses.field(default=3, metadata=_at_least(1))
 

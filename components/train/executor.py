@@ -44,7 +44,9 @@ def run(context: StageContext) -> None:
     recipe = kinds.get(params.kind).load("recipe")(params, vocabulary, context.inputs.get("schedule"))
     manifest = shards.manifest()["splits"]
     for choice in recipe.fit_to_corpus(shards):
-        context.log.params({choice.key: choice.value})
+        # Under its own name: the config's value of the key is a param of the run already, and MLflow
+        # does not let a param change.
+        context.log.params({f"fitted.{choice.key}": choice.value})
         context.progress(f"{choice.key} = {choice.value}: {choice.reason}")
     with strategy.scope():  # the model's and the optimizer's variables are placed by the strategy
         model = recipe.build()

@@ -17,7 +17,8 @@ from pipeline.config import TrainConfig
 
 @dataclasses.dataclass(frozen=True)
 class Choice:
-    """A training setting a recipe fitted to the corpus: the run's param `key`, its value, and why."""
+    """A training setting a recipe fitted to the corpus (or a fact of the corpus that bears on training):
+    the config's `key` (the run's param `fitted.<key>`), its value, and why."""
 
     key: str
     value: Any

@@ -7,6 +7,17 @@ baseline by token accuracy or, for BIO tag sets, by conlleval's entity F1, which
 """
 
 from kinds.kind import PROJECT_ROOT, BlessingRule, Kind, StatisticsLayout
+from pipeline.errors import ConfigError
+
+
+def check(task) -> None:
+    """A character BiLSTM splits its `char_filters` between its two directions."""
+    if task.model.char_features and task.model.char_encoder == "lstm" and task.model.char_filters % 2:
+        raise ConfigError(
+            f"tasks.{task.name}.model.char_filters: a character BiLSTM needs an even size (half a direction), "
+            f"got {task.model.char_filters}"
+        )
+
 
 KIND = Kind(
     name="tagger",
@@ -38,6 +49,7 @@ KIND = Kind(
         "components/evaluate/metrics.py",
     ),
     batches_by_tokens=True,
+    check=check,
     # 32 sentences a batch, unless the corpus is too small for that to make `train.MIN_UPDATES_PER_EPOCH`
     # updates an epoch: then fewer (down to 8), and the run says so.
     defaults={"train.batch_size": 32},

@@ -44,7 +44,8 @@ def make_workspace(folder: pathlib.Path, **train: Any) -> pathlib.Path:
         "kind": "tagger",
         "data": {"format": "brown", "train": "corpus.txt", "split": {"eval": 0.15, "test": 0.15}},
         "model": {"embedding_dim": 8, "hidden_dim": 8, "char_embedding_dim": 4, "char_filters": 4},
-        "train": {"epochs": 6, "batch_size": 16, "learning_rate": 0.02, **train},
+        # No batch size: the tagger fits it to the corpus (8 for its 280 training sentences).
+        "train": {"epochs": 6, "learning_rate": 0.02, **train},
         "evaluate": {"bless_margin": 0.02},
     }
     return write_config(folder, task)

@@ -97,6 +97,10 @@ def test_every_run_is_tracked_in_mlflow(workspace, second_run):
     for run in runs[:2]:  # the cached run carries the same params and metrics as the one that ran
         assert run.data.params["train.epochs"] == "6"
         assert run.data.params["model.cell"] == "lstm"
+        # What the recipe fitted to the corpus, beside the config's own values.
+        assert (run.data.params["train.batch_size"], run.data.params["fitted.train.batch_size"]) == ("32", "8")
+        assert (run.data.params["model.output"], run.data.params["fitted.model.output"]) == ("auto", "softmax")
+        assert run.data.params["train.kept_epoch"] in {str(epoch) for epoch in range(1, 7)}
         assert (
             run.data.metrics["test.token_accuracy"] > run.data.metrics["baseline.most_frequent_tag.test.token_accuracy"]
         )

@@ -68,7 +68,7 @@ def logged_params(run) -> dict:
 def test_iob2_training_tags_keep_the_constraints(ner_chain):
     trained, _ = ner_chain
 
-    assert logged_params(trained)["model.constrain_bio"] is True
+    assert logged_params(trained)["fitted.model.constrain_bio"] is True
 
 
 def test_the_constrained_crf_predicts_only_valid_iob2_sequences(ner_chain):

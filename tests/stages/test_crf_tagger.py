@@ -69,7 +69,7 @@ def test_the_universal_tags_are_not_bio_so_nothing_is_constrained_but_the_reserv
     assert layer.allowed_start[:2] == [False, False] and all(layer.allowed_start[2:])
     assert all(layer.allowed[i][2:] == [True] * (len(layer.allowed) - 2) for i in range(2, len(layer.allowed)))
     params = [event["params"] for event in trained.log.events if event["kind"] == "params"]
-    assert not any("model.constrain_bio" in p for p in params)
+    assert not any("fitted.model.constrain_bio" in p for p in params)
 
 
 def test_the_crf_tagger_is_evaluated_on_its_viterbi_tags(crf_chain):

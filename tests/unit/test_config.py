@@ -585,3 +585,9 @@ def test_tokens_per_batch_is_for_taggers_and_classifiers(tmp_path):
     )
     message = load_error(tmp_path, text + "    train: {tokens_per_batch: 2048}\n")
     assert message == "tasks.t1.train.tokens_per_batch: a translator does not batch by tokens"
+
+
+def test_a_character_bilstm_of_odd_size_is_a_config_error(tmp_path):
+    message = load_error(tmp_path, with_task_keys("model: {char_encoder: lstm, char_filters: 25}\n"))
+
+    assert message.startswith("tasks.t1.model.char_filters: a character BiLSTM needs an even size")

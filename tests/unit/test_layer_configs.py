@@ -22,7 +22,7 @@ from models.encoder import RecurrentEncoder
 from models.language_model import ResettableCell
 from models.pooling import AttentionPooling, LastStatePooling, MaskedMaxPooling, MaskedMeanPooling
 from models.seq2seq import SOURCE_IDS, TARGET_IN, Seq2Seq
-from models.tagger import CharacterCNN
+from models.tagger import CharacterBiLSTM, CharacterCNN
 
 RNG = np.random.default_rng(0)
 # Two sequences of 3 steps, 3 and 1 of them real.
@@ -66,6 +66,10 @@ CASES = {
     "CRF": (
         lambda: CRF(allowed_start=[False, True, True, True], allowed=ALLOWED, name="crf"),
         lambda layer: layer(EMISSIONS),
+    ),
+    "CharacterBiLSTM": (
+        lambda: CharacterBiLSTM(vocabulary_size=10, embedding_dim=3, units=4, name="chars"),
+        lambda layer: layer(CHAR_IDS),
     ),
     "RecurrentEncoder": (
         lambda: RecurrentEncoder("gru", layers=2, hidden_dim=3, bidirectional=True, dropout=0.1, name="encoder"),

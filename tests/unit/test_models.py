@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from models.encoder import RecurrentEncoder
-from models.tagger import CharacterCNN, TaggerSizes, build_tagger
+from models.tagger import CharacterBiLSTM, CharacterCNN, TaggerSizes, build_tagger
 from models.text import CHAR_IDS, TOKEN_IDS
 from pipeline.config import ModelConfig
 
@@ -167,6 +167,41 @@ def test_character_cnn_ignores_character_padding():
     wide = cnn(pad(char_ids, (2, 2, 7)))
 
     np.testing.assert_allclose(wide, narrow, atol=1e-6)
+
+
+def test_character_bilstm_gives_zeros_for_a_word_without_characters_and_ignores_character_padding():
+    encoder = CharacterBiLSTM(vocabulary_size=12, embedding_dim=3, units=6)
+    narrow = keras.ops.convert_to_numpy(encoder(CHAR_IDS_5))
+    wide = keras.ops.convert_to_numpy(encoder(pad(CHAR_IDS_5, (2, 5, 7))))
+
+    assert narrow.shape == (2, 5, 6) and tuple(encoder.compute_output_shape((2, 5, 4))) == (2, 5, 6)
+    np.testing.assert_array_equal(narrow[0, 3:], 0.0)
+    np.testing.assert_array_equal(narrow[1, 1:], 0.0)
+    assert np.all(narrow[0, :3] != 0.0)
+    np.testing.assert_allclose(wide, narrow, atol=1e-6)
+
+
+def test_character_bilstm_reads_characters_in_order():
+    encoder = CharacterBiLSTM(vocabulary_size=12, embedding_dim=3, units=6)
+    word = np.array([[[3, 4, 5]]], "int32")
+
+    forward, backward = (keras.ops.convert_to_numpy(encoder(w)) for w in (word, word[..., ::-1]))
+
+    assert not np.allclose(forward, backward)  # a max over a convolution could not always tell
+
+
+def test_character_bilstm_needs_an_even_size():
+    with pytest.raises(ValueError, match="units must be even"):
+        CharacterBiLSTM(vocabulary_size=12, units=5)
+
+
+@pytest.mark.parametrize("char_encoder", ["cnn", "lstm"])
+def test_the_tagger_uses_the_configured_character_encoder(char_encoder):
+    model = build_tagger(SIZES, tiny_config(char_features=True, char_encoder=char_encoder, char_filters=4))
+    expected = {"cnn": CharacterCNN, "lstm": CharacterBiLSTM}[char_encoder]
+
+    assert [type(layer) for layer in model.layers if type(layer) in (CharacterCNN, CharacterBiLSTM)] == [expected]
+    assert tuple(model(tagger_inputs(TOKEN_IDS_5, CHAR_IDS_5)).shape) == (2, 5, SIZES.tags)
 
 
 # --------------------------------------------------------------------------- build_tagger
