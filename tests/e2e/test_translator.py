@@ -124,3 +124,18 @@ def test_predict_and_compare(first_run, workspace):
     answer = json.loads(predicted.stdout.strip().splitlines()[-1])
     assert answer["text"] == "the big dog sees a cat ." and answer["translation"]
     assert "test.bleu" in compared.stdout and "baseline.copy_source.test.bleu" in compared.stdout
+
+
+def test_each_epoch_is_scored_by_greedy_bleu_on_eval_and_the_best_one_is_kept(first_run, workspace):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{workspace / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name(TASK).experiment_id])
+    scores = [
+        m.value for m in sorted(client.get_metric_history(run.info.run_id, "val_greedy_bleu"), key=lambda m: m.step)
+    ]
+
+    assert len(scores) == 6 and all(0.0 <= s <= 100.0 for s in scores)
+    kept = int(run.data.params["train.kept_epoch"])
+    assert scores[kept - 1] == max(scores)  # the first of the best, if two epochs tie
+    assert scores.index(max(scores)) == kept - 1
