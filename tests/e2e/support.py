@@ -35,8 +35,9 @@ def make_corpus(path: pathlib.Path, sentences: int = 400, seed: int = 0) -> None
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def make_workspace(folder: pathlib.Path, **train: Any) -> pathlib.Path:
-    """A corpus and a `pipeline_config.yaml` with a tiny model in `folder`; `train` overrides train keys."""
+def make_workspace(folder: pathlib.Path, batch_size: int | None = 16, **train: Any) -> pathlib.Path:
+    """A corpus and a `pipeline_config.yaml` with a tiny model in `folder`; `train` overrides train keys.
+    `batch_size=None` leaves the batch size to the tagger, which fits it to the corpus (8 here)."""
     folder.mkdir(parents=True, exist_ok=True)
     make_corpus(folder / "corpus.txt")
     task = {
@@ -44,8 +45,7 @@ def make_workspace(folder: pathlib.Path, **train: Any) -> pathlib.Path:
         "kind": "tagger",
         "data": {"format": "brown", "train": "corpus.txt", "split": {"eval": 0.15, "test": 0.15}},
         "model": {"embedding_dim": 8, "hidden_dim": 8, "char_embedding_dim": 4, "char_filters": 4},
-        # No batch size: the tagger fits it to the corpus (8 for its 280 training sentences).
-        "train": {"epochs": 6, "learning_rate": 0.02, **train},
+        "train": {"epochs": 6, "learning_rate": 0.02, **({"batch_size": batch_size} if batch_size else {}), **train},
         "evaluate": {"bless_margin": 0.02},
     }
     return write_config(folder, task)

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory) -> pathlib.Path:
-    return make_workspace(tmp_path_factory.mktemp("e2e"))
+    return make_workspace(tmp_path_factory.mktemp("e2e"), batch_size=None)  # the tagger fits it: 8
 
 
 @pytest.fixture(scope="module")
