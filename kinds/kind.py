@@ -57,6 +57,11 @@ class BlessingRule:
         """The metric for the console: `token accuracy`, `entity f1`."""
         return self.metric.replace(".", " ").replace("_", " ")
 
+    def as_recorded(self, evaluation_properties: Mapping[str, Any]) -> BlessingRule:
+        """This rule with the metric the evaluate stage blessed by (`blessing_metric` of its evaluation),
+        which a kind's evaluator may choose for the data (a tagger of BIO tags: entity F1)."""
+        return dataclasses.replace(self, metric=evaluation_properties.get("blessing_metric", self.metric))
+
     def value(self, scores: Mapping[str, Any]) -> Any:
         """The metric in one system's scores; a dotted name (`entity.f1`) reaches into nested scores."""
         for key in self.metric.split("."):

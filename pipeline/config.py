@@ -168,7 +168,7 @@ class TrainConfig:
     sample_length: int = dataclasses.field(default=300, metadata=_at_least(1))
     sample_temperature: float = dataclasses.field(default=0.8, metadata={"min": 0.0})
     # After each epoch the model is scored on the eval split by its kind's metric (`Recipe.monitor`: token
-    # accuracy, or entity F1 for BIO tags; accuracy; bits per unit; a translator's per-token eval loss).
+    # accuracy, or entity F1 for BIO tags; accuracy; bits per unit; a translator's greedy BLEU).
     # keep_best: the model evaluated and exported is the best epoch's, not the last one's.
     keep_best: bool = True
     # Stop once that metric has not improved for this many epochs (`epochs` stays the cap); 0: never.

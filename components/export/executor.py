@@ -14,7 +14,6 @@ The same for every kind, with the kind's hooks (`kinds/<kind>/export.py`) and cl
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import pathlib
@@ -72,10 +71,7 @@ def run(context: StageContext) -> None:
     context.progress(f"pushed version {version} to {serving_dir}")
     registry = context.log.registry
     if params.export.register and registry is not None:
-        # The rule the evaluate stage blessed by (a tagger of BIO tags: entity F1, not the kind's default).
-        rule = dataclasses.replace(
-            kind.blessing, metric=evaluation.properties.get("blessing_metric", kind.blessing.metric)
-        )
+        rule = kind.blessing.as_recorded(evaluation.properties)
         test = evaluation.read().get("test")
         test_metric = rule.value(test["model"]) if test else None
         register(registry, context, pushed, test_metric, version, hooks.champion_metric, rule)

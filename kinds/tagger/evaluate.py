@@ -4,7 +4,7 @@ scores) of the model and of the most-frequent-tag baseline, on the same held-out
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import keras
@@ -21,11 +21,6 @@ from models.tagger import tag_ids  # models.tagger also registers the custom lay
 ENTITY_F1 = "entity.f1"
 
 
-def is_bio(tags: Iterable[str]) -> bool:
-    """Whether a task's tags are BIO chunk tags, judged and compared by entity F1."""
-    return metrics.is_bio_tagset(tags)
-
-
 class TaggerEvaluator(Evaluator):
     def __init__(self, inputs, params, progress) -> None:
         super().__init__(inputs, params, progress)
@@ -40,7 +35,7 @@ class TaggerEvaluator(Evaluator):
 
     def blessing(self, rule: BlessingRule) -> BlessingRule:
         """BIO tags are judged by entity F1: nearly every token is `O`, so token accuracy barely moves."""
-        if is_bio(self.tags[len(text.RESERVED_TAGS) :]):
+        if metrics.is_bio_tagset(self.tags[len(text.RESERVED_TAGS) :]):
             return dataclasses.replace(rule, metric=ENTITY_F1)
         return rule
 

@@ -11,7 +11,6 @@ import tensorflow as tf
 
 from components.evaluate import metrics
 from components.export.hooks import Export
-from kinds.tagger.evaluate import is_bio
 from models import text
 from models.tagger import tag_ids  # models.tagger also registers the custom layers, for loading
 from pipeline import artifacts
@@ -137,7 +136,7 @@ def saved_model_score(saved_model: pathlib.Path, examples: Sequence[dict], batch
         for i, example in enumerate(sentences):
             gold.append(example["tags"])
             predicted.append([t.decode("utf-8") for t in tags[i, : len(example["tokens"])]])
-    if is_bio(tag for sentence in gold for tag in sentence):
+    if metrics.is_bio_tagset(tag for sentence in gold for tag in sentence):
         return metrics.entity_scores(gold, predicted).f1
     return metrics.token_accuracy(gold, predicted)
 

@@ -30,6 +30,12 @@ def batch_size_for(sentences: int, batch_size: int) -> int:
     return batch_size
 
 
+def tag_strings(ids: tf.Tensor, weights: tf.Tensor, tags: list[str]) -> list[list[str]]:
+    """Each sentence's tags, int [batch, time] -> strings, cut at its length (its weights' sum)."""
+    lengths = weights.numpy().sum(axis=1).astype(int)
+    return [[tags[i] for i in row[:length]] for row, length in zip(ids.numpy(), lengths, strict=True)]
+
+
 class TaggerRecipe(Recipe):
     def __init__(self, params, vocabulary, schedule=None) -> None:
         super().__init__(params, vocabulary, schedule)
@@ -67,11 +73,8 @@ class TaggerRecipe(Recipe):
         return choices
 
     def _check_bio(self, shards) -> Choice:
-        sentences = (
-            [self.tags[i] for i in ids[: int(length)]]
-            for batch_ids, batch_weights in self._tag_ids(shards.files("train"))
-            for ids, length in zip(batch_ids, batch_weights.sum(axis=1), strict=True)
-        )
+        dataset = input_pipeline.tagger_dataset(shards.files("train"), 256, char_features=False)
+        sentences = (sentence for _, gold, weights in dataset for sentence in tag_strings(gold, weights, self.tags))
         count, first = crf.bio_violations(sentences)
         if count:
             self.bio = False
@@ -83,10 +86,6 @@ class TaggerRecipe(Recipe):
             types = {tag[2:] for tag in self.tags if tag[:2] in ("B-", "I-")}
             reason = f"IOB2 tags of {len(types)} types: decoding never puts I-X after O or after another type"
         return Choice("model.constrain_bio", self.bio, reason)
-
-    def _tag_ids(self, files: list[pathlib.Path]):
-        dataset = input_pipeline.tagger_dataset(files, 256, char_features=False)
-        return ((tags.numpy(), weights.numpy()) for _, tags, weights in dataset)
 
     def monitor(self) -> Monitor:
         return Monitor("val_entity_f1") if self.bio_tags else super().monitor()
@@ -136,8 +135,6 @@ class EvalEntityF1(keras.callbacks.Callback):
             self.forward = tf.function(lambda inputs: tag_ids(self.model, inputs), reduce_retracing=True)
         gold, predicted = [], []
         for inputs, tag_batch, weights in self.dataset:
-            best = self.forward(inputs).numpy()
-            for ids, path, length in zip(tag_batch.numpy(), best, weights.numpy().sum(axis=1).astype(int), strict=True):
-                gold.append([self.tags[i] for i in ids[:length]])
-                predicted.append([self.tags[i] for i in path[:length]])
+            gold += tag_strings(tag_batch, weights, self.tags)
+            predicted += tag_strings(self.forward(inputs), weights, self.tags)
         logs["val_entity_f1"] = entity_scores(gold, predicted).f1

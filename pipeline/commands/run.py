@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime
 import hashlib
 import os
@@ -177,8 +176,7 @@ def summarize(label: str, kind_name: str, results) -> None:
     outputs = {name: artifact for r in results for name, artifact in r.outputs.items()}
     test = outputs["evaluation"].read().get("test") if "evaluation" in outputs else None
     if test:
-        rule = kinds.get(kind_name).blessing
-        rule = dataclasses.replace(rule, metric=outputs["evaluation"].properties.get("blessing_metric", rule.metric))
+        rule = kinds.get(kind_name).blessing.as_recorded(outputs["evaluation"].properties)
         systems = sorted(test, key=lambda system: system != "model")  # the model first, then the others
         shown = ", ".join(f"{system} {_number(rule.value(test[system]))}" for system in systems)
         print(f"[{label}] test {rule.label}: {shown}")
