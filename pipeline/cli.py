@@ -42,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--tasks", metavar="NAME[,NAME]", help="run only these tasks (comma-separated names)")
     run.add_argument("--force", action="store_true", help="rerun every stage, even those whose outputs are cached")
     run.add_argument(
+        "--through",
+        metavar="STAGE",
+        help="stop after this stage (e.g. preprocess: vocabularies and shards only)",
+    )
+    run.add_argument(
         "--jobs",
         type=int,
         default=1,

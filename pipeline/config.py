@@ -275,12 +275,20 @@ class TrackingConfig:
 
 @dataclasses.dataclass(frozen=True)
 class BeamConfig:
+    """The preprocess stage's Beam runner and its options, passed to Beam as they are.
+
+    Without `options`, the DirectRunner runs two worker processes and other runners get none.
+    """
+
     runner: str = "DirectRunner"
-    options: Mapping[str, Any] = dataclasses.field(
-        default_factory=lambda: types.MappingProxyType(
-            {"direct_num_workers": 2, "direct_running_mode": "multi_processing"}
-        )
-    )
+    options: Mapping[str, Any] | None = None
+
+    def runner_options(self) -> dict[str, Any]:
+        if self.options is not None:
+            return dict(self.options)
+        if self.runner == "DirectRunner":
+            return {"direct_num_workers": 2, "direct_running_mode": "multi_processing"}
+        return {}
 
 
 @dataclasses.dataclass(frozen=True)

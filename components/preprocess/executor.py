@@ -1,12 +1,13 @@
 """Preprocess executor: an Apache Beam pipeline that counts vocabularies and writes TFRecord shards.
 
-The runner and its options come from the config (DirectRunner in multi-processing mode by default),
-so the same pipeline runs on Flink, Spark or Dataflow. What is counted and encoded is the task kind's
-layout (`kinds/<kind>/preprocess.py`, on the shared helpers of `layout.py`); text becomes ids through
-`models.text`, the same TensorFlow code the exported model runs.
+The runner and its options come from the config (DirectRunner in multi-processing mode by default;
+`runners.py` sets each up), so the same pipeline runs on a Dask cluster, Flink, Spark or Dataflow.
+What is counted and encoded is the task kind's layout (`kinds/<kind>/preprocess.py`, on the shared
+helpers of `layout.py`); text becomes ids through `models.text`, the same TensorFlow code the exported
+model runs.
 
 Shards are deterministic: a record goes to the shard picked by a hash of its key, and each shard is
-written sorted by key, so the same examples give byte-identical files whatever the worker count.
+written sorted by key, so the same examples give byte-identical files whatever the runner and worker count.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -22,16 +24,21 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions
 
 import kinds
+from components.preprocess import runners
 from components.preprocess.layout import Entries
 from pipeline import artifacts
 from pipeline.component import StageContext
 from pipeline.config import PreprocessConfig
 from pipeline.runner import PROJECT_ROOT
 
-_BATCH = {"min_batch_size": 32, "max_batch_size": 512}
+# Examples are read in blocks of a file's bytes, each cut at line ends, and handed on in batches of
+# records (the layout counts and encodes a batch at a time). Every split has at least `_MIN_BLOCKS`
+# blocks so that each Beam worker has some of it to read.
+_BLOCK_BYTES = 4 << 20
+_MIN_BLOCKS = 16
+_BATCH_RECORDS = 512
 
 
 def run(context: StageContext) -> None:
@@ -43,23 +50,21 @@ def run(context: StageContext) -> None:
     split_sizes = context.input("statistics").read()["records"]
     splits = [split for split in artifacts.SPLITS if split_sizes.get(split)]
 
-    # flags=[]: the options come from the config, not from this process's command line. Beam's workers
-    # log every bundle, and warn about optional cloud libraries: keep the console to the progress lines.
-    options = PipelineOptions(
-        flags=[], runner=context.beam.runner, **{"default_sdk_harness_log_level": "ERROR", **dict(context.beam.options)}
-    )
-    context.progress(f"Beam {context.beam.runner} {dict(context.beam.options)}")
-    with _project_on_worker_path(), _quiet_logging(), beam.Pipeline(options=options) as p:
+    # Beam's workers log every bundle, and warn about optional cloud libraries: keep the console to the
+    # progress lines.
+    defaults = {"default_sdk_harness_log_level": "ERROR"}
+    context.progress(f"Beam {context.beam.runner} {context.beam.runner_options()}")
+    with _project_on_worker_path(), _quiet_logging(), runners.configured(context.beam, defaults) as (runner, options):
+        p = beam.Pipeline(runner=runner, options=options)
         records = {
             split: p
-            | f"Read {split}" >> beam.io.ReadFromText(str(examples.split_path(split)))
-            | f"Parse {split}" >> beam.Map(json.loads)
+            | f"Blocks of {split}" >> beam.Create(read_blocks(examples.split_path(split)))
+            | f"Read {split}" >> beam.FlatMap(read_block)
             for split in splits
         }
         if layout.learns_wordpieces:
             wordpieces = (
                 records["train"]
-                | "Batch for wordpieces" >> beam.BatchElements(**_BATCH)
                 | "Count words" >> beam.FlatMap(layout.pretoken_counts)
                 | "Sum words" >> beam.CombinePerKey(sum)
                 | "Collect words" >> beam.combiners.ToList()
@@ -69,7 +74,6 @@ def run(context: StageContext) -> None:
             wordpieces = p | "No wordpieces" >> beam.Create([None])
         counted = (
             records["train"]
-            | "Batch for counting" >> beam.BatchElements(**_BATCH)
             | "Count units" >> beam.FlatMap(layout.unit_counts, beam.pvalue.AsSingleton(wordpieces))
             | "Sum counts" >> beam.CombinePerKey(sum)
             | "Collect counts" >> beam.combiners.ToList()
@@ -77,24 +81,24 @@ def run(context: StageContext) -> None:
         vocabularies = counted | "Build vocabularies" >> beam.Map(
             _build_vocabularies, layout, beam.pvalue.AsSingleton(wordpieces)
         )
-        _ = vocabularies | "Write vocabularies" >> beam.Map(_write_vocabularies, str(vocabulary.uri))
-        manifests = []
+        written = [vocabularies | "Write vocabularies" >> beam.Map(_write_vocabularies, str(vocabulary.uri))]
         for split in splits:
-            written = (
+            written.append(
                 records[split]
-                | f"Batch {split}" >> beam.BatchElements(**_BATCH)
                 | f"Encode {split}" >> beam.FlatMap(_encode, layout, beam.pvalue.AsSingleton(vocabularies))
                 | f"Shard {split}" >> beam.Map(lambda item, n=params.num_shards: (shard_of(item[0], n), item))
                 | f"Group {split}" >> beam.GroupByKey()
                 | f"Write {split}" >> beam.Map(_write_shard, str(shards.uri), split, params.num_shards)
             )
-            manifests.append(written)
+        # One sink, last: the manifest is written after every file it lists (and Beam's Dask runner
+        # computes only the graph of the pipeline's last transform).
         _ = (
-            manifests
-            | "All shards" >> beam.Flatten()
-            | "Collect shards" >> beam.combiners.ToList()
+            written
+            | "All files" >> beam.Flatten()
+            | "Collect files" >> beam.combiners.ToList()
             | "Write manifest" >> beam.Map(_write_manifest, str(shards.uri))
         )
+        runners.wait(p.run())
 
     manifest = shards.manifest()
     vocab_sizes = {name: len(vocabulary.tokens(name)) for name in layout.names}
@@ -132,6 +136,35 @@ def _project_on_worker_path() -> Iterator[None]:
             os.environ["PYTHONPATH"] = before
 
 
+def read_blocks(path: pathlib.Path) -> list[tuple[str, int, int]]:
+    """(path, start, end) byte ranges that cover the file: at least `_MIN_BLOCKS`, at most `_BLOCK_BYTES` each."""
+    size = path.stat().st_size
+    count = max(_MIN_BLOCKS, -(-size // _BLOCK_BYTES))
+    bounds = [size * i // count for i in range(count + 1)]
+    return [(str(path), start, end) for start, end in itertools.pairwise(bounds) if end > start]
+
+
+def read_block(block: tuple[str, int, int]) -> Iterator[list[dict[str, Any]]]:
+    """The JSON lines that start in [start, end), in batches of `_BATCH_RECORDS`.
+
+    A line belongs to the block that holds its first byte, so the blocks of a file read every line
+    once. Written out in full because Beam's Dask runner has no file source (it skips `Read`).
+    """
+    path, start, end = block
+    batch = []
+    with open(path, "rb") as lines:
+        if start:
+            lines.seek(start - 1)
+            lines.readline()  # the rest of a line that started in the block before
+        while lines.tell() < end and (line := lines.readline()):
+            batch.append(json.loads(line))
+            if len(batch) == _BATCH_RECORDS:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
 def _learn_wordpieces(word_counts: list[tuple[str, int]], vocab_size: int) -> list[str]:
     from models import text
 
@@ -145,12 +178,13 @@ def _build_vocabularies(counted: list[tuple[tuple[str, str], int]], layout, word
     return layout.vocabularies(by_name, wordpieces)
 
 
-def _write_vocabularies(vocabularies: dict[str, Entries], folder: str) -> None:
+def _write_vocabularies(vocabularies: dict[str, Entries], folder: str) -> dict:
     for name, entries in vocabularies.items():
         _write_atomically(
             pathlib.Path(folder) / f"{name}.tsv",
             "".join(f"{artifacts.escape_token(token)}\t{count}\n" for token, count in entries).encode(),
         )
+    return {"vocabularies": sorted(vocabularies)}
 
 
 def _encode(batch: Sequence[dict[str, Any]], layout, vocabularies: dict[str, Entries]) -> Iterator[tuple]:
@@ -184,8 +218,10 @@ def _write_shard(group: tuple[int, Iterable[tuple[str, bytes, int]]], folder: st
     return {"split": split, "file": name, "records": len(records), "tokens": tokens, "lengths": dict(lengths)}
 
 
-def _write_manifest(entries: list[dict], folder: str) -> None:
+def _write_manifest(written: list[dict], folder: str) -> None:
+    """The manifest of the shards, from what every write returned (the vocabularies' write included)."""
     splits: dict[str, dict[str, Any]] = {}
+    entries = [entry for entry in written if "split" in entry]
     for entry in sorted(entries, key=lambda e: (e["split"], e["file"])):
         split = splits.setdefault(entry["split"], {"files": [], "records": 0, "tokens": 0, "lengths": {}})
         split["files"].append(entry["file"])

@@ -30,11 +30,11 @@ def main(args: argparse.Namespace) -> int:
     tasks = selected_tasks(config, args.tasks)
     if args.jobs > 1 and len(tasks) > 1:
         for variant in selected_variants(config, args.tasks):
-            dag.build(variant, config)  # every config error before any work
+            through(dag.build(variant, config), args.through)  # every config error before any work
         tracking.RunTracker.prepare_store(config.tracking_uri)  # created once, not raced by the processes
         return run_in_parallel(args, [task.name for task in tasks])
     variants = selected_variants(config, args.tasks)
-    pipelines = [dag.build(variant, config) for variant in variants]  # every config error before any work
+    pipelines = [through(dag.build(variant, config), args.through) for variant in variants]  # errors before any work
     threads = start_tensorflow(config, variants, pipelines, chief=True, force=args.force)
     output_dir = config.resolve(config.output_dir)
     for variant, components in zip(variants, pipelines, strict=True):
@@ -78,6 +78,16 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
+def through(components: Sequence, stage: str | None) -> Sequence:
+    """The stages up to and including `stage` (all of them when None)."""
+    names = [component.spec.name for component in components]
+    if stage is None:
+        return components
+    if stage not in names:
+        raise SeqpipeError(f"--through {stage}: not a stage of this task; its stages are {', '.join(names)}")
+    return components[: names.index(stage) + 1]
+
+
 def run_in_parallel(args: argparse.Namespace, names: Sequence[str]) -> int:
     """Each task's pipeline in its own `pipeline run --tasks NAME` process, up to `--jobs` at once, in the
     config's order (put the longest task first for the shortest wall time).
@@ -93,6 +103,7 @@ def run_in_parallel(args: argparse.Namespace, names: Sequence[str]) -> int:
         if value:
             command += [option, value]
     command += ["--force"] if args.force else []
+    command += ["--through", args.through] if args.through else []
     # Whole lines as they come; a crash in native code prints the Python stack of every thread.
     environment = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"}
     pending, running, failed = list(names), {}, []
@@ -146,7 +157,7 @@ def start_tensorflow(
     intra, inter = runtime.configure_threads(config.threads)
     output_dir = config.resolve(config.output_dir)
     for variant, components in zip(variants, pipelines, strict=True):
-        if variant.train.strategy != "multi_worker_mirrored":
+        if variant.train.strategy != "multi_worker_mirrored" or "train" not in [c.spec.name for c in components]:
             continue
         spec = runtime.cluster()
         if spec is not None and runtime.is_chief() != chief:

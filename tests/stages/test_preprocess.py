@@ -70,7 +70,7 @@ def test_the_default_beam_config_is_direct_runner_with_two_processes(preprocesse
 
     assert beam == BeamConfig()
     assert beam.runner == "DirectRunner"
-    assert dict(beam.options) == {"direct_num_workers": 2, "direct_running_mode": "multi_processing"}
+    assert beam.runner_options() == {"direct_num_workers": 2, "direct_running_mode": "multi_processing"}
 
 
 @pytest.mark.parametrize("name", ["words", "chars", "tags"])
