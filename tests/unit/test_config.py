@@ -500,11 +500,17 @@ def test_to_dict_round_trips_through_from_dict(tmp_path):
 
 
 def test_to_dict_leaves_out_internal_fields(tmp_path):
-    data = config.to_dict(config.load(write(tmp_path, MINIMAL)))
+    data = config.to_dict(config.load(write(tmp_path, MINIMAL + "beam: {options: {direct_num_workers: 3}}\n")))
 
     assert "base_dir" not in data
-    assert data["beam"]["options"] == {"direct_num_workers": 2, "direct_running_mode": "multi_processing"}
+    assert data["beam"]["options"] == {"direct_num_workers": 3}
     assert type(data["beam"]["options"]) is dict
+
+
+def test_beam_options_default_to_the_runners_own():
+    assert config.BeamConfig().runner_options() == {"direct_num_workers": 2, "direct_running_mode": "multi_processing"}
+    assert config.BeamConfig(runner="DaskRunner").runner_options() == {}
+    assert config.BeamConfig(options={"direct_num_workers": 1}).runner_options() == {"direct_num_workers": 1}
 
 
 def test_flatten_gives_dotted_keys():
