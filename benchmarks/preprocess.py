@@ -69,7 +69,12 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--corpus", type=pathlib.Path, help=f"a brown-format file (default: {CACHE / CORPUS_NAME})")
     p.add_argument("--fractions", default="0.25,0.5,1.0", help="shares of the corpus's lines for the scaling runs")
-    p.add_argument("--workers", default="1,2", help="Beam worker counts (direct_num_workers)")
+    p.add_argument("--workers", default="1,2", help="DirectRunner worker counts (direct_num_workers)")
+    p.add_argument(
+        "--dask-workers",
+        default="1,2",
+        help="DaskRunner local-cluster worker processes (dask_local_workers); '' for none",
+    )
     p.add_argument("--shards", type=int, default=2, help="TFRecord shards per split")
     p.add_argument("--repeats", type=int, default=1, help="runs of each measurement on the full corpus; the best")
     p.add_argument("--reference-batch", type=int, default=4096, help="sentences per TensorFlow call in the reference")
@@ -82,7 +87,9 @@ def parse_args() -> argparse.Namespace:
     args = p.parse_args()
     args.fractions = sorted({float(f) for f in args.fractions.split(",")} | {1.0})
     args.workers = [int(w) for w in args.workers.split(",")]
-    if not all(0 < f <= 1 for f in args.fractions) or not all(w > 0 for w in args.workers) or args.shards < 1:
+    args.dask_workers = [int(w) for w in args.dask_workers.split(",") if w.strip()]
+    workers = args.workers + args.dask_workers
+    if not all(0 < f <= 1 for f in args.fractions) or not all(w > 0 for w in workers) or args.shards < 1:
         p.error("fractions must lie in (0, 1], workers and shards be positive")
     return args
 
@@ -169,14 +176,36 @@ def make_task(corpus: pathlib.Path, folder: pathlib.Path, name: str, shards: int
     return Task(name, folder, components, loaded.seed)
 
 
-def run_stages(task: Task, workers: int, *, upto_preprocess: bool = True) -> tuple[Any, dict[str, Any]]:
+@dataclasses.dataclass(frozen=True)
+class Engine:
+    """A Beam runner at a number of worker processes, as the benchmark labels it."""
+
+    runner: str
+    workers: int
+
+    @property
+    def label(self) -> str:
+        name = "beam" if self.runner == "DirectRunner" else "beam_dask"
+        return f"{name}_{self.workers}_worker{'s' if self.workers > 1 else ''}"
+
+    def config(self):
+        from pipeline import config
+
+        if self.runner == "DirectRunner":
+            options = {"direct_num_workers": self.workers, "direct_running_mode": "multi_processing"}
+        else:  # a local cluster, started and stopped inside the stage's time
+            options = {"dask_local_workers": self.workers}
+        return config.BeamConfig(runner=self.runner, options=options)
+
+
+def run_stages(task: Task, engine: Engine, *, upto_preprocess: bool = True) -> tuple[Any, dict[str, Any]]:
     """Runs the task's stages through the runner; the stages before preprocess come from the cache after the first call.
 
     Returns the last stage's `StageResult` and every stage's outputs by name.
     """
-    from pipeline import config, runner
+    from pipeline import runner
 
-    beam = config.BeamConfig(options={"direct_num_workers": workers, "direct_running_mode": "multi_processing"})
+    beam = engine.config()
     components = task.components if upto_preprocess else task.components[:-1]
     with stdout_to_stderr():
         results = runner.run_task(
@@ -185,7 +214,7 @@ def run_stages(task: Task, workers: int, *, upto_preprocess: bool = True) -> tup
     return results[-1], {name: artifact for result in results for name, artifact in result.outputs.items()}
 
 
-def run_beam(task: Task, workers: int) -> dict[str, Any]:
+def run_beam(task: Task, engine: Engine) -> dict[str, Any]:
     """Runs the preprocess stage fresh (its cached outputs removed first).
 
     Returns its seconds as the runner measured them, the CPU seconds of this process and of the stage's
@@ -193,7 +222,7 @@ def run_beam(task: Task, workers: int) -> dict[str, Any]:
     """
     shutil.rmtree(task.task_dir / "preprocess", ignore_errors=True)
     cpu = cpu_seconds()
-    stage, outputs = run_stages(task, workers)
+    stage, outputs = run_stages(task, engine)
     cpu = cpu_seconds() - cpu
     assert stage.stage == "preprocess" and stage.status == "ran", stage
     return {"seconds": stage.seconds, "cpu_seconds": cpu, "outputs": outputs}
@@ -380,10 +409,6 @@ def line_fit(points: list[tuple[float, float]]) -> dict[str, float] | None:
     return {"fixed_seconds": round(my - slope * mx, 2), "seconds_per_m_tokens": round(slope, 2)}
 
 
-def beam_label(workers: int) -> str:
-    return f"beam_{workers}_worker{'s' if workers > 1 else ''}"
-
-
 def summary(tokens: int, runs: list[dict[str, float]]) -> dict[str, Any]:
     """The best of some runs (by wall time), with every run's wall time."""
     best = min(runs, key=lambda run: run["seconds"])
@@ -399,26 +424,25 @@ def compare_on_full_corpus(task: Task, args: argparse.Namespace, folder: pathlib
     """Beam at each worker count and the reference(s), `--repeats` times; checks that they did the same work."""
     from pipeline import artifacts
 
-    _, inputs = run_stages(task, 1, upto_preprocess=False)  # ingest and statistics, once, untimed
+    _, inputs = run_stages(task, Engine("DirectRunner", 1), upto_preprocess=False)  # ingest and statistics, untimed
     sizes = inputs["statistics"].read()["records"]
     splits = [split for split in artifacts.SPLITS if sizes.get(split)]
     params = task.components[-1].parameters.preprocess
-    labels = [beam_label(w) for w in args.workers] + ["reference"]
-    labels += ["reference_stage_like"] if args.stage_like_reference else []
+    engines = [Engine("DirectRunner", w) for w in args.workers] + [Engine("DaskRunner", w) for w in args.dask_workers]
+    references = ["reference"] + (["reference_stage_like"] if args.stage_like_reference else [])
+    labels = [engine.label for engine in engines] + references
     runs: dict[str, list[dict[str, float]]] = {label: [] for label in labels}
     vocabularies, digests, tokens = {}, {}, set()
     for _ in range(args.repeats):
-        for workers in args.workers:
-            run = run_beam(task, workers)
-            runs[beam_label(workers)].append(run)
+        for engine in engines:
+            run = run_beam(task, engine)
+            runs[engine.label].append(run)
             vocabulary, shards = run["outputs"]["vocabulary"], run["outputs"]["shards"]
             manifest = shards.manifest()
-            vocabularies[beam_label(workers)] = {name: vocabulary.entries(name) for name in ("words", "chars", "tags")}
-            digests[beam_label(workers)] = digest(
-                shards.uri, [f for s in splits for f in manifest["splits"][s]["files"]]
-            )
+            vocabularies[engine.label] = {name: vocabulary.entries(name) for name in ("words", "chars", "tags")}
+            digests[engine.label] = digest(shards.uri, [f for s in splits for f in manifest["splits"][s]["files"]])
             tokens.add(written_tokens(manifest))
-        for label in labels[len(args.workers) :]:
+        for label in references:
             out = folder / label
             cpu, clock = cpu_seconds(), time.perf_counter()
             written = reference(inputs["examples"], splits, params, out, args.reference_batch, label != "reference")
@@ -439,31 +463,31 @@ def compare_on_full_corpus(task: Task, args: argparse.Namespace, folder: pathlib
     }
     report.update({label: summary(count, label_runs) for label, label_runs in runs.items()})
     report["ratios"] = {
-        f"{beam}/{ref}": round(report[ref]["seconds"] / report[beam]["seconds"], 3)
-        for ref in labels[len(args.workers) :]
-        for beam in reversed(labels[: len(args.workers)])
+        f"{engine.label}/{ref}": round(report[ref]["seconds"] / report[engine.label]["seconds"], 3)
+        for ref in references
+        for engine in reversed(engines)
     }
     return report
 
 
 def scaling(full: dict[str, Any], lines: list[str], args: argparse.Namespace, folder: pathlib.Path) -> dict[str, Any]:
     """Wall time of the Beam stage at the most workers on the first `fraction` of the corpus's lines."""
-    workers = max(args.workers)
+    engine = Engine("DirectRunner", max(args.workers))
     points = {}
     for fraction in args.fractions:
         if fraction == 1.0:
-            seconds, tokens = full[beam_label(workers)]["seconds"], full["tokens"]
+            seconds, tokens = full[engine.label]["seconds"], full["tokens"]
         else:
             part = folder / f"corpus-{fraction}.txt"
             part.write_text("".join(lines[: round(fraction * len(lines))]), encoding="utf-8")
             task = make_task(part, folder / f"part-{fraction}", "brown-part", args.shards, args.executor)
-            run_stages(task, workers, upto_preprocess=False)
-            runs = [run_beam(task, workers) for _ in range(args.repeats)]
+            run_stages(task, engine, upto_preprocess=False)
+            runs = [run_beam(task, engine) for _ in range(args.repeats)]
             seconds = min(run["seconds"] for run in runs)
             tokens = written_tokens(runs[0]["outputs"]["shards"].manifest())
         points[str(fraction)] = {"tokens": tokens, "seconds": round(seconds, 2)}
     fit = line_fit([(point["tokens"] / 1e6, point["seconds"]) for point in points.values()])
-    return {"workers": workers, "runs": points, "fit": fit}
+    return {"workers": engine.workers, "runs": points, "fit": fit}
 
 
 def main() -> None:
