@@ -1,4 +1,4 @@
-"""Tokens/s of the Beam preprocess stage at 1 and 2 workers against a plain single-process reference.
+"""Tokens/s of the Beam preprocess stage (Direct and Dask runners, 1 and 2 workers) against a one-process reference.
 
 The corpus (default: the full Brown corpus, 57,340 sentences / 1.16 M tokens, universal tags, prepared
 once into ~/.cache/seqpipe/brown_full/ by `data/prepare_brown.py --all`) becomes one tagger task in a
@@ -17,7 +17,9 @@ turns ragged ids into lists through numpy and builds the SequenceExamples as `tf
 (`kinds/tagger/preprocess.py`'s `TaggedSentences`: per-batch counts, SequenceExamples written by `sequence_example`), to
 tell Beam's own cost from that of the encoding code. TensorFlow is imported
 before the reference's clock starts (`tf_import_seconds`); Beam's workers import it inside the
-stage's time. The vocabularies of every run must be equal (the benchmark stops otherwise); whether
+stage's time. The DaskRunner rows (`--dask-workers`) start a local `dask.distributed` cluster of that
+many worker processes inside the stage's time, as `beam: {runner: DaskRunner}` without an address
+does. The vocabularies of every run must be equal (the benchmark stops otherwise); whether
 the shards are byte-identical is reported too.
 
 Each run reports wall seconds, tokens/s (tokens written, all splits) and CPU seconds (this process
