@@ -6,7 +6,7 @@ the declarations name their TensorFlow parts by `module:attribute` and import no
 
 from __future__ import annotations
 
-from kinds import classifier, language_model, tagger, translator
+from kinds import captioner, classifier, language_model, tagger, translator
 from kinds.kind import Kind
 from pipeline.errors import ConfigError
 
@@ -17,6 +17,7 @@ REGISTRY: dict[str, Kind] = {
         classifier.KIND,
         language_model.KIND,
         translator.KIND,
+        captioner.KIND,
     )
 }
 

@@ -5,7 +5,8 @@ attention mechanisms in `models.attention` and the searches in `models.decoding`
 
 * Encoder: source embedding (padding id 0 masked) -> the shared `RecurrentEncoder`; its final state
   (`models.pooling.LastStatePooling`) sets the decoder's initial state through a learned bridge.
-* Decoder: one step function, `Seq2Seq.decoder_step`, applied by every loop: teacher forcing (with a
+* Decoder (`AttentionalDecoder`, shared with the captioner of `models.captioner`, which attends over a
+  CNN's grid instead): one step function, `decoder_step`, applied by every loop: teacher forcing (with a
   scheduled sampling hook, Bengio et al. 2015), greedy decoding, sampling and beam search. A step
   embeds the previous token, concatenates the previous attentional vector to it (input feeding, Luong,
   Pham and Manning 2015), runs a stack of recurrent cells, attends over the encoder's outputs with the
@@ -113,42 +114,27 @@ class Decoded(NamedTuple):
     lengths: tf.Tensor
 
 
-@keras.saving.register_keras_serializable(package="seqpipe")
-class Seq2Seq(keras.Model):
-    """An RNN encoder-decoder with attention (Sutskever et al. 2014; Bahdanau et al. 2015; Luong et al. 2015).
+class AttentionalDecoder(keras.Model):
+    """The decoder half of an encoder-decoder: one recurrent step with attention over a memory, teacher forcing
+    (with scheduled sampling) and every decoding strategy. A subclass supplies the encoder (`encode`): the
+    translator's recurrent text encoder (`Seq2Seq`), the captioner's CNN grid (`models.captioner`).
 
-    Encoder: source embedding (id 0 masked) -> dropout -> `RecurrentEncoder` (stacked, optionally
-    bidirectional). Its final state is read from its outputs: `LastStatePooling` takes the output at the
-    last real step (forward half) and at step 0 (backward half) and concatenates them. For RNN and GRU
-    cells the output is the state; an LSTM's cell state c is not among the outputs (the shared encoder does
-    not return states), so both the decoder's h and c come from the encoder's final h.
-
-    Bridge: for each decoder layer, h₀ = tanh(W_h final + b) (and for an LSTM c₀ = W_c final + b), so the
-    decoder's width need not be the encoder's (a bidirectional encoder's final state is twice as wide).
+    Bridge: for each decoder layer, h₀ = tanh(W_h final + b) (and for an LSTM c₀ = W_c final + b), where
+    `final` is the encoder's summary of the memory, so the decoder's width need not be the memory's.
 
     Decoder step (`decoder_step`): embed the previous token, concatenate the previous attentional vector
     (input feeding; zeros before the first step), run `num_layers` cells of `hidden_dim` units (dropout
-    between them), attend over the encoder's outputs with the top cell's output s as query, form the
-    attentional vector h̃ = W_c [context; s] and project it to logits.
+    between them), attend over the memory with the top cell's output s as query, form the attentional
+    vector h̃ = W_c [context; s] and project it to logits.
 
     Args:
-        source_words: source vocabulary size, reserved tokens included.
-        target_words: target vocabulary size, reserved tokens included ([PAD] 0, [START] 2, [END] 3).
-        cell: `rnn`, `gru` or `lstm`, for the encoder and the decoder.
-        num_layers: recurrent layers in the encoder, and cells in the decoder (`layers` in a model config;
-            not `layers` here, which is Keras's list of a model's sublayers).
-        bidirectional: a bidirectional encoder.
-        embedding_dim: size of source and target embeddings.
-        hidden_dim: units per recurrent layer and direction; also the attentional vector's size.
-        dropout: on embeddings, between recurrent layers and on the attentional vector, in training.
-        attention_type: one of `ATTENTIONS` (not `attention`, the attention layer itself).
-        scheduled_sampling: None (teacher forcing), or the feed of scheduled sampling, `argmax` or `sample`.
-
-    Every constructor argument is an attribute of the same name and a key of `get_config`; a config saved
-    before the two renames (with `layers` and `attention`) still loads through `from_config`.
+        target_words: output vocabulary size, reserved tokens included ([PAD] 0, [START] 2, [END] 3).
+        key_dim: the width of the memory's vectors (the attention's keys) and of the encoder's summary.
+        cell, num_layers, embedding_dim, hidden_dim, dropout, attention_type, scheduled_sampling: as `Seq2Seq`.
+        bidirectional: whether the memory is a bidirectional encoder's (the `none` attention reads its halves).
 
     Call args:
-        inputs: {"source_ids": int [batch, src], "target_in": int [batch, tgt]}, right padded with 0;
+        inputs: {`source_key`: the encoder's input, "target_in": int [batch, tgt]}, right padded with 0;
             target_in starts with [START] (targets, target_out, end with [END]).
         training: dropout on.
         teacher_forcing_probability, feed, seed: scheduled sampling, see `teacher_forced`.
@@ -158,13 +144,15 @@ class Seq2Seq(keras.Model):
         caller's loss masks them (e.g. `SparseCategoricalCrossentropy(ignore_class=0)`).
     """
 
+    source_key = SOURCE_IDS
+
     def __init__(
         self,
-        source_words: int,
         target_words: int,
+        key_dim: int,
         cell: str = "lstm",
         num_layers: int = 1,
-        bidirectional: bool = True,
+        bidirectional: bool = False,
         embedding_dim: int = 100,
         hidden_dim: int = 128,
         dropout: float = 0.0,
@@ -177,21 +165,14 @@ class Seq2Seq(keras.Model):
             raise ValueError(f"unknown feed {scheduled_sampling!r} (available: {', '.join(FEEDS)})")
         if cell not in DECODER_CELLS:
             raise ValueError(f"unknown cell {cell!r} (available: {', '.join(DECODER_CELLS)})")
-        if attention_type == "luong_dot" and bidirectional:
-            raise ValueError(
-                "luong_dot attention needs encoder outputs as wide as the decoder's state: a bidirectional "
-                "encoder's are twice as wide (use luong_general, or a unidirectional encoder)"
-            )
-        self.source_words = source_words
         self.target_words = target_words
+        self.key_dim = key_dim
         self.cell = cell
         self.num_layers = num_layers
-        self.bidirectional = bidirectional
         self.embedding_dim = embedding_dim
         self.hidden_dim = hidden_dim
         self.dropout = dropout
         self.attention_type = attention_type
-        self.key_dim = hidden_dim * (2 if bidirectional else 1)
         self.state_count = 2 if cell == "lstm" else 1
         # Scheduled sampling: training mixes the model's own predictions into the decoder's inputs, fed as
         # `scheduled_sampling` (argmax or sample) with the probability 1 - ε held here; a callback moves ε
@@ -204,12 +185,6 @@ class Seq2Seq(keras.Model):
         # token came from the truth, over an epoch's training batches (logged as `fed_from_truth`).
         self.fed_from_truth = keras.metrics.Mean(name="fed_from_truth") if scheduled_sampling else None
 
-        self.source_embedding = keras.layers.Embedding(
-            source_words, embedding_dim, mask_zero=True, name="source_embedding"
-        )
-        self.source_dropout = keras.layers.Dropout(dropout, name="source_dropout")
-        self.encoder = RecurrentEncoder(cell, num_layers, hidden_dim, bidirectional, dropout, name="encoder")
-        self.final_state = LastStatePooling(bidirectional, name="final_state")
         self.bridge = [
             keras.layers.Dense(hidden_dim, activation="tanh" if kind == "h" else None, name=f"bridge_{kind}_{index}")
             for index in range(num_layers)
@@ -231,14 +206,8 @@ class Seq2Seq(keras.Model):
         self.attentional_dropout = keras.layers.Dropout(dropout, name="attentional_dropout")
         self.output_layer = keras.layers.Dense(target_words, name="logits")
 
-    # ------------------------------------------------------------------ building and config
-
-    def build(self, input_shape=None):
-        """Creates every weight; the shapes come from the constructor, so `input_shape` is not read."""
-        if self.built:
-            return
-        self.source_embedding.build((None, None))
-        self.encoder.build((None, None, self.embedding_dim))
+    def build_decoder(self) -> None:
+        """Creates the decoder's weights (a subclass's `build` calls it after building its encoder)."""
         for dense in self.bridge:
             dense.build((None, self.key_dim))
         self.target_embedding.build((None,))
@@ -249,7 +218,6 @@ class Seq2Seq(keras.Model):
         self.attention.build((None, self.hidden_dim), (None, None, self.key_dim))
         self.attentional.build((None, self.key_dim + self.hidden_dim))
         self.output_layer.build((None, self.hidden_dim))
-        self.built = True
 
     def get_build_config(self):
         return {"built": True}
@@ -257,43 +225,16 @@ class Seq2Seq(keras.Model):
     def build_from_config(self, config):
         self.build()
 
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "source_words": self.source_words,
-            "target_words": self.target_words,
-            "cell": self.cell,
-            "num_layers": self.num_layers,
-            "bidirectional": self.bidirectional,
-            "embedding_dim": self.embedding_dim,
-            "hidden_dim": self.hidden_dim,
-            "dropout": self.dropout,
-            "attention_type": self.attention_type,
-            "scheduled_sampling": self.scheduled_sampling,
-        }
+    def encode(self, source, training=None) -> EncoderMemory:
+        """The memory the decoder attends over, and its initial state, for a batch of the encoder's input."""
+        raise NotImplementedError
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        # Models saved before the keys were renamed after their constructor arguments.
-        for old, new in _RENAMED_CONFIG_KEYS.items():
-            if old in config:
-                config[new] = config.pop(old)
-        return cls(**config)
-
-    # ------------------------------------------------------------------ encoder and one decoder step
-
-    def encode(self, source_ids, training=None) -> EncoderMemory:
-        """The encoder's outputs, mask, final state and the decoder's initial state, for source_ids int [batch, src]."""
-        self.build()
-        source_ids = tf.cast(source_ids, tf.int32)
-        mask = tf.not_equal(source_ids, PAD_ID)
-        features = self.source_dropout(self.source_embedding(source_ids), training=training)
-        outputs = self.encoder(features, mask=mask, training=training)
-        final = self.final_state(outputs, mask=mask)
+    def memory(self, outputs, mask, final) -> EncoderMemory:
+        """The `EncoderMemory` of an encoder's outputs float [batch, n, key_dim], their mask bool [batch, n] and
+        its summary final float [batch, key_dim]: the decoder's initial state comes from `final` by the bridge."""
         states = [dense(final) for dense in self.bridge]
         cells = tuple(tuple(states[i : i + self.state_count]) for i in range(0, len(states), self.state_count))
-        attentional = tf.zeros([tf.shape(source_ids)[0], self.hidden_dim], dtype=final.dtype)
+        attentional = tf.zeros([tf.shape(outputs)[0], self.hidden_dim], dtype=final.dtype)
         return EncoderMemory(
             outputs=outputs,
             mask=mask,
@@ -301,6 +242,8 @@ class Seq2Seq(keras.Model):
             initial_state=DecoderState(cells, attentional),
             precomputed=self.attention.precompute(outputs, mask),
         )
+
+    # ------------------------------------------------------------------ one decoder step
 
     def decoder_step(
         self, token_ids, state: DecoderState, encoder_outputs, source_mask, training=None, precomputed=None
@@ -339,7 +282,7 @@ class Seq2Seq(keras.Model):
         if scheduled:
             teacher_forcing_probability, feed = self.teacher_forcing_probability, self.scheduled_sampling
         outputs = self.teacher_forced(
-            inputs[SOURCE_IDS],
+            inputs[self.source_key],
             inputs[TARGET_IN],
             teacher_forcing_probability=teacher_forcing_probability,
             feed=feed,
@@ -349,10 +292,14 @@ class Seq2Seq(keras.Model):
         if scheduled:  # step 0 always reads [START]; padding is not fed to anything that counts
             real = tf.cast(tf.not_equal(inputs[TARGET_IN][:, 1:], PAD_ID), "float32")
             self.fed_from_truth.update_state(tf.cast(outputs.from_teacher[:, 1:], "float32"), sample_weight=real)
+        self.regularize(outputs, inputs[TARGET_IN], training)
         return outputs.logits
 
+    def regularize(self, outputs: TeacherForcedOutputs, target_in, training) -> None:
+        """Adds a subclass's penalties on a teacher-forced pass to the model's losses (`add_loss`); none here."""
+
     def teacher_forced(
-        self, source_ids, target_in, teacher_forcing_probability=None, feed="argmax", seed=None, training=None
+        self, source, target_in, teacher_forcing_probability=None, feed="argmax", seed=None, training=None
     ) -> TeacherForcedOutputs:
         """Runs `decoder_step` over every target position, feeding target_in (teacher forcing).
 
@@ -364,7 +311,7 @@ class Seq2Seq(keras.Model):
         gives bit-identical logits.
 
         Args:
-            source_ids: int [batch, src].
+            source: the encoder's input (a translator's source ids int [batch, src]).
             target_in: int [batch, tgt], starting with [START].
             teacher_forcing_probability: ε, a float or float scalar tensor (a schedule can pass a variable).
             feed: `argmax` or `sample`.
@@ -377,7 +324,7 @@ class Seq2Seq(keras.Model):
         """
         if feed not in FEEDS:
             raise ValueError(f"unknown feed {feed!r} (available: {', '.join(FEEDS)})")
-        memory = self.encode(source_ids, training=training)
+        memory = self.encode(source, training=training)
         target_in = tf.cast(target_in, tf.int32)
         batch, steps = tf.shape(target_in)[0], tf.shape(target_in)[1]
         targets = tf.transpose(target_in)  # [tgt, batch]: step t reads targets[t]
@@ -441,39 +388,39 @@ class Seq2Seq(keras.Model):
             from_teacher=batch_major(from_teacher),
         )
 
-    def attention_weights(self, source_ids, target_in):
+    def attention_weights(self, source, target_in):
         """The attention weights of a teacher-forced pass (no dropout): float [batch, tgt, src], for heatmaps."""
-        return self.teacher_forced(source_ids, target_in, training=False).attention
+        return self.teacher_forced(source, target_in, training=False).attention
 
     # ------------------------------------------------------------------ decoding
 
-    def greedy_decode(self, source_ids, max_length) -> Decoded:
+    def greedy_decode(self, source, max_length) -> Decoded:
         """The most probable token at each step, until [END] or `max_length` (int or scalar tensor)."""
-        return self._decode(source_ids, max_length, greedy_choice)
+        return self._decode(source, max_length, greedy_choice)
 
-    def sample_decode(self, source_ids, max_length, temperature=1.0, top_k=0, seed=None) -> Decoded:
+    def sample_decode(self, source, max_length, temperature=1.0, top_k=0, seed=None) -> Decoded:
         """Tokens sampled from softmax(logits / temperature), among the `top_k` most probable (0: all).
 
         Args:
-            source_ids: int [batch, src].
+            source: the encoder's input (a translator's source ids int [batch, src]).
             max_length: most tokens per output (int or scalar tensor).
             temperature: towards 0 the samples approach greedy decoding, above 1 they spread out; 0 is greedy.
             top_k: sample among the k most probable tokens only (Fan et al. 2018); 0: no cut. 1 is greedy.
             seed: int or int [2] tensor; one seed gives one output. None: drawn from the global generator.
         """
-        return self._decode(source_ids, max_length, sampling_choice(temperature, top_k, seed))
+        return self._decode(source, max_length, sampling_choice(temperature, top_k, seed))
 
-    def wrong_start_decode(self, source_ids, max_length) -> Decoded:
+    def wrong_start_decode(self, source, max_length) -> Decoded:
         """Greedy decoding whose first token is forced wrong: the second most probable, then greedy.
 
         A probe of exposure bias: how well the decoder recovers from an early mistake of its own, which
         teacher forcing never shows it in training (Bengio et al. 2015).
         """
-        return self._decode(source_ids, max_length, wrong_start_choice)
+        return self._decode(source, max_length, wrong_start_choice)
 
-    def _decode(self, source_ids, max_length, choose) -> Decoded:
+    def _decode(self, source, max_length, choose) -> Decoded:
         """`dynamic_decode` with this decoder: each step's chosen token (`choose(logits, t)`) feeds the next."""
-        memory = self.encode(source_ids, training=False)
+        memory = self.encode(source, training=False)
 
         def step_fn(token_ids, state):
             logits, state, _ = self.decoder_step(
@@ -486,13 +433,11 @@ class Seq2Seq(keras.Model):
         )
         return Decoded(ids=ids, lengths=lengths)
 
-    def beam_search_decode(
-        self, source_ids, max_length, beam_size: int = 4, length_penalty_alpha=0.6
-    ) -> BeamSearchResult:
+    def beam_search_decode(self, source, max_length, beam_size: int = 4, length_penalty_alpha=0.6) -> BeamSearchResult:
         """Beam search (`beam_search`) with this decoder: [PAD] and [START] are never proposed.
 
         Args:
-            source_ids: int [batch, src].
+            source: the encoder's input (a translator's source ids int [batch, src]).
             max_length: most tokens per hypothesis (int or scalar tensor, e.g. 2·max source length + 10).
             beam_size: hypotheses kept per row (a Python int).
             length_penalty_alpha: α of the GNMT length penalty (Wu et al. 2016 found 0.6 to 0.7 best).
@@ -500,7 +445,7 @@ class Seq2Seq(keras.Model):
         Returns:
             A `BeamSearchResult`: ids int32 [batch, max_length], lengths, scores and every beam's.
         """
-        memory = self.encode(source_ids, training=False)
+        memory = self.encode(source, training=False)
         batch = tf.shape(memory.mask)[0]
         outputs, mask, precomputed, state = tile_beams(
             (memory.outputs, memory.mask, memory.precomputed, memory.initial_state), beam_size
@@ -513,6 +458,122 @@ class Seq2Seq(keras.Model):
             return tf.nn.log_softmax(_forbid_outputs(logits)), state
 
         return beam_search(step_fn, state, batch, beam_size, max_length, length_penalty_alpha, START_ID, END_ID)
+
+
+@keras.saving.register_keras_serializable(package="seqpipe")
+class Seq2Seq(AttentionalDecoder):
+    """An RNN encoder-decoder with attention (Sutskever et al. 2014; Bahdanau et al. 2015; Luong et al. 2015).
+
+    Encoder: source embedding (id 0 masked) -> dropout -> `RecurrentEncoder` (stacked, optionally
+    bidirectional). Its final state is read from its outputs: `LastStatePooling` takes the output at the
+    last real step (forward half) and at step 0 (backward half) and concatenates them. For RNN and GRU
+    cells the output is the state; an LSTM's cell state c is not among the outputs (the shared encoder does
+    not return states), so both the decoder's h and c come from the encoder's final h. The decoder is
+    `AttentionalDecoder`'s.
+
+    Args:
+        source_words: source vocabulary size, reserved tokens included.
+        target_words: target vocabulary size, reserved tokens included ([PAD] 0, [START] 2, [END] 3).
+        cell: `rnn`, `gru` or `lstm`, for the encoder and the decoder.
+        num_layers: recurrent layers in the encoder, and cells in the decoder (`layers` in a model config;
+            not `layers` here, which is Keras's list of a model's sublayers).
+        bidirectional: a bidirectional encoder.
+        embedding_dim: size of source and target embeddings.
+        hidden_dim: units per recurrent layer and direction; also the attentional vector's size.
+        dropout: on embeddings, between recurrent layers and on the attentional vector, in training.
+        attention_type: one of `ATTENTIONS` (not `attention`, the attention layer itself).
+        scheduled_sampling: None (teacher forcing), or the feed of scheduled sampling, `argmax` or `sample`.
+
+    Every constructor argument is an attribute of the same name and a key of `get_config`; a config saved
+    before the two renames (with `layers` and `attention`) still loads through `from_config`.
+
+    Call args: {"source_ids": int [batch, src], "target_in": int [batch, tgt]}; see `AttentionalDecoder`.
+    """
+
+    def __init__(
+        self,
+        source_words: int,
+        target_words: int,
+        cell: str = "lstm",
+        num_layers: int = 1,
+        bidirectional: bool = True,
+        embedding_dim: int = 100,
+        hidden_dim: int = 128,
+        dropout: float = 0.0,
+        attention_type: str = "bahdanau",
+        scheduled_sampling: str | None = None,
+        **kwargs,
+    ) -> None:
+        if attention_type == "luong_dot" and bidirectional:
+            raise ValueError(
+                "luong_dot attention needs encoder outputs as wide as the decoder's state: a bidirectional "
+                "encoder's are twice as wide (use luong_general, or a unidirectional encoder)"
+            )
+        super().__init__(
+            target_words,
+            key_dim=hidden_dim * (2 if bidirectional else 1),
+            cell=cell,
+            num_layers=num_layers,
+            bidirectional=bidirectional,
+            embedding_dim=embedding_dim,
+            hidden_dim=hidden_dim,
+            dropout=dropout,
+            attention_type=attention_type,
+            scheduled_sampling=scheduled_sampling,
+            **kwargs,
+        )
+        self.source_words = source_words
+        self.bidirectional = bidirectional
+        self.source_embedding = keras.layers.Embedding(
+            source_words, embedding_dim, mask_zero=True, name="source_embedding"
+        )
+        self.source_dropout = keras.layers.Dropout(dropout, name="source_dropout")
+        self.encoder = RecurrentEncoder(cell, num_layers, hidden_dim, bidirectional, dropout, name="encoder")
+        self.final_state = LastStatePooling(bidirectional, name="final_state")
+
+    # ------------------------------------------------------------------ building and config
+
+    def build(self, input_shape=None):
+        """Creates every weight; the shapes come from the constructor, so `input_shape` is not read."""
+        if self.built:
+            return
+        self.source_embedding.build((None, None))
+        self.encoder.build((None, None, self.embedding_dim))
+        self.build_decoder()
+        self.built = True
+
+    def get_config(self):
+        return {
+            **keras.Model.get_config(self),
+            "source_words": self.source_words,
+            "target_words": self.target_words,
+            "cell": self.cell,
+            "num_layers": self.num_layers,
+            "bidirectional": self.bidirectional,
+            "embedding_dim": self.embedding_dim,
+            "hidden_dim": self.hidden_dim,
+            "dropout": self.dropout,
+            "attention_type": self.attention_type,
+            "scheduled_sampling": self.scheduled_sampling,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        # Models saved before the keys were renamed after their constructor arguments.
+        for old, new in _RENAMED_CONFIG_KEYS.items():
+            if old in config:
+                config[new] = config.pop(old)
+        return cls(**config)
+
+    def encode(self, source_ids, training=None) -> EncoderMemory:
+        """The encoder's outputs, mask, final state and the decoder's initial state, for source_ids int [batch, src]."""
+        self.build()
+        source_ids = tf.cast(source_ids, tf.int32)
+        mask = tf.not_equal(source_ids, PAD_ID)
+        features = self.source_dropout(self.source_embedding(source_ids), training=training)
+        outputs = self.encoder(features, mask=mask, training=training)
+        return self.memory(outputs, mask, self.final_state(outputs, mask=mask))
 
 
 def _forbid_outputs(logits):
@@ -577,17 +638,23 @@ def decode(model: Seq2Seq, source_ids: tf.Tensor, config, strategy: str | None =
     Returns:
         ids int32 [batch, time]: each output up to its [END], then padding.
     """
-    strategy = strategy or config.strategy
     # An empty batch has no longest source: its reduce_max is -inf.
     longest = tf.maximum(tf.reduce_max(tf.reduce_sum(tf.cast(source_ids > 0, tf.float32), axis=1)), 0.0)
     max_length = tf.cast(longest * config.max_length_ratio, tf.int32) + config.max_length_extra
+    return decode_by(model, source_ids, max_length, config, strategy)
+
+
+def decode_by(model: AttentionalDecoder, source, max_length, config, strategy: str | None = None) -> tf.Tensor:
+    """Output ids int32 [batch, time] of any `AttentionalDecoder` for its encoder's input, at most `max_length`
+    tokens (int or scalar tensor), by `strategy` (default `config.strategy`) with `config`'s settings."""
+    strategy = strategy or config.strategy
     if strategy == "beam":
-        return model.beam_search_decode(source_ids, max_length, config.beam_size, config.length_penalty).ids
+        return model.beam_search_decode(source, max_length, config.beam_size, config.length_penalty).ids
     if strategy == "sample":
-        return model.sample_decode(source_ids, max_length, config.temperature, config.top_k, seed=0).ids
+        return model.sample_decode(source, max_length, config.temperature, config.top_k, seed=0).ids
     if strategy == "wrong_start":
-        return model.wrong_start_decode(source_ids, max_length).ids
-    return model.greedy_decode(source_ids, max_length).ids
+        return model.wrong_start_decode(source, max_length).ids
+    return model.greedy_decode(source, max_length).ids
 
 
 def output_tokens(ids: tf.Tensor, words: tf.Tensor) -> tf.RaggedTensor:

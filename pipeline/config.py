@@ -23,7 +23,7 @@ from models import schedules
 from pipeline import tracking
 from pipeline.errors import ConfigError
 
-FORMATS = ("brown", "conllu", "conll", "tsv", "parallel_tsv", "text")
+FORMATS = ("brown", "conllu", "conll", "tsv", "parallel_tsv", "text", "image_captions")
 TOKENIZERS = ("regex", "whitespace", "unicode_script", "characters", "wordpiece")
 # tf.distribute strategies for training (`train.strategy`).
 STRATEGIES = ("default", "mirrored", "multi_worker_mirrored")
@@ -53,6 +53,8 @@ class SplitConfig:
 class DataConfig:
     # Tagged sentences: brown, conllu, conll. `tsv`: label<TAB>text a line (classifiers). `parallel_tsv`:
     # source<TAB>target a line (translators). `text`: plain text (language models), see `documents`.
+    # `image_captions`: image_path<TAB>caption a line (captioners; paths relative to the file, several
+    # lines may share an image, and one image's captions stay in one split).
     # Every format also reads gzip files (a name ending in .gz).
     format: str = dataclasses.field(default="brown", metadata=_choice(*FORMATS))
     # Files (each a glob, relative to the config file). Without `eval` or `test` files, those splits are
@@ -109,6 +111,8 @@ class PreprocessConfig:
     char_min_count: int = dataclasses.field(default=1, metadata=_at_least(1))
     max_word_length: int = dataclasses.field(default=20, metadata=_at_least(1))
     num_shards: int = dataclasses.field(default=2, metadata=_at_least(1))
+    # Captioner: images are squashed to squares this many pixels a side (stored so in the shards).
+    image_size: int = dataclasses.field(default=64, metadata=_at_least(16))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,6 +147,16 @@ class ModelConfig:
     # The size of a word's character features: the convolution's filters, or both LSTM directions (even).
     char_filters: int = dataclasses.field(default=48, metadata=_at_least(1))
     char_kernel_size: int = dataclasses.field(default=3, metadata=_at_least(1))
+    # Captioner: the CNN whose last feature map the decoder attends over. `cnn`: a small network trained
+    # from scratch (three blocks, `encoder_filters` channels first, 4x that in the grid); or a Keras
+    # application (MobileNetV2, ResNet50, EfficientNetB0, VGG16) with the weights file `encoder_weights`.
+    encoder: str = dataclasses.field(
+        default="cnn", metadata=_choice("cnn", "MobileNetV2", "ResNet50", "EfficientNetB0", "VGG16")
+    )
+    encoder_filters: int = dataclasses.field(default=32, metadata=_at_least(1))
+    encoder_weights: str | None = None
+    # Captioner: λ of Xu et al.'s doubly stochastic attention penalty, λ·mean_i (1 − Σ_t α_t,i)²; 0: none.
+    attention_penalty: float = dataclasses.field(default=1.0, metadata={"min": 0.0})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -226,6 +240,10 @@ class EvaluateConfig:
     # most the baseline's - margin.) A negative margin lets a model that much worse through (for trials).
     bless_margin: float = dataclasses.field(default=0.01, metadata={"min": -100.0, "max": 1.0})
     batch_size: int = dataclasses.field(default=128, metadata=_at_least(1))
+    # Captioner: a TSV of where each image's objects are (`image<TAB>word<TAB>size<TAB>x0<TAB>y0<TAB>x1<TAB>y1`,
+    # a header line, image paths as in the captions file and relative to this file, boxes in the original
+    # image's pixels), to measure how often the attention at a word that names an object peaks on it.
+    objects: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -45,5 +45,8 @@ class EvaluateParameters:
 
 def component(task: TaskConfig, config: PipelineConfig) -> Component:
     kind = kinds.get(task.kind)
-    parameters = EvaluateParameters(task.kind, task.evaluate, task.preprocess, task.decode)
+    evaluate = task.evaluate
+    if evaluate.objects is not None:  # a path relative to the config file, resolved as the data files are
+        evaluate = dataclasses.replace(evaluate, objects=str(config.resolve(evaluate.objects)))
+    parameters = EvaluateParameters(task.kind, evaluate, task.preprocess, task.decode)
     return Component(SPEC, parameters, code=kind.stage_code("evaluator"))

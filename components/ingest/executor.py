@@ -1,4 +1,5 @@
-"""Ingest executor: reads every corpus file, splits records by a stable hash of their key, keeps rejects.
+"""Ingest executor: reads every corpus file, splits records by a stable hash of their key (of their group, for
+an image's captions), keeps rejects.
 
 Each example is one JSON line, `{"key": ..., **fields}`: the fields are `readers.FIELDS[format]`, which the
 `Examples` artifact records in its `fields` property besides `format`.
@@ -48,7 +49,7 @@ def run(context: StageContext) -> None:
                     continue
                 held_out = file.role == "train"
                 for record in text_blocks(item, block_chars) if held_out and block_chars else (item,):
-                    split = assign_split(record.key, params.split) if held_out else file.role
+                    split = assign_split(record.split_key, params.split) if held_out else file.role
                     writers[split].write(json.dumps({"key": record.key, **record.fields}, ensure_ascii=False) + "\n")
                     counts[split] += 1
             read, bad = sum(counts.values()) - before[0], rejected - before[1]

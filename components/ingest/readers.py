@@ -1,6 +1,6 @@
 """Corpus readers for the ingest stage: corpus files to example records.
 
-Six formats are understood (see ``FORMATS``; ``FIELDS`` names the fields of each one's records):
+Seven formats are understood (see ``FORMATS``; ``FIELDS`` names the fields of each one's records):
 
 * ``brown``: one sentence a line, whitespace-separated ``word/TAG`` tokens. The tag follows the
   *last* ``/``, so words may contain slashes (``1/2/NUM``).
@@ -11,6 +11,11 @@ Six formats are understood (see ``FORMATS``; ``FIELDS`` names the fields of each
   column is stripped, inner white space is kept. A line of another column count than two (a text holding
   a tab, say) is rejected, and so is a line whose label or text is empty after stripping.
 * ``parallel_tsv``: one example a line, ``source<TAB>target`` (translators), the same rules as ``tsv``.
+* ``image_captions``: one caption a line, ``image_path<TAB>caption`` (captioners; Flickr8k's
+  ``Flickr8k.token.txt`` is such a file once its ``#n`` suffixes are cut), the same rules as ``tsv``. The
+  path is relative to the file's folder (or absolute); the record's ``image`` is the resolved path and its
+  ``group`` the path as written, so that one image's captions are split together. A missing, empty,
+  unreadable or undecodable image (TensorFlow decodes PNG, JPEG, GIF and BMP) rejects its line.
 * ``text``: plain text (language models). With ``documents="file"`` the whole file is one document; with
   ``documents="blank_line"`` one or more blank lines separate documents. A document's text is its lines
   joined with ``"\\n"``, from its first to its last non-blank line: every line is kept as it is (tabs,
@@ -49,7 +54,7 @@ from pipeline.errors import DataError
 
 __all__ = ["FORMATS", "FIELDS", "TAG_COLUMNS", "DOCUMENTS", "MAX_REJECT_TEXT", "Record", "Reject", "read_file"]
 
-FORMATS: tuple[str, ...] = ("brown", "conllu", "conll", "tsv", "parallel_tsv", "text")
+FORMATS: tuple[str, ...] = ("brown", "conllu", "conll", "tsv", "parallel_tsv", "text", "image_captions")
 """Corpus formats ``read_file`` understands (the same as ``pipeline.config.FORMATS``)."""
 
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -59,6 +64,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "tsv": ("text", "label"),
     "parallel_tsv": ("source", "target"),
     "text": ("text",),
+    "image_captions": ("image", "caption"),
 }
 """The fields of a format's records, in the order of ``Record.fields``: the model's input first, then its targets.
 
@@ -85,7 +91,9 @@ _CONLLU_SKIPPED_ID = re.compile(r"[0-9]+(?:-[0-9]+|\.[0-9]+)")  # multiword-toke
 _DOCSTART = "-DOCSTART-"
 _QUOTE_LIMIT = 40
 # The two columns of a tsv and a parallel_tsv line, in file order (``FIELDS`` has the model's input first).
-_TSV_COLUMNS = {"tsv": ("label", "text"), "parallel_tsv": ("source", "target")}
+_TSV_COLUMNS = {"tsv": ("label", "text"), "parallel_tsv": ("source", "target"), "image_captions": ("image", "caption")}
+# The first bytes of the image files TensorFlow's `decode_image` reads.
+_IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM")
 # Control characters and Unicode line separators: a token holding one (a stray CR inside a CoNLL-U
 # column, say) would break the line-based files downstream (vocabularies, JSON lines).
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -113,6 +121,12 @@ class Record:
     line: int
     fields: dict[str, Any]
     block: int | None = None  # a block of a ``text`` document the ingest stage cut (its index), or None
+    group: str | None = None  # records of one group are split together (an image's captions), or None
+
+    @property
+    def split_key(self) -> str:
+        """What the ingest stage hashes to choose the record's split: its group, else its key."""
+        return self.key if self.group is None else self.group
 
     @property
     def key(self) -> str:
@@ -187,6 +201,8 @@ def read_file(
         return _read_conll(lines, name)
     if fmt == "text":
         return _read_text(lines, name, documents)
+    if fmt == "image_captions":
+        return _read_image_captions(lines, name, path.parent)
     return _read_tsv(lines, name, fmt)
 
 
@@ -529,6 +545,60 @@ def _parse_tsv(lines: list[_Line], *, fmt: str) -> dict[str, Any]:
         if not found[name]:
             raise _Invalid(f"empty {name}", line)
     return {name: found[name] for name in FIELDS[fmt]}
+
+
+# --- image_captions -----------------------------------------------------------------------------------
+
+
+def _read_image_captions(lines: Iterable[_Line], source: str, folder: pathlib.Path) -> Iterator[Record | Reject]:
+    """Yields one Record or Reject for each non-blank line; each image is opened and decoded once."""
+    problems: dict[pathlib.Path, str | None] = {}
+    for line in lines:
+        if _is_blank(line):
+            continue
+        example = _example(
+            source, line.number, [line], functools.partial(_parse_tsv, fmt="image_captions"), name_line=False
+        )
+        if isinstance(example, Reject):
+            yield example
+            continue
+        written = example.fields["image"]
+        image = (folder / written).resolve()
+        if image not in problems:
+            problems[image] = _image_problem(image)
+        if problems[image] is not None:
+            yield Reject(source, line.number, f"image {written}: {problems[image]}", line.text[:MAX_REJECT_TEXT])
+            continue
+        yield Record(
+            source,
+            line.number,
+            {"image": str(image), "caption": example.fields["caption"]},
+            group=f"{source}:{written}",
+        )
+
+
+def _image_problem(path: pathlib.Path) -> str | None:
+    """Why an image file cannot be used (missing, not a file, empty, unreadable, not an image TensorFlow
+    decodes), or None."""
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return "not a regular file"
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return "not found"
+    except (OSError, ValueError) as err:
+        return f"cannot read: {_os_reason(err)}"
+    if not data:
+        return "empty file"
+    if not data.startswith(_IMAGE_SIGNATURES):
+        return "not a PNG, JPEG, GIF or BMP file"
+    import tensorflow as tf  # only this format needs it, and only once it has an image to check
+
+    try:
+        tf.io.decode_image(data, channels=3, expand_animations=False)
+    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as err:
+        return f"cannot decode: {' '.join(err.message.split())[:100]}"
+    return None
 
 
 # --- text ---------------------------------------------------------------------------------------------

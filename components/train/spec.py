@@ -7,7 +7,7 @@ import dataclasses
 import kinds
 from pipeline import artifacts
 from pipeline.component import Component, ComponentSpec
-from pipeline.config import ModelConfig, PipelineConfig, TaskConfig, TrainConfig
+from pipeline.config import DecodeConfig, ModelConfig, PipelineConfig, TaskConfig, TrainConfig
 
 SPEC = ComponentSpec(
     name="train",
@@ -28,6 +28,9 @@ class TrainParameters:
     tokenizer: str = "regex"  # how a language model's samples are joined: characters as they are, words by spaces
     # The keys of `train` the kind chose because the config left them out: a recipe may fit those to the corpus.
     chosen_by_kind: tuple[str, ...] = ()
+    # What a decoder's per-epoch eval decoding needs (translators, captioners), and a captioner's image side.
+    decode: DecodeConfig = DecodeConfig()
+    image_size: int = 64
 
 
 def component(task: TaskConfig, config: PipelineConfig) -> Component:
@@ -40,6 +43,8 @@ def component(task: TaskConfig, config: PipelineConfig) -> Component:
             task.train,
             task.preprocess.tokenizer,
             tuple(key.removeprefix("train.") for key, _ in task.kind_defaults if key.startswith("train.")),
+            task.decode,
+            task.preprocess.image_size,
         ),
         code=kind.stage_code("recipe"),
     )

@@ -32,6 +32,11 @@ def main(args: argparse.Namespace) -> int:
     # The request parameters a client takes (a language model's), from the flags that set them.
     given = {"max_length": args.length, "temperature": args.temperature}
     params = {name: given[name] for name in client.PARAMS if name in given}
-    for text, prediction in zip(args.text, client.predict(model, args.text, params), strict=True):
+    # A kind whose inputs are files (a captioner's images) reads them first.
+    try:
+        inputs = client.from_arguments(args.text) if hasattr(client, "from_arguments") else args.text
+    except OSError as err:
+        raise SeqpipeError(f"{err.filename}: cannot read: {err.strerror}") from None
+    for text, prediction in zip(args.text, client.predict(model, inputs, params), strict=True):
         print(json.dumps(prediction, ensure_ascii=False) if args.json else client.line(text, prediction))
     return 0

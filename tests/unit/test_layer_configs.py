@@ -17,6 +17,7 @@ import pytest
 import tensorflow as tf
 
 from models.attention import BahdanauAttention, FinalStateAttention, LuongAttention
+from models.captioner import Captioner, ImageEncoder
 from models.crf import CRF
 from models.encoder import RecurrentEncoder
 from models.language_model import ResettableCell
@@ -34,6 +35,7 @@ CHAR_IDS = np.array([[[3, 4, 0], [5, 0, 0], [0, 0, 0]], [[6, 7, 8], [0, 0, 0], [
 STEP = np.concatenate([RNG.normal(size=(2, 3)), [[0.0], [1.0]]], axis=1).astype("float32")
 EMISSIONS = RNG.normal(size=(2, 3, 4)).astype("float32")  # 4 tags
 ALLOWED = [[True, True, False, True], [True] * 4, [False, True, True, True], [True] * 4]
+PIXELS = RNG.integers(0, 256, size=(2, 16, 16, 3)).astype("uint8")  # two images, for the captioner
 TRANSLATOR_INPUTS = {
     SOURCE_IDS: np.array([[4, 5, 6], [7, 0, 0]], "int32"),
     TARGET_IN: np.array([[2, 5, 6, 0], [2, 4, 0, 0]], "int32"),  # [START] first
@@ -94,6 +96,11 @@ CASES = {
         lambda layer: layer(STEP, [np.ones((2, 3), "float32")]),
     ),
     "Seq2Seq": (translator, lambda model: model(TRANSLATOR_INPUTS, training=False)),
+    "ImageEncoder": (lambda: ImageEncoder(filters=2, name="cnn"), lambda layer: layer(PIXELS, training=False)),
+    "Captioner": (
+        lambda: Captioner(target_words=9, image_size=16, encoder_filters=2, embedding_dim=3, hidden_dim=4, name="c"),
+        lambda model: model({"image": PIXELS, TARGET_IN: TRANSLATOR_INPUTS[TARGET_IN]}, training=False),
+    ),
 }
 
 

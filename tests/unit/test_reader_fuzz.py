@@ -19,7 +19,9 @@ import pathlib
 import re
 import string
 
+import numpy as np
 import pytest
+import tensorflow as tf
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -38,7 +40,8 @@ from pipeline.errors import DataError
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 BOM = b"\xef\xbb\xbf"
 TAGGED = ("brown", "conllu", "conll")
-ONE_LINE = ("brown", "tsv", "parallel_tsv")  # one unit a non-blank line
+ONE_LINE = ("brown", "tsv", "parallel_tsv", "image_captions")  # one unit a non-blank line
+IMAGES = ("a.png", "b.png")  # real images beside the scratch corpus, for `image_captions`
 # A format and its documents mode: every format once, text in both modes.
 READINGS = [(fmt, "file") for fmt in FORMATS] + [("text", "blank_line")]
 # What no field may hold: control characters and Unicode line separators; `text` may hold tabs and newlines.
@@ -48,8 +51,12 @@ TEXT_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 @pytest.fixture(scope="module")
 def scratch(tmp_path_factory) -> pathlib.Path:
-    """One file the examples overwrite (module scope: hypothesis reruns the test body, not the fixtures)."""
-    return tmp_path_factory.mktemp("fuzz") / "corpus.txt"
+    """One file the examples overwrite (module scope: hypothesis reruns the test body, not the fixtures), beside
+    the images that `image_captions` corpora name."""
+    folder = tmp_path_factory.mktemp("fuzz")
+    for name, shape in zip(IMAGES, ((4, 6, 1), (3, 3, 3)), strict=True):
+        (folder / name).write_bytes(tf.io.encode_png(np.full(shape, 7, np.uint8)).numpy())
+    return folder / "corpus.txt"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -251,6 +258,10 @@ def corpora(draw, fmt: str, documents: str = "file") -> tuple[bytes, list[dict]]
     if fmt in TAGGED:
         sentences = draw(st.lists(SENTENCE, min_size=1, max_size=5))
         return render(sentences, fmt), [{"tokens": [w for w, _ in s], "tags": [t for _, t in s]} for s in sentences]
+    if fmt == "image_captions":
+        pairs = draw(st.lists(st.tuples(st.sampled_from(IMAGES), COLUMN), min_size=1, max_size=5))
+        lines = [f"{draw(PAD)}{image}{draw(PAD)}\t{draw(PAD)}{caption}{draw(PAD)}" for image, caption in pairs]
+        return "".join(line + "\n" for line in lines).encode(), [{"image": i, "caption": c} for i, c in pairs]
     if fmt in ("tsv", "parallel_tsv"):
         pairs = draw(st.lists(st.tuples(COLUMN, COLUMN), min_size=1, max_size=5))
         lines = [f"{draw(PAD)}{a}{draw(PAD)}\t{draw(PAD)}{b}{draw(PAD)}" for a, b in pairs]
@@ -315,6 +326,11 @@ def test_valid_corpora_give_back_their_examples(scratch, reading, data):
     results = check(scratch, corpus, fmt, documents=documents)
 
     assert all(isinstance(r, Record) for r in results), results
+    if fmt == "image_captions":  # the record holds the resolved path, beside the corpus
+        assert {pathlib.Path(r.fields["image"]).parent for r in results} == {scratch.parent.resolve()}
+        results = [
+            Record(r.source, r.line, {**r.fields, "image": pathlib.Path(r.fields["image"]).name}) for r in results
+        ]
     assert [r.fields for r in results] == expected
 
 

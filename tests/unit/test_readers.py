@@ -5,6 +5,7 @@ The tests of the first part run in every format; those of `text` read it with `d
 `parallel_tsv` and `text` are tested in `test_readers_text_formats.py`.
 """
 
+import base64
 import gzip
 import pathlib
 import random
@@ -34,6 +35,7 @@ CLEAN = {
     "tsv": [[b"pets\tThe dog  barks ."], [b" weather \tIt rains"]],
     "parallel_tsv": [[b"The dog\tDer Hund"], [b"barks\t bellt "]],
     "text": [[b"The dog", b"\tbarks  loudly. "], [b"It rains."]],
+    "image_captions": [[b"a.png\tA dog  barks ."], [b" b.png \tIt rains"]],  # _read writes the images
 }
 TAGGED_FIELDS = [
     {"tokens": ["The", "dog"], "tags": ["DET", "NOUN"]},
@@ -44,6 +46,7 @@ CLEAN_FIELDS = {
     "tsv": [{"text": "The dog  barks .", "label": "pets"}, {"text": "It rains", "label": "weather"}],
     "parallel_tsv": [{"source": "The dog", "target": "Der Hund"}, {"source": "barks", "target": "bellt"}],
     "text": [{"text": "The dog\n\tbarks  loudly. "}, {"text": "It rains."}],
+    "image_captions": [{"image": "a.png", "caption": "A dog  barks ."}, {"image": "b.png", "caption": "It rains"}],
 }
 # Line where each CLEAN example starts: the example's line count plus one blank line before the next.
 CLEAN_LINES = {
@@ -53,7 +56,10 @@ CLEAN_LINES = {
     "tsv": [1, 3],
     "parallel_tsv": [1, 3],
     "text": [1, 4],
+    "image_captions": [1, 3],
 }
+# A 1x1 grey PNG.
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==")
 # Options of read_file in the tests of every format: `text` cut into documents at blank lines.
 OPTIONS = {"text": {"documents": "blank_line"}}
 
@@ -65,6 +71,7 @@ INVALID_UTF8 = {
     "tsv": [b"food\tcaf\xe9 au lait"],
     "parallel_tsv": [b"caf\xe9\tcoffee"],
     "text": [b"A line.", b"caf\xe9 au lait"],
+    "image_captions": [b"a.png\tcaf\xe9 au lait"],
 }
 WITH_NUL = {
     "brown": [b"ca\x00t/NOUN"],
@@ -73,6 +80,7 @@ WITH_NUL = {
     "tsv": [b"pets\tca\x00t"],
     "parallel_tsv": [b"cat\tKa\x00tze"],
     "text": [b"A line.", b"ca\x00t"],
+    "image_captions": [b"a.png\tca\x00t"],
 }
 
 
@@ -98,7 +106,11 @@ def _rejects(results: list[Record | Reject]) -> list[Reject]:
 
 
 def _fields(results: list[Record | Reject]) -> list[dict]:
-    return [r.fields for r in results]
+    """Each record's fields; an image by its file name (the record holds its resolved path)."""
+    return [
+        {**r.fields, "image": pathlib.Path(r.fields["image"]).name} if "image" in r.fields else r.fields
+        for r in results
+    ]
 
 
 def _assert_clean(results: list[Record | Reject], fmt: str) -> None:
@@ -107,6 +119,13 @@ def _assert_clean(results: list[Record | Reject], fmt: str) -> None:
     assert _fields(results) == CLEAN_FIELDS[fmt]
     assert [list(r.fields) for r in results] == [list(FIELDS[fmt])] * 2  # every field, in FIELDS order
     assert [r.line for r in results] == CLEAN_LINES[fmt]
+
+
+@pytest.fixture(autouse=True)
+def _images(tmp_path: pathlib.Path) -> None:
+    """The images that image_captions lines name, beside every test's corpus."""
+    for name in ("a.png", "b.png"):
+        (tmp_path / name).write_bytes(PNG)
 
 
 # --- Every format ---------------------------------------------------------------------------------------
@@ -505,6 +524,14 @@ MIXED = {
         [b"a\tb\x85"],
     ],
     "text": [*CLEAN["text"], [b"bell\x07"], INVALID_UTF8["text"], [b"ok", b"\x1b[0m"], WITH_NUL["text"]],
+    "image_captions": [
+        *CLEAN["image_captions"],
+        [b"missing.png\ta caption"],
+        INVALID_UTF8["image_captions"],
+        [b"a.png\tb\tc"],
+        WITH_NUL["image_captions"],
+        [b"corpus.txt\tnot an image"],
+    ],
 }
 
 

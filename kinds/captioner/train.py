@@ -1,0 +1,87 @@
+"""The captioner's train recipe: (image, caption) examples, teacher forced, with the curriculum's scheduled
+sampling (the translator's callback) and the attention penalty; the best epoch by the eval images' greedy BLEU."""
+
+from __future__ import annotations
+
+import pathlib
+
+import keras
+import tensorflow as tf
+
+from components.train.recipe import Monitor, Recipe
+from kinds.captioner import scores
+from kinds.translator.train import ScheduledSampling
+from models import caption_data, captioner, images
+from models.captioner import CaptionerSizes, build_captioner
+from pipeline.component import StageContext
+
+
+class CaptionerRecipe(Recipe):
+    """A captioner: sizes from the caption vocabulary and the images' side; batches of (image, caption)."""
+
+    def __init__(self, params, vocabulary, schedule=None) -> None:
+        super().__init__(params, vocabulary, schedule)
+        self.sizes = CaptionerSizes(len(vocabulary.tokens("target_words")), params.image_size)
+
+    def build(self) -> keras.Model:
+        return build_captioner(self.sizes, self.params.model, scheduled_sampling=self.feed)
+
+    @property
+    def feed(self) -> str | None:
+        """How the decoder is fed its own predictions, or None when the schedule never leaves teacher forcing."""
+        if self.schedule is None or self.schedule.teacher_forcing_only:
+            return None
+        return self.schedule.feed
+
+    def monitor(self) -> Monitor:
+        return Monitor(EvalGreedyCaptionBleu.KEY)
+
+    def callbacks(self, context: StageContext, model: keras.Model, eval_files, folder: pathlib.Path) -> list:
+        callbacks = [] if self.schedule is None else [ScheduledSampling(self.schedule, model)]
+        if eval_files:
+            dataset = self.batches(eval_files, with_strings=True)
+            callbacks.append(EvalGreedyCaptionBleu(dataset, self.vocabulary.tokens("target_words"), self.params))
+        return callbacks
+
+    def dataset(self, files: list[pathlib.Path], seed: int | None = None) -> tf.data.Dataset:
+        if seed is None:
+            return self.batches(files)
+        return caption_data.captioner_dataset(
+            files,
+            self.params.train.batch_size,
+            self.sizes.image_size,
+            shuffle_buffer=self.params.train.shuffle_buffer,
+            seed=seed,
+        )
+
+    def batches(self, files, with_strings: bool = False) -> tf.data.Dataset:
+        """Evaluation batches, in shard order."""
+        return caption_data.captioner_dataset(
+            files, self.params.train.batch_size, self.sizes.image_size, with_strings=with_strings
+        )
+
+
+class EvalGreedyCaptionBleu(keras.callbacks.Callback):
+    """After each epoch, `val_greedy_bleu`: corpus BLEU (sacrebleu) of the greedy captions of the eval split's
+    images, each against all of its captions: the score the best epoch is chosen by. Case-insensitive, as the
+    translator's (the evaluate stage scores like-cased)."""
+
+    KEY = "val_greedy_bleu"
+
+    def __init__(self, dataset: tf.data.Dataset, target_words: list[str], params) -> None:
+        super().__init__()
+        self.examples = scores.images_of(dataset)
+        self.target_words = tf.constant(target_words)
+        self.settings = params  # not `params`: Keras sets a callback's `params`
+        self.caption = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        if self.caption is None:  # traced once, on the trained model
+            self.caption = tf.function(
+                lambda pixels: captioner.decode(self.model, pixels, self.settings.decode, "greedy"),
+                input_signature=[tf.TensorSpec([None, None, None, images.CHANNELS], tf.uint8)],
+            )
+        hypotheses = scores.captions(self.examples, self.caption, self.target_words, self.settings.tokenizer)
+        logs[self.KEY] = scores.score(hypotheses, self.examples.references, lowercase=True)["bleu"]
