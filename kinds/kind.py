@@ -80,11 +80,14 @@ class StatisticsLayout:
             tokens, the others raw text that the task's tokenizer cuts.
         labels: the field holding labels (a tag list or one class), or None.
         checks_length: whether `statistics.max_length` applies (not to documents, which training cuts).
+        groups: the field whose value several records share (a captioner's image), counted with the records
+            each has; or None.
     """
 
     sequences: tuple[tuple[str, str, bool], ...]
     labels: str | None = None
     checks_length: bool = True
+    groups: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

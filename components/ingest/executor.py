@@ -30,6 +30,7 @@ def run(context: StageContext) -> None:
     rejects: artifacts.Rejects = context.output("rejects")
     counts = dict.fromkeys(artifacts.SPLITS, 0)
     rejected = 0
+    grouped = False
     block_chars = held_out_block_size(params)
     split_by = "records" if block_chars is None else f"blocks of about {block_chars:,} characters"
     if block_chars is not None:
@@ -48,12 +49,15 @@ def run(context: StageContext) -> None:
                     rejected += 1
                     continue
                 held_out = file.role == "train"
+                grouped = grouped or item.group is not None
                 for record in text_blocks(item, block_chars) if held_out and block_chars else (item,):
                     split = assign_split(record.split_key, params.split) if held_out else file.role
                     writers[split].write(json.dumps({"key": record.key, **record.fields}, ensure_ascii=False) + "\n")
                     counts[split] += 1
             read, bad = sum(counts.values()) - before[0], rejected - before[1]
             context.progress(f"{file.name}: {read:,} records, {bad:,} rejected")
+    if grouped:
+        split_by = "records, those of one image together"
     fields = list(readers.FIELDS[params.format])
     examples.properties.update({"records": counts, "format": params.format, "fields": fields, "split_by": split_by})
     rejects.properties.update({"rejects": rejected, "input_records": sum(counts.values()) + rejected})

@@ -57,6 +57,12 @@ def run(context: StageContext) -> None:
         oov = ", ".join(f"{split} {rate:.1%}" for split, rate in sequence["oov_rate"].items())
         context.progress(f"{field}: tokens {sequence['tokens']}; OOV rate {oov}")
     context.progress(f"records {stats['records']} (split by {stats['split_by']}); rejects {stats['rejects']}")
+    if "groups" in stats:
+        field, counts = stats["groups"]["field"], {s: g for s, g in stats["groups"].items() if s != "field"}
+        shown = ", ".join(
+            f"{s} {g['count']:,} ({stats['records'][s] / max(g['count'], 1):.1f} each)" for s, g in counts.items()
+        )
+        context.progress(f"{field}s: {shown}")
     for anomaly in anomalies:
         context.progress(f"warning: {anomaly['message']}")
     failed = [a for a in anomalies if a["action"] == "fail"]
@@ -110,6 +116,7 @@ def summarize(examples: artifacts.Examples, params: StatisticsParameters) -> dic
         sequences: dict[str, _Sequence] = collections.defaultdict(_Sequence)
         labels: collections.Counter[str] = collections.Counter()
         first_unseen: dict[str, str] = {}
+        groups: collections.Counter[str] = collections.Counter()
         records = 0
         for batch in _batches(examples.read(split)):
             for field, keyed_tokens in _tokenized(batch, params).items():
@@ -125,11 +132,19 @@ def summarize(examples: artifacts.Examples, params: StatisticsParameters) -> dic
                         entry["count"] += 1
             for record in batch:
                 records += 1
+                if params.layout.groups:
+                    groups[record[params.layout.groups]] += 1
                 for label in _labels(record, params.layout.labels):
                     labels[label] += 1
                     if label not in stats["labels"].get("train", {label: 0}):
                         first_unseen.setdefault(label, record["key"])
         stats["records"][split] = records
+        if params.layout.groups:
+            per_group = list(groups.values())
+            stats.setdefault("groups", {"field": params.layout.groups})[split] = {
+                "count": len(groups),
+                "records_per_group": {"min": min(per_group), "max": max(per_group)} if groups else {},
+            }
         if labels or "train" in stats["labels"]:
             stats["labels"][split] = dict(sorted(labels.items(), key=lambda item: (-item[1], item[0])))
             stats.setdefault("first_unseen_label", {})[split] = first_unseen

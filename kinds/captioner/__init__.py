@@ -24,7 +24,7 @@ KIND = Kind(
     description="a caption for each image (a CNN grid, attended by a recurrent decoder)",
     formats=("image_captions",),
     tokenizers=("regex", "whitespace", "unicode_script", "characters", "wordpiece"),
-    statistics=StatisticsLayout(sequences=(("caption", "caption", False),)),
+    statistics=StatisticsLayout(sequences=(("caption", "caption", False),), groups="image"),
     layout="kinds.captioner.preprocess:ImageCaptions",
     recipe="kinds.captioner.train:CaptionerRecipe",
     evaluator="kinds.captioner.evaluate:CaptionerEvaluator",

@@ -69,6 +69,10 @@ def test_one_images_captions_stay_in_one_split(first_run, workspace):
         for line in stage_file(workspace, f"ingest/*/examples/{split}.jsonl").read_text().splitlines():
             splits.setdefault(json.loads(line)["image"], set()).add(split)
     assert len(splits) == 240 and all(len(s) == 1 for s in splits.values())
+    statistics = json.loads(stage_file(workspace, "statistics/*/statistics/statistics.json").read_text())
+    groups = {split: statistics["groups"][split]["count"] for split in ("train", "eval", "test")}
+    assert sum(groups.values()) == 240 and statistics["groups"]["train"]["records_per_group"] == {"min": 2, "max": 2}
+    assert "split by records, those of one image together" in first_run.stdout and "images: train " in first_run.stdout
 
 
 def test_every_system_is_scored_by_bleu_1_to_4_and_the_attention_probe_runs(first_run, workspace):

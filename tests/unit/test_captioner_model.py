@@ -105,3 +105,15 @@ def test_images_are_decoded_to_squares_of_three_channels_and_png_round_trips():
     np.testing.assert_array_equal(images.decode_and_resize(stored, 16).numpy(), square)
     jpeg = tf.io.encode_jpeg(np.repeat(grey, 3, axis=2))
     assert images.decode_batch(tf.stack([jpeg, tf.io.encode_png(grey)]), 8).shape == (2, 8, 8, 3)
+
+
+def test_scheduled_sampling_feeds_the_captioners_own_words_at_the_schedules_rate():
+    inputs = batch(n=64, length=8, seed=1)
+    inputs[TARGET_IN] = tf.where(inputs[TARGET_IN] == 0, 5, inputs[TARGET_IN])  # no padding: every step counts
+    model = tiny(scheduled_sampling="argmax")
+    model.teacher_forcing_probability.assign(0.25)
+    model(inputs, training=True)
+    assert abs(float(model.fed_from_truth.result()) - 0.25) < 0.05
+    model.fed_from_truth.reset_state()
+    model(inputs, training=False)  # no sampling outside training
+    assert float(model.fed_from_truth.result()) == 0.0
