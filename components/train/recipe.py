@@ -66,6 +66,14 @@ class Recipe:
         """
         return []
 
+    @property
+    def feed(self) -> str | None:
+        """How a decoder is fed its own predictions (the schedule's `feed`), or None without a schedule or when
+        it never leaves teacher forcing."""
+        if self.schedule is None or self.schedule.teacher_forcing_only:
+            return None
+        return self.schedule.feed
+
     def build(self) -> keras.Model:
         raise NotImplementedError
 

@@ -45,6 +45,7 @@ class CaptionerEvaluator(Evaluator):
             )
             for strategy in dict.fromkeys(["greedy", "wrong_start", params.decode.strategy])
         }
+        self.split_images: dict[str, scores.ImageSet] = {}  # each split's images, read once
         self.train = self.images("train")
         counts = collections.Counter(caption for refs in self.train.references for caption in refs)
         self.frequent = counts.most_common(1)[0][0] if counts else ""
@@ -55,11 +56,13 @@ class CaptionerEvaluator(Evaluator):
         )
 
     def images(self, split: str) -> scores.ImageSet:
-        size = self.model.image_size
-        batches = caption_data.captioner_dataset(
-            self.inputs.shards.files(split), self.params.evaluate.batch_size, size, with_strings=True
-        )
-        return scores.images_of(batches)
+        if split not in self.split_images:
+            size = self.model.image_size
+            batches = caption_data.captioner_dataset(
+                self.inputs.shards.files(split), self.params.evaluate.batch_size, size, with_strings=True
+            )
+            self.split_images[split] = scores.images_of(batches)
+        return self.split_images[split]
 
     def caption(self, image_set: scores.ImageSet, strategy: str) -> list[str]:
         return scores.captions(image_set, self.functions[strategy], self.words, self.params.preprocess.tokenizer)

@@ -26,13 +26,6 @@ class CaptionerRecipe(Recipe):
     def build(self) -> keras.Model:
         return build_captioner(self.sizes, self.params.model, scheduled_sampling=self.feed)
 
-    @property
-    def feed(self) -> str | None:
-        """How the decoder is fed its own predictions, or None when the schedule never leaves teacher forcing."""
-        if self.schedule is None or self.schedule.teacher_forcing_only:
-            return None
-        return self.schedule.feed
-
     def monitor(self) -> Monitor:
         return Monitor(EvalGreedyCaptionBleu.KEY)
 

@@ -29,13 +29,6 @@ class TranslatorRecipe(Recipe):
             self.sizes, self.params.model, attention=self.params.model.attention, scheduled_sampling=self.feed
         )
 
-    @property
-    def feed(self) -> str | None:
-        """How the decoder is fed its own predictions, or None when the schedule never leaves teacher forcing."""
-        if self.schedule is None or self.schedule.teacher_forcing_only:
-            return None
-        return self.schedule.feed
-
     def monitor(self) -> Monitor:
         # BLEU of greedy translations: the eval loss (teacher forced) kept epoch 7 of the default 8, whose
         # beam BLEU was 1.2 below the last epoch's; a beam search of the eval split each epoch is too slow.

@@ -597,3 +597,8 @@ def test_a_character_bilstm_of_odd_size_is_a_config_error(tmp_path):
     message = load_error(tmp_path, with_task_keys("model: {char_encoder: lstm, char_filters: 25}\n"))
 
     assert message.startswith("tasks.t1.model.char_filters: a character BiLSTM needs an even size")
+
+
+def test_a_captioner_refuses_attention_none(tmp_path):
+    text = "tasks:\n  - name: c\n    kind: captioner\n    data: {train: captions.tsv}\n    model: {attention: none}\n"
+    assert load_error(tmp_path, text).startswith("tasks.c.model.attention: a captioner attends over the image's grid")
