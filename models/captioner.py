@@ -31,6 +31,9 @@ ENCODERS = ("cnn", *APPLICATIONS)
 # The small CNN: this many blocks (two 3x3 convolutions and a 2x2 max pool each): a 64-pixel image
 # becomes an 8x8 grid, a cell 8 pixels a side, about a small digit's half.
 CNN_BLOCKS = 3
+# The batch-norm statistics used at inference follow the training batches with this momentum: with
+# Keras's 0.99 they average the last ~100 batches, under an epoch here, and lag the weights' changes.
+NORM_MOMENTUM = 0.9
 
 
 @keras.saving.register_keras_serializable(package="seqpipe")
@@ -48,7 +51,7 @@ class ImageEncoder(keras.layers.Layer):
             for index in range(2):
                 layers += [
                     keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv_{block}_{index}"),
-                    keras.layers.BatchNormalization(name=f"norm_{block}_{index}"),
+                    keras.layers.BatchNormalization(momentum=NORM_MOMENTUM, name=f"norm_{block}_{index}"),
                     keras.layers.ReLU(name=f"relu_{block}_{index}"),
                 ]
             layers.append(keras.layers.MaxPooling2D(2, name=f"pool_{block}"))

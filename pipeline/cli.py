@@ -76,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
     compare = commands.add_parser("compare", help="print the MLflow runs of a task side by side")
     _config_options(compare)
     compare.add_argument("--task", required=True, help="the task whose runs to compare")
+    compare.add_argument(
+        "--over",
+        action="append",
+        default=[],
+        metavar="PARAM",
+        help="one row per group of runs that differ only in PARAM (e.g. train.seed): mean ± sd; repeatable",
+    )
     compare.set_defaults(command="compare")
 
     predict = commands.add_parser("predict", help="run an exported model of a task on text")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 
 
@@ -52,6 +53,41 @@ def comparison_table(
         cells += [_number(run.metrics.get(name)) for name in metrics]
         rows.append(cells)
     return ["run", "status", "variant", *differing, *metrics], rows
+
+
+def mean_table(
+    runs: Sequence[RunSummary], metrics: Sequence[str], over: Sequence[str], *, lower_is_better: bool = False
+) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows of the runs' means: runs that differ only in the params `over` (the seeds of a
+    sweep over `train.seed`, say) make one row, with how many they are and each metric's mean ± sample
+    standard deviation. Only finished runs count. Rows are sorted by the first metric's mean, best first.
+    """
+    finished = [run for run in runs if run.status == "FINISHED"]
+    keys = sorted({key for run in finished for key in run.params} - set(over))
+    differing = [key for key in keys if len({run.params.get(key, "") for run in finished}) > 1]
+    groups: dict[tuple[str, ...], list[RunSummary]] = {}
+    for run in finished:
+        groups.setdefault(tuple(run.params.get(key, "") for key in differing), []).append(run)
+
+    def values(group: list[RunSummary], name: str) -> list[float]:
+        return [run.metrics[name] for run in group if not math.isnan(run.metrics.get(name, math.nan))]
+
+    def order(item: tuple[tuple[str, ...], list[RunSummary]]) -> tuple[bool, float]:
+        found = values(item[1], metrics[0])
+        if not found:
+            return (True, 0.0)
+        mean = statistics.fmean(found)
+        return (False, mean if lower_is_better else -mean)
+
+    rows = []
+    for labels, group in sorted(groups.items(), key=order):
+        cells = [*labels, str(len(group))]
+        for name in metrics:
+            found = values(group, name)
+            spread = statistics.stdev(found) if len(found) > 1 else math.nan
+            cells.append("" if not found else f"{statistics.fmean(found):.4f} ± {spread:.4f}")
+        rows.append(cells)
+    return [*differing, "runs", *(f"{name} (mean ± sd)" for name in metrics)], rows
 
 
 def render(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -195,6 +195,10 @@ class TrainConfig:
     # `mirrored` (every local GPU), `multi_worker_mirrored` (the workers of the cluster in TF_CONFIG;
     # see `pipeline worker`). `batch_size` stays the global batch.
     strategy: str = dataclasses.field(default="default", metadata=_choice(*STRATEGIES))
+    # The seed of training alone (initial weights, batch order, dropout, sampled feeding); null: the
+    # pipeline's `seed`. Splits and vocabularies keep the pipeline's seed, so a sweep over train.seed
+    # trains one model several times on the same data.
+    seed: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -218,8 +222,10 @@ class CurriculumConfig:
     true previous token is fed with probability ε_i and the model's own prediction otherwise, where i counts
     training steps or epochs (`unit`) and ε_i follows `schedule` with the paper's parameters:
 
-    constant: ε_i = k; linear: ε_i = max(epsilon_min, k − c·i); exponential: ε_i = k^i (k < 1);
-    inverse_sigmoid: ε_i = k / (k + exp(i / k)) (k ≥ 1). The default, constant 1, is teacher forcing only.
+    constant: ε_i = k; linear: ε_i = max(epsilon_min, k − c·i); exponential: ε_i = max(epsilon_min, k^i)
+    (k < 1); inverse_sigmoid: ε_i = max(epsilon_min, k / (k + exp(i / k))) (k ≥ 1). The default, constant 1,
+    is teacher forcing only. With `reach`, a decay's k (and c) follow from the real number of training steps:
+    ε_i reaches epsilon_min at that fraction of training and stays there.
     """
 
     schedule: str = dataclasses.field(
@@ -229,6 +235,8 @@ class CurriculumConfig:
     k: float = dataclasses.field(default=1.0, metadata={"min": 0.0})
     c: float = dataclasses.field(default=0.0, metadata={"min": 0.0})
     epsilon_min: float = dataclasses.field(default=0.0, metadata=_fraction())
+    # The fraction of training at which a decay reaches epsilon_min (0 < reach ≤ 1); null: k and c as given.
+    reach: float | None = dataclasses.field(default=None, metadata=_fraction())
     # What replaces a true token: the model's most likely token, or one sampled from its softmax.
     feed: str = dataclasses.field(default="argmax", metadata=_choice("argmax", "sample"))
 

@@ -24,8 +24,11 @@ def run(context: StageContext) -> None:
     steps = steps_per_epoch(shards, params)
     horizon = params.epochs if config.unit == "epoch" else params.epochs * steps
 
-    values = schedules.teacher_forcing_probability(config, np.arange(horizon))
-    parameters = {key: getattr(config, key) for key in schedules.PARAMETERS[config.schedule]}
+    fitted = schedules.fit_to_horizon(config, horizon)
+    values = schedules.teacher_forcing_probability(fitted, np.arange(horizon))
+    parameters = {key: getattr(fitted, key) for key in schedules.PARAMETERS[config.schedule]}
+    if config.reach is not None:
+        parameters["reach"] = config.reach
     table = {
         "schedule": config.schedule,
         "unit": config.unit,
@@ -57,14 +60,22 @@ def run(context: StageContext) -> None:
     )
     # The config's own keys (curriculum.k, ...) are already params of the run; the horizon is not.
     context.log.params({"curriculum.horizon": horizon, "curriculum.steps_per_epoch": steps})
+    if config.reach is not None:  # what reach stands for on this corpus, under names the config does not use
+        context.log.params(
+            {f"curriculum.fitted_{key}": getattr(fitted, key) for key in schedules.DERIVED[config.schedule]}
+        )
     context.log.metrics({f"curriculum.{key}": value for key, value in summary.items() if value is not None})
     context.log.artifact(plot, "plots")
     halfway = summary["half_position"]
+    floor_at = floor_position(values, fitted)
     context.progress(
-        f"{config.schedule} schedule ({schedules.FORMULAS[config.schedule]}) over {horizon:,} {config.unit}s "
+        f"{config.schedule} schedule ({schedules.FORMULAS[config.schedule]}"
+        + "".join(f", {key} = {parameters[key]:.4g}" for key in schedules.PARAMETERS[config.schedule])
+        + f") over {horizon:,} {config.unit}s "
         f"({params.epochs} epochs of {steps:,} steps): "
         f"ε from {summary['epsilon_initial']:.3f} to {summary['epsilon_final']:.3f}, mean {summary['epsilon_mean']:.3f}"
         + (f", below 0.5 from {config.unit} {halfway:,}" if halfway is not None else "")
+        + (f", at its floor from {config.unit} {floor_at:,}" if floor_at is not None else "")
         + f"; feeding {config.feed} predictions"
     )
 
@@ -73,6 +84,14 @@ def steps_per_epoch(shards: artifacts.Shards, params: CurriculumParameters) -> i
     """The optimizer steps of one training epoch: the trainer's length-bucketed batches of the train split."""
     lengths = shards.manifest()["splits"]["train"]["lengths"]
     return buckets.batches_per_epoch(lengths, params.batch_size, params.tokens_per_batch)
+
+
+def floor_position(values: np.ndarray, config) -> int | None:
+    """The first position where a decay is at its floor `epsilon_min` (None: a constant, or never)."""
+    if config.schedule == "constant" or config.epsilon_min <= 0:
+        return None
+    at = np.flatnonzero(values <= config.epsilon_min)
+    return int(at[0]) if at.size else None
 
 
 def summarize(values: np.ndarray) -> dict[str, float | int | None]:

@@ -38,7 +38,8 @@ def run(context: StageContext) -> None:
     shards: artifacts.Shards = context.input("shards")
     vocabulary: artifacts.Vocabulary = context.input("vocabulary")
     model_artifact: artifacts.Model = context.output("model")
-    keras.utils.set_random_seed(context.seed)
+    seed = context.seed if params.train.seed is None else params.train.seed
+    keras.utils.set_random_seed(seed)
 
     # The kind's recipe; a kind with a curriculum also gets its scheduled-sampling schedule.
     recipe = kinds.get(params.kind).load("recipe")(params, vocabulary, context.inputs.get("schedule"))
@@ -87,7 +88,7 @@ def run(context: StageContext) -> None:
     for epoch in range(checkpoint.epoch, params.train.epochs):
         if best.stopped:
             break
-        train = recipe.dataset(shards.files("train"), seed=context.seed + epoch)
+        train = recipe.dataset(shards.files("train"), seed=seed + epoch)
         with strategy.scope():
             model.fit(
                 shard_by_batch(train.skip(checkpoint.step)),  # a resumed epoch goes on where it stopped

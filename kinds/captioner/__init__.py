@@ -35,6 +35,7 @@ KIND = Kind(
     compare_metrics=(
         "test.bleu",
         "test.greedy.bleu",
+        "test.wrong_start.bleu",
         "baseline.nearest_image.test.bleu",
         "baseline.frequent_caption.test.bleu",
         "test.bleu_1",

@@ -1,4 +1,5 @@
-"""`pipeline compare`: the MLflow runs of a task side by side, by the metrics its kind names, best first."""
+"""`pipeline compare`: the MLflow runs of a task side by side, by the metrics its kind names, best first;
+with `--over train.seed`, the mean and spread of the runs that differ only in their seed."""
 
 from __future__ import annotations
 
@@ -32,6 +33,12 @@ def main(args: argparse.Namespace) -> int:
         )
         for run in runs
     ]
-    table = compare.comparison_table(summaries, kind.compare_metrics, lower_is_better=kind.lower_is_better)
+    if args.over:
+        table = compare.mean_table(summaries, kind.compare_metrics, args.over, lower_is_better=kind.lower_is_better)
+        others = sum(summary.status != "FINISHED" for summary in summaries)
+        if others:
+            print(f"[compare] {others} run(s) not finished, left out of the means")
+    else:
+        table = compare.comparison_table(summaries, kind.compare_metrics, lower_is_better=kind.lower_is_better)
     print(compare.render(*table))
     return 0

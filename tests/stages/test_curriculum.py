@@ -63,7 +63,7 @@ def test_the_schedule_holds_horizon_values_of_the_formula(curriculum):
     assert table["schedule"] == "inverse_sigmoid"
     assert table["unit"] == "step"
     assert table["feed"] == "sample"
-    assert table["parameters"] == {"k": 10.0}
+    assert table["parameters"] == {"k": 10.0, "epsilon_min": 0.0}
     assert len(table["values"]) == 50
     assert table["values"][0] == pytest.approx(10 / 11)
     assert table["values"][10] == pytest.approx(10 / (10 + math.e))
@@ -125,6 +125,20 @@ def test_a_progress_line_is_printed(curriculum, capsys):
 
     out = capsys.readouterr().out
     assert "curriculum" in out and "exponential schedule" in out and "ε from 1.000 to 0.002" in out
+
+
+def test_reach_fits_the_decay_to_the_real_horizon_and_logs_what_it_chose(curriculum, capsys):
+    run = curriculum(200, schedule="inverse_sigmoid", epsilon_min=0.75, reach=0.5)
+
+    table = json.loads(run.output("schedule").path.read_text())
+    values = np.array(table["values"])
+    assert values[0] > 0.95 and values[98] > 0.75 and np.allclose(values[100:], 0.75)
+    k = table["parameters"]["k"]
+    assert table["parameters"] == {"k": k, "epsilon_min": 0.75, "reach": 0.5}
+    assert k / (k + math.exp(100 / k)) == pytest.approx(0.75)
+    params = [event["params"] for event in run.log.events if event["kind"] == "params"]
+    assert params[-1] == {"curriculum.fitted_k": k}
+    assert "at its floor from step 100" in capsys.readouterr().out
 
 
 def translator_config(tmp_path: pathlib.Path, **curriculum) -> pathlib.Path:

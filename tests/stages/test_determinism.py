@@ -6,6 +6,7 @@ runs the stage again with a fresh harness, so the two runs share nothing but the
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import pathlib
@@ -123,6 +124,18 @@ def trained_other_seed(tmp_path_factory, tiny_task, tiny_config, preprocessed) -
     )
 
 
+@pytest.fixture(scope="module")
+def trained_with_train_seed(tmp_path_factory, tiny_task, tiny_config, preprocessed) -> StageRun:
+    """The pipeline's seed, but `train.seed` set to the control's seed."""
+    task = dataclasses.replace(tiny_task, train=dataclasses.replace(tiny_task.train, seed=SEED + 1))
+    harness = StageHarness(tmp_path_factory.mktemp("determinism-train-seed-key"), seed=SEED)
+    return harness.run(
+        train.component(task, tiny_config),
+        shards=preprocessed.output("shards"),
+        vocabulary=preprocessed.output("vocabulary"),
+    )
+
+
 def history(run: StageRun) -> dict[str, list[float]]:
     return json.loads((run.output("model").uri / "history.json").read_text())
 
@@ -176,3 +189,12 @@ def test_another_seed_gives_other_numbers(trained, trained_other_seed):
 
     assert relative_difference(first["loss"][-1], other["loss"][-1]) > 10 * RELATIVE_TOLERANCE
     assert max(float(np.max(np.abs(a - b))) for a, b in zip(weights, other_weights, strict=True)) > 1e-3
+
+
+def test_train_seed_replaces_the_pipeline_seed_for_training(trained_with_train_seed, trained_other_seed):
+    # The same numbers as the run whose pipeline seed is that value: a sweep over train.seed is a sweep
+    # over seeds of training alone.
+    first, other = history(trained_with_train_seed), history(trained_other_seed)
+    assert all(
+        relative_difference(a, b) <= RELATIVE_TOLERANCE for a, b in zip(first["loss"], other["loss"], strict=True)
+    )

@@ -1,6 +1,6 @@
 """The console compare view: params that differ, metrics, best first."""
 
-from pipeline.compare import RunSummary, comparison_table, render
+from pipeline.compare import RunSummary, comparison_table, mean_table, render
 
 
 def run(name, cell, accuracy=None, layers="1"):
@@ -50,3 +50,32 @@ def test_metrics_of_older_runs_are_read_under_their_new_names():
     assert with_legacy_names(old_run, legacy)["baseline.most_frequent_tag.test.token_accuracy"] == 0.9
     new_run = {"baseline.most_frequent_tag.test.token_accuracy": 0.8, "baseline.test.token_accuracy": 0.9}
     assert with_legacy_names(new_run, legacy)["baseline.most_frequent_tag.test.token_accuracy"] == 0.8
+
+
+def seeded(name, schedule, seed, bleu, status="FINISHED"):
+    params = {"curriculum.schedule": schedule, "train.seed": str(seed), "train.epochs": "6"}
+    return RunSummary(name, status, f"curriculum.schedule={schedule},train.seed={seed}", params, {"test.bleu": bleu})
+
+
+def test_mean_table_makes_one_row_of_the_seeds_of_each_variant_best_first():
+    runs = [
+        seeded("a", "constant", 1, 10.0),
+        seeded("b", "constant", 2, 12.0),
+        seeded("c", "constant", 3, 14.0),
+        seeded("d", "linear", 1, 15.0),
+        seeded("e", "linear", 2, 17.0),
+        seeded("f", "linear", 3, 0.0, status="FAILED"),  # left out of the mean
+    ]
+
+    headers, rows = mean_table(runs, ["test.bleu"], over=["train.seed"])
+
+    assert headers == ["curriculum.schedule", "runs", "test.bleu (mean ± sd)"]
+    assert rows == [["linear", "2", "16.0000 ± 1.4142"], ["constant", "3", "12.0000 ± 2.0000"]]
+
+
+def test_mean_table_of_one_run_has_no_spread_and_lower_can_be_better():
+    runs = [seeded("a", "constant", 1, 2.0), seeded("b", "linear", 1, 1.5)]
+
+    _, rows = mean_table(runs, ["test.bleu"], over=["train.seed"], lower_is_better=True)
+
+    assert rows == [["linear", "1", "1.5000 ± nan"], ["constant", "1", "2.0000 ± nan"]]

@@ -117,6 +117,27 @@ def test_the_repository_config_loads_and_brown_pos_is_a_tagger():
     assert loaded.base_dir == REPO_ROOT
 
 
+@pytest.mark.parametrize("path", sorted((REPO_ROOT / "configs").glob("*.yaml")), ids=lambda path: path.name)
+def test_every_shipped_config_loads(path):
+    # Loading checks every key and value (the data of some are prepared by a script, so not their files).
+    assert config.load(path).variants
+
+
+def test_the_scheduled_sampling_experiment_has_three_seeds_of_every_curriculum_on_two_tasks():
+    loaded = config.load(REPO_ROOT / "configs" / "scheduled_sampling.yaml")
+
+    for task in loaded.tasks:
+        variants = loaded.variants_of(task.name)
+        curricula = {variant.curriculum for variant in variants}
+        assert len(curricula) >= 4
+        for curriculum in curricula:
+            seeds = sorted(variant.train.seed for variant in variants if variant.curriculum == curriculum)
+            assert seeds == [1, 2, 3], (task.name, curriculum)
+        assert {variant.train.epochs for variant in variants} == {task.train.epochs}  # the same updates
+        assert not task.train.keep_best
+    assert {task.kind for task in loaded.tasks} == {"translator", "captioner"}
+
+
 # --------------------------------------------------------------------------- unknown and missing keys
 
 

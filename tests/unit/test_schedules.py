@@ -10,7 +10,7 @@ import pathlib
 import numpy as np
 import pytest
 
-from models.schedules import teacher_forcing_probability, validate
+from models.schedules import fit_to_horizon, teacher_forcing_probability, validate
 from pipeline.config import CurriculumConfig
 
 
@@ -115,6 +115,48 @@ def test_every_value_lies_in_zero_to_one():
         assert values.min() >= 0.0 and values.max() <= 1.0, config.schedule
 
 
+def test_exponential_and_inverse_sigmoid_stop_at_their_floor():
+    for config in (
+        curriculum("exponential", k=0.99, epsilon_min=0.75),
+        curriculum("inverse_sigmoid", k=50.0, epsilon_min=0.75),
+    ):
+        values = teacher_forcing_probability(config, np.arange(5_000))
+        assert values.min() == 0.75 and values[0] > 0.75, config.schedule
+
+
+@pytest.mark.parametrize("schedule", ["linear", "exponential", "inverse_sigmoid"])
+@pytest.mark.parametrize(("horizon", "reach"), [(1_000, 0.5), (7_301, 0.25), (40, 1.0)])
+def test_reach_puts_the_floor_at_that_fraction_of_the_horizon(schedule, horizon, reach):
+    fitted = fit_to_horizon(curriculum(schedule, epsilon_min=0.75, reach=reach), horizon)
+    assert fitted.reach is None and fitted.schedule == schedule
+    values = teacher_forcing_probability(fitted, np.arange(horizon))
+    at = reach * horizon
+    assert values[0] > 0.9
+    assert np.all(np.diff(values) <= 1e-12)  # never rises
+    # Above the floor before reach·H, at it (to float precision) from there on.
+    assert values[int(at) - 2] > 0.75 + 1e-6
+    assert np.allclose(values[int(math.ceil(at)) :], 0.75, atol=1e-9)
+
+
+def test_reach_derives_the_papers_parameters():
+    assert fit_to_horizon(curriculum("linear", epsilon_min=0.5, reach=0.5), 1_000).c == pytest.approx(0.001)
+    assert fit_to_horizon(curriculum("exponential", epsilon_min=0.5, reach=1.0), 100).k == pytest.approx(0.5**0.01)
+    k = fit_to_horizon(curriculum("inverse_sigmoid", epsilon_min=0.75, reach=0.5), 1_000).k
+    assert k / (k + math.exp(500 / k)) == pytest.approx(0.75)  # the paper's formula crosses the floor there
+    assert fit_to_horizon(CurriculumConfig(), 1_000) == CurriculumConfig()  # nothing to fit
+
+
+def test_reach_without_the_horizon_is_a_value_error():
+    with pytest.raises(ValueError, match="call fit_to_horizon first"):
+        teacher_forcing_probability(curriculum("linear", epsilon_min=0.75, reach=0.5), 0)
+
+
+def test_an_inverse_sigmoid_too_slow_for_its_reach_says_so():
+    # The steepest curve, k = 1, is 1 / (1 + e^i): it falls to 0.1 at i = ln 9 = 2.2, so not by step 1.
+    with pytest.raises(ValueError, match=r"curriculum.reach: .* falls to 0.1 no sooner than position 2.20"):
+        fit_to_horizon(curriculum("inverse_sigmoid", epsilon_min=0.1, reach=0.001), 1_000)
+
+
 # ----------------------------------------------------------------------------------------------
 # Invalid configs
 
@@ -128,7 +170,16 @@ def test_every_value_lies_in_zero_to_one():
         (curriculum("inverse_sigmoid", k=0.5), r"curriculum\.k: .*needs k ≥ 1, not k = 0\.5"),
         (curriculum("linear", k=0.3, c=0.1, epsilon_min=0.5), r"curriculum\.epsilon_min: 0\.5 is above"),
         (curriculum("exponential", k=0.9, c=0.1), r"curriculum\.c: only the linear schedule reads it"),
-        (curriculum("inverse_sigmoid", k=10.0, epsilon_min=0.2), r"curriculum\.epsilon_min: only the linear"),
+        (curriculum("constant", k=0.5, epsilon_min=0.2), r"curriculum\.epsilon_min: only the linear, exponential"),
+        (curriculum("constant", reach=0.5), r"curriculum\.reach: a constant schedule has nothing to reach"),
+        (curriculum("linear", c=0.1, reach=0.5), r"curriculum\.c: with curriculum\.reach .* leave c out"),
+        (curriculum("inverse_sigmoid", k=5.0, epsilon_min=0.5, reach=0.5), r"curriculum\.k: with curriculum\.reach"),
+        (
+            curriculum("inverse_sigmoid", reach=0.5),
+            r"curriculum\.epsilon_min: the inverse_sigmoid decay never reaches 0",
+        ),
+        (curriculum("linear", epsilon_min=1.0, reach=0.5), r"curriculum\.epsilon_min: 1\.0 leaves nothing to decay"),
+        (curriculum("linear", reach=0.0), r"curriculum\.reach: a fraction of training in \(0, 1\]"),
         (curriculum("constant", k=math.inf), r"curriculum\.k: must be a finite number"),
         (curriculum("quadratic"), r"curriculum\.schedule: 'quadratic' is not one of"),
     ],
@@ -173,6 +224,7 @@ class OtherCurriculum:
     k: float = 1.0
     c: float = 0.5
     epsilon_min: float = 0.0
+    reach: float | None = None
 
 
 def test_validate_reads_any_config_and_the_defaults_of_its_class():
