@@ -35,11 +35,14 @@ class TrainParameters:
 
 def component(task: TaskConfig, config: PipelineConfig) -> Component:
     kind = kinds.get(task.kind)
+    model = task.model
+    if model.encoder_weights is not None:  # a path relative to the config file, resolved as the data files are
+        model = dataclasses.replace(model, encoder_weights=str(config.resolve(model.encoder_weights)))
     return Component(
         CURRICULUM_SPEC if kind.curriculum else SPEC,
         TrainParameters(
             task.kind,
-            task.model,
+            model,
             task.train,
             task.preprocess.tokenizer,
             tuple(key.removeprefix("train.") for key, _ in task.kind_defaults if key.startswith("train.")),

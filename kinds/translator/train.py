@@ -39,7 +39,8 @@ class TranslatorRecipe(Recipe):
         if eval_files:
             names = ("words",) if "words" in self.vocabulary.names() else ("target_words",)
             dataset = input_pipeline.translator_dataset(eval_files, self.params.train.batch_size, with_strings=True)
-            callbacks.append(EvalGreedyBleu(dataset, self.vocabulary.tokens(names[0]), self.params.tokenizer))
+            words = self.vocabulary.tokens(names[0])
+            callbacks.append(EvalGreedyBleu(dataset, words, self.params.tokenizer, self.params.decode))
         return callbacks
 
     def dataset(self, files: list[pathlib.Path], seed: int | None = None) -> tf.data.Dataset:
@@ -86,9 +87,10 @@ class EvalGreedyBleu(keras.callbacks.Callback):
 
     KEY = "val_greedy_bleu"
 
-    def __init__(self, dataset: tf.data.Dataset, target_words: list[str], tokenizer: str) -> None:
+    def __init__(self, dataset: tf.data.Dataset, target_words: list[str], tokenizer: str, decode: DecodeConfig) -> None:
         super().__init__()
         self.dataset = dataset
+        self.decode = decode  # its length limits; the strategy is greedy whatever the config's
         self.target_words = tf.constant(target_words)
         self.tokenizer = tokenizer
         self.translate = None
@@ -98,7 +100,7 @@ class EvalGreedyBleu(keras.callbacks.Callback):
             return
         if self.translate is None:  # traced once, on the trained model
             self.translate = tf.function(
-                lambda ids: seq2seq.decode(self.model, ids, DecodeConfig(), "greedy"),
+                lambda ids: seq2seq.decode(self.model, ids, self.decode, "greedy"),
                 input_signature=[tf.TensorSpec([None, None], tf.int32)],
             )
         hypotheses, references = [], []

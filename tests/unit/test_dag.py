@@ -98,3 +98,19 @@ def test_editing_shared_stage_code_reruns_that_stage_for_every_kind(config, proj
     for kind in before:
         assert after[kind]["evaluate"] != before[kind]["evaluate"]
         assert after[kind]["train"] == before[kind]["train"]
+
+
+def test_a_captioners_encoder_weights_are_resolved_against_the_config_file(tmp_path):
+    (tmp_path / "captions.tsv").write_text("a.png\ta caption\n", encoding="utf-8")
+    task = {
+        "name": "captions",
+        "kind": "captioner",
+        "data": {"train": "captions.tsv"},
+        "model": {"encoder": "MobileNetV2", "encoder_weights": "weights/mobilenet.h5"},
+    }
+    path = tmp_path / "pipeline_config.yaml"
+    path.write_text(__import__("yaml").safe_dump({"tasks": [task]}))
+    loaded = config_lib.load(path)
+
+    train = next(c for c in dag.build(loaded.task("captions"), loaded) if c.name == "train")
+    assert train.parameters.model.encoder_weights == str(tmp_path.resolve() / "weights" / "mobilenet.h5")
