@@ -7,7 +7,9 @@ stages by name (`Channel`s, set in `dag.py`), never found by globbing another st
 from __future__ import annotations
 
 import dataclasses
+import faulthandler
 import importlib
+import os
 import pathlib
 import time
 from collections.abc import Callable, Mapping
@@ -95,6 +97,17 @@ class Component:
         return dataclasses.replace(self, inputs=dict(inputs))
 
 
+# `SEQPIPE_STALL_SECONDS=N`: a stage silent for N seconds (no progress line) prints the Python stack of
+# every thread to stderr, once, to show where a process waits. Off (0) by default.
+STALL_SECONDS = float(os.environ.get("SEQPIPE_STALL_SECONDS") or 0)
+
+
+def stop_watching() -> None:
+    """Ends the stall watch of the stage that just finished (`SEQPIPE_STALL_SECONDS`)."""
+    if STALL_SECONDS > 0:
+        faulthandler.cancel_dump_traceback_later()
+
+
 @dataclasses.dataclass
 class StageContext:
     """Everything an executor gets: its inputs, its (not yet final) outputs, its parameters.
@@ -118,10 +131,18 @@ class StageContext:
     work_dir: pathlib.Path
     _started: float = dataclasses.field(default_factory=time.perf_counter)
 
+    def __post_init__(self) -> None:
+        self._watch()
+
     def progress(self, message: str) -> None:
         """Prints one progress line for this stage, with the seconds since it started."""
         elapsed = time.perf_counter() - self._started
         print(f"[{self.task}] {self.stage:<10} {elapsed:7.1f}s  {message}", flush=True)
+        self._watch()
+
+    def _watch(self) -> None:
+        if STALL_SECONDS > 0:  # re-armed by every progress line
+            faulthandler.dump_traceback_later(STALL_SECONDS, exit=False)
 
     def output(self, name: str) -> Any:
         return self.outputs[name]

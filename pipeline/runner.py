@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pipeline import artifacts, config, tracking
-from pipeline.component import Component, StageContext
+from pipeline.component import Component, StageContext, stop_watching
 from pipeline.errors import SeqpipeError
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -167,7 +167,10 @@ def run_as_worker(
         log = tracking.StageLog(None, scratch)
         context = StageContext(task, stage, component.parameters, inputs, outputs, log, seed, beam, task_dir, work_dir)
         started = time.perf_counter()
-        component.spec.load_executor()(context)
+        try:
+            component.spec.load_executor()(context)
+        finally:
+            stop_watching()
     print(f"[{task}] {stage:<10} {'ran':>6} in {time.perf_counter() - started:6.1f}s (worker)", flush=True)
     return "ran"
 
@@ -259,7 +262,10 @@ def _execute(
     work_dir = stage_root / f".work-{fingerprint}"
     context = StageContext(task, spec.name, component.parameters, inputs, outputs, log, seed, beam, task_dir, work_dir)
     try:
-        spec.load_executor()(context)
+        try:
+            spec.load_executor()(context)
+        finally:
+            stop_watching()
         for artifact in outputs.values():
             artifact.write_metadata()
         log.save(temporary)

@@ -471,3 +471,31 @@ def test_every_stage_reports_its_seconds_to_the_tracker(pipeline, task_dir):
 
     timed = [key for metrics, _ in tracker.metrics for key in metrics]
     assert timed == ["stage_seconds.a", "stage_seconds.b", "stage_seconds.c"]
+
+
+STALLING_STAGE = """
+import time
+from pipeline.component import StageContext, stop_watching
+context = StageContext("t", "evaluate", None, {}, {}, None, 0, None, None, None)
+context.progress("started")
+def waiting_in_a_stage():
+    time.sleep(1.5)
+waiting_in_a_stage()
+stop_watching()
+time.sleep(1.5)  # after the stage: no second dump
+"""
+
+
+@pytest.mark.parametrize("seconds", ["0.5", ""])
+def test_a_silent_stage_prints_its_stacks_once_when_asked(seconds):
+    environment = {**os.environ, "SEQPIPE_STALL_SECONDS": seconds}
+    done = subprocess.run(
+        [sys.executable, "-c", STALLING_STAGE], env=environment, capture_output=True, text=True, timeout=60
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "[t] evaluate" in done.stdout
+    if seconds:
+        assert done.stderr.count("waiting_in_a_stage") == 1  # where the stage waits, once
+    else:
+        assert "waiting_in_a_stage" not in done.stderr
