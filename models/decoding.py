@@ -12,8 +12,12 @@ initial state (a nest of tensors with leading dimension batch), so it can be tes
   exposure bias, Bengio et al. 2015).
 
 The loops are `tf.while_loop`s and take their lengths as tensors, so they trace inside a `tf.function`
-with unknown batch and length and can be exported in a SavedModel. This module needs the TensorFlow
-backend.
+with unknown batch and length and can be exported in a SavedModel. They need no AutoGraph, and the
+functions that decode are traced without it (`tf.function(..., autograph=False)`): AutoGraph parses and
+rewrites the source of every function a decoder calls, which took 0.3 s in a fresh process but 80 to
+200 s in a busy one after training (seen as unexplained waits in `make run`; caught by
+`SEQPIPE_STALL_SECONDS`, in `gast`'s tree visitor), for the same graph. This module needs the
+TensorFlow backend.
 """
 
 from __future__ import annotations

@@ -42,6 +42,7 @@ class CaptionerEvaluator(Evaluator):
             strategy: tf.function(
                 lambda pixels, strategy=strategy: captioner.decode(self.model, pixels, params.decode, strategy),
                 input_signature=[spec],
+                autograph=False,  # see models/decoding.py
             )
             for strategy in dict.fromkeys(["greedy", "wrong_start", params.decode.strategy])
         }

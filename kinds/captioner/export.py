@@ -46,12 +46,12 @@ class CaptionerServingModule(tf.Module):
         )
         return images.decode_batch(encoded, self.model.image_size)
 
-    @tf.function(input_signature=[IMAGE_SPEC])
+    @tf.function(input_signature=[IMAGE_SPEC], autograph=False)  # no AutoGraph: see models/decoding.py
     def serve(self, image):
         ids = captioner.decode(self.model, self.pixels(image), self.decode_config)[: tf.size(image)]
         return {"caption": text.detokenize(seq2seq.output_tokens(ids, self.target_words), self.tokenizer)}
 
-    @tf.function(input_signature=[IMAGE_SPEC])
+    @tf.function(input_signature=[IMAGE_SPEC], autograph=False)  # no AutoGraph: see models/decoding.py
     def serve_attention(self, image):
         batch, pixels = tf.size(image), self.pixels(image)
         ids = captioner.decode(self.model, pixels, self.decode_config, "greedy")

@@ -75,6 +75,7 @@ class EvalGreedyCaptionBleu(keras.callbacks.Callback):
             self.caption = tf.function(
                 lambda pixels: captioner.decode(self.model, pixels, self.settings.decode, "greedy"),
                 input_signature=[tf.TensorSpec([None, None, None, images.CHANNELS], tf.uint8)],
+                autograph=False,  # see models/decoding.py
             )
         hypotheses = scores.captions(self.examples, self.caption, self.target_words, self.settings.tokenizer)
         logs[self.KEY] = scores.score(hypotheses, self.examples.references, lowercase=True)["bleu"]

@@ -79,7 +79,9 @@ class Decoder:
         self.target_words = tf.constant(vocabulary.tokens("words" if shared else "target_words"))
         spec = tf.TensorSpec([None, None], tf.int32)
         self.functions = {
-            strategy: tf.function(lambda ids, strategy=strategy: self.ids(ids, strategy), input_signature=[spec])
+            strategy: tf.function(  # no AutoGraph: see models/decoding.py
+                lambda ids, strategy=strategy: self.ids(ids, strategy), input_signature=[spec], autograph=False
+            )
             for strategy in dict.fromkeys(["greedy", "wrong_start", params.decode.strategy])
         }
 

@@ -32,7 +32,7 @@ class TranslatorServingModule(TextServingModule):
         self.target_words = tf.constant(target_words, tf.string)
         self.decode_config = decode_config
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")], autograph=False)
     def serve_text(self, text_batch):
         ids = seq2seq.decode(self.model, self.token_ids(text_batch), self.decode_config)
         return {"translation": text.detokenize(seq2seq.output_tokens(ids, self.target_words), self.tokenizer.kind)}

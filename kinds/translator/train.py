@@ -102,6 +102,7 @@ class EvalGreedyBleu(keras.callbacks.Callback):
             self.translate = tf.function(
                 lambda ids: seq2seq.decode(self.model, ids, self.decode, "greedy"),
                 input_signature=[tf.TensorSpec([None, None], tf.int32)],
+                autograph=False,  # see models/decoding.py
             )
         hypotheses, references = [], []
         for inputs, _, _ in self.dataset:
