@@ -14,9 +14,9 @@ initial state (a nest of tensors with leading dimension batch), so it can be tes
 The loops are `tf.while_loop`s and take their lengths as tensors, so they trace inside a `tf.function`
 with unknown batch and length and can be exported in a SavedModel. They need no AutoGraph, and the
 functions that decode are traced without it (`tf.function(..., autograph=False)`): AutoGraph parses and
-rewrites the source of every function a decoder calls, which took 0.3 s in a fresh process but 80 to
-200 s in a busy one after training (seen as unexplained waits in `make run`; caught by
-`SEQPIPE_STALL_SECONDS`, in `gast`'s tree visitor), for the same graph. This module needs the
+rewrites the source of every function a decoder calls: about 1 s in a fresh process (0.3 s without
+it), but once 85 s in a busy one after training (caught by `SEQPIPE_STALL_SECONDS` in `gast`'s tree
+visitor), for the same graph. This module needs the
 TensorFlow backend.
 """
 
