@@ -16,8 +16,7 @@ with unknown batch and length and can be exported in a SavedModel. They need no 
 functions that decode are traced without it (`tf.function(..., autograph=False)`): AutoGraph parses and
 rewrites the source of every function a decoder calls: about 1 s in a fresh process (0.3 s without
 it), but once 85 s in a busy one after training (caught by `SEQPIPE_STALL_SECONDS` in `gast`'s tree
-visitor), for the same graph. This module needs the
-TensorFlow backend.
+visitor), for the same graph. This module needs the TensorFlow backend.
 """
 
 from __future__ import annotations
