@@ -71,17 +71,35 @@ class Artifact:
 
 
 class Examples(Artifact):
-    """Normalised records split into train/eval/test: one JSON object a line, `<split>.jsonl`."""
+    """Normalised records split into train/eval/test: one JSON object a line, `<split>.jsonl`; and the hash of
+    each record's input, one a line in the same order, `hashes/<split>.txt`.
+
+    Properties: `records` (per split), `format`, `fields`, `split_by`, and `datasets`: per split, the
+    `digest` of its records (order-free, `components.ingest.content.Digest`) and their count.
+    """
 
     TYPE_NAME = "Examples"
 
     def split_path(self, split: str) -> pathlib.Path:
         return self.uri / f"{split}.jsonl"
 
+    def hashes_path(self, split: str) -> pathlib.Path:
+        return self.uri / "hashes" / f"{split}.txt"
+
+    def input_hashes(self, split: str) -> set[str]:
+        """The distinct input hashes of a split's records."""
+        return read_hashes(self.hashes_path(split))
+
     def read(self, split: str) -> Iterator[dict[str, Any]]:
         with self.split_path(split).open(encoding="utf-8") as lines:
             for line in lines:
                 yield json.loads(line)
+
+
+def read_hashes(path: pathlib.Path) -> set[str]:
+    """The distinct hashes of a hashes file (`Examples.hashes_path`, or a run's `datasets/<split>.txt`)."""
+    with pathlib.Path(path).open(encoding="utf-8") as lines:
+        return {line.strip() for line in lines if line.strip()}
 
 
 class Rejects(Artifact):

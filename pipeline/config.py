@@ -87,6 +87,9 @@ class StatisticsConfig:
     too_long: str = dataclasses.field(default="warn", metadata=_ACTION)
     # A split with no records.
     empty_split: str = dataclasses.field(default="warn", metadata=_ACTION)
+    # An eval or test input that is a training input too (held-out files that repeat training records;
+    # records split by hash never do).
+    shared_inputs: str = dataclasses.field(default="warn", metadata=_ACTION)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -301,18 +304,25 @@ class TrackingConfig:
 
 @dataclasses.dataclass(frozen=True)
 class BeamConfig:
-    """The preprocess stage's Beam runner and its options, passed to Beam as they are.
+    """The Beam runner of the statistics and preprocess stages, and its options, passed to Beam as they are.
 
-    Without `options`, the DirectRunner runs two worker processes and other runners get none.
+    Without `options`, the DirectRunner runs two worker processes, or none for examples smaller than
+    `SMALL_INPUT_BYTES` (starting two workers that import the stage's code costs about two seconds, more
+    than counting a small corpus in the stage's own process); other runners get no options.
     """
 
     runner: str = "DirectRunner"
     options: Mapping[str, Any] | None = None
 
-    def runner_options(self) -> dict[str, Any]:
+    SMALL_INPUT_BYTES: typing.ClassVar[int] = 16 << 20
+
+    def runner_options(self, input_bytes: int | None = None) -> dict[str, Any]:
+        """The options the runner gets for a pipeline over `input_bytes` of examples (None: not known)."""
         if self.options is not None:
             return dict(self.options)
         if self.runner == "DirectRunner":
+            if input_bytes is not None and input_bytes < self.SMALL_INPUT_BYTES:
+                return {"direct_num_workers": 1, "direct_running_mode": "in_memory"}
             return {"direct_num_workers": 2, "direct_running_mode": "multi_processing"}
         return {}
 

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 RECORD_FILE = "tracking.json"
+DATA_CONTEXT = "mlflow.data.context"  # the tag of a dataset input that says what the run used it for
 SQLITE = "sqlite:///"
 _BATCH = 100  # MLflow accepts at most 100 params or 1000 metrics per log_batch call.
 
@@ -132,6 +133,13 @@ class RunTracker:
         else:
             self.client.log_artifact(self.run_id, str(path), artifact_path)
 
+    def log_dataset(self, name: str, digest: str, context: str, source: Mapping[str, Any], profile: Mapping) -> None:
+        """Logs a dataset the run read (an MLflow dataset input), tagged `mlflow.data.context` = `context`."""
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        dataset = Dataset(name, digest, "local", json.dumps(source), profile=json.dumps(profile))
+        self.client.log_inputs(self.run_id, [DatasetInput(dataset, [InputTag(DATA_CONTEXT, context)])])
+
     def log_text(self, text: str, artifact_file: str) -> None:
         self.client.log_text(self.run_id, text, artifact_file)
 
@@ -242,6 +250,30 @@ class StageLog:
         clean = {key: float(value) for key, value in metrics.items()}
         self._record({"kind": "metrics", "metrics": clean, "step": step}, forward=forward)
 
+    def dataset(
+        self, name: str, split: str, digest: str, records: int, sources: list[dict[str, str]], fields: list[str]
+    ) -> None:
+        """Logs one split of the task's examples as a dataset input of the run (context: the split).
+
+        Args:
+            name: the dataset's name (`<task>.<split>`).
+            split: `train`, `eval` or `test`: the input's `mlflow.data.context`.
+            digest: the split's digest (`Examples.properties["datasets"]`).
+            records: how many records the split holds.
+            sources: the corpus files (`name`, `path`, `sha256`, `role`).
+            fields: the records' fields.
+        """
+        folder = os.path.commonpath([source["path"] for source in sources]) if sources else ""
+        event = {
+            "kind": "dataset",
+            "name": name,
+            "context": split,
+            "digest": digest,
+            "source": {"uri": pathlib.Path(folder).as_uri() if folder else "", "files": sources},
+            "profile": {"num_rows": records, "fields": fields},
+        }
+        self._record(event)
+
     def artifact(self, path: pathlib.Path, artifact_path: str | None = None) -> None:
         relative = pathlib.Path(path).resolve().relative_to(self.stage_dir.resolve())
         self._record({"kind": "artifact", "path": str(relative), "artifact_path": artifact_path})
@@ -271,6 +303,8 @@ def _apply(tracker: RunTracker, event: Mapping[str, Any], stage_dir: pathlib.Pat
         tracker.log_metrics(event["metrics"], event["step"])
     elif event["kind"] == "artifact":
         tracker.log_artifact(stage_dir / event["path"], event["artifact_path"])
+    elif event["kind"] == "dataset":
+        tracker.log_dataset(event["name"], event["digest"], event["context"], event["source"], event["profile"])
 
 
 class Registry:

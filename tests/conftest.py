@@ -19,6 +19,7 @@ from components.statistics import spec as statistics
 from components.train import spec as train
 from pipeline.component import Component
 from pipeline.config import (
+    BeamConfig,
     DataConfig,
     ModelConfig,
     PipelineConfig,
@@ -67,8 +68,10 @@ def tiny_task(tiny_config: PipelineConfig) -> TaskConfig:
 
 @pytest.fixture(scope="session")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> StageHarness:
-    """The harness the session's chain of artifacts is written with."""
-    return StageHarness(tmp_path_factory.mktemp("chain"))
+    """The harness the session's chain of artifacts is written with: Beam's DirectRunner with two worker
+    processes, as for a corpus of some size (a tiny one is read in the stage's process by default)."""
+    beam = BeamConfig(options={"direct_num_workers": 2, "direct_running_mode": "multi_processing"})
+    return StageHarness(tmp_path_factory.mktemp("chain"), beam=beam)
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,9 @@ Seven formats are understood (see ``FORMATS``; ``FIELDS`` names the fields of ea
 * ``image_captions``: one caption a line, ``image_path<TAB>caption`` (captioners; Flickr8k's
   ``Flickr8k.token.txt`` is such a file once its ``#n`` suffixes are cut), the same rules as ``tsv``. The
   path is relative to the file's folder (or absolute); the record's ``image`` is the resolved path and its
-  ``group`` the path as written, so that one image's captions are split together. A missing, empty,
-  unreadable or undecodable image (TensorFlow decodes PNG, JPEG, GIF and BMP) rejects its line.
+  ``group`` the hash of the image's bytes, so that one image's captions are split together, under any name.
+  A missing, empty, unreadable or undecodable image (TensorFlow decodes PNG, JPEG, GIF and BMP) rejects its
+  line.
 * ``text``: plain text (language models). With ``documents="file"`` the whole file is one document; with
   ``documents="blank_line"`` one or more blank lines separate documents. A document's text is its lines
   joined with ``"\\n"``, from its first to its last non-blank line: every line is kept as it is (tabs,
@@ -50,6 +51,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
+from components.ingest import content
 from pipeline.errors import DataError
 
 __all__ = ["FORMATS", "FIELDS", "TAG_COLUMNS", "DOCUMENTS", "MAX_REJECT_TEXT", "Record", "Reject", "read_file"]
@@ -121,16 +123,13 @@ class Record:
     line: int
     fields: dict[str, Any]
     block: int | None = None  # a block of a ``text`` document the ingest stage cut (its index), or None
-    group: str | None = None  # records of one group are split together (an image's captions), or None
-
-    @property
-    def split_key(self) -> str:
-        """What the ingest stage hashes to choose the record's split: its group, else its key."""
-        return self.key if self.group is None else self.group
+    # Records of one group share their input and are split together (an image's captions: the hash of the
+    # image's bytes, ``content.hash_bytes``), or None.
+    group: str | None = None
 
     @property
     def key(self) -> str:
-        """Stable id of the record (``source:line``, ``source:line/block``), used to split records by hash."""
+        """Where the record comes from (``source:line``, ``source:line/block``), for messages and lookups."""
         return f"{self.source}:{self.line}" if self.block is None else f"{self.source}:{self.line}/{self.block}"
 
 
@@ -552,7 +551,7 @@ def _parse_tsv(lines: list[_Line], *, fmt: str) -> dict[str, Any]:
 
 def _read_image_captions(lines: Iterable[_Line], source: str, folder: pathlib.Path) -> Iterator[Record | Reject]:
     """Yields one Record or Reject for each non-blank line; each image is opened and decoded once."""
-    problems: dict[pathlib.Path, str | None] = {}
+    checked: dict[pathlib.Path, tuple[str | None, str]] = {}  # image -> (its problem, the hash of its bytes)
     for line in lines:
         if _is_blank(line):
             continue
@@ -564,41 +563,37 @@ def _read_image_captions(lines: Iterable[_Line], source: str, folder: pathlib.Pa
             continue
         written = example.fields["image"]
         image = (folder / written).resolve()
-        if image not in problems:
-            problems[image] = _image_problem(image)
-        if problems[image] is not None:
-            yield Reject(source, line.number, f"image {written}: {problems[image]}", line.text[:MAX_REJECT_TEXT])
+        if image not in checked:
+            checked[image] = _check_image(image)
+        problem, digest = checked[image]
+        if problem is not None:
+            yield Reject(source, line.number, f"image {written}: {problem}", line.text[:MAX_REJECT_TEXT])
             continue
-        yield Record(
-            source,
-            line.number,
-            {"image": str(image), "caption": example.fields["caption"]},
-            group=f"{source}:{written}",
-        )
+        yield Record(source, line.number, {"image": str(image), "caption": example.fields["caption"]}, group=digest)
 
 
-def _image_problem(path: pathlib.Path) -> str | None:
+def _check_image(path: pathlib.Path) -> tuple[str | None, str]:
     """Why an image file cannot be used (missing, not a file, empty, unreadable, not an image TensorFlow
-    decodes), or None."""
+    decodes), or None; and the hash of its bytes ("" when it cannot be read)."""
     try:
         if not stat.S_ISREG(path.stat().st_mode):
-            return "not a regular file"
+            return "not a regular file", ""
         data = path.read_bytes()
     except FileNotFoundError:
-        return "not found"
+        return "not found", ""
     except (OSError, ValueError) as err:
-        return f"cannot read: {_os_reason(err)}"
+        return f"cannot read: {_os_reason(err)}", ""
     if not data:
-        return "empty file"
+        return "empty file", ""
     if not data.startswith(_IMAGE_SIGNATURES):
-        return "not a PNG, JPEG, GIF or BMP file"
+        return "not a PNG, JPEG, GIF or BMP file", ""
     import tensorflow as tf  # only this format needs it, and only once it has an image to check
 
     try:
         tf.io.decode_image(data, channels=3, expand_animations=False)
     except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as err:
-        return f"cannot decode: {' '.join(err.message.split())[:100]}"
-    return None
+        return f"cannot decode: {' '.join(err.message.split())[:100]}", ""
+    return None, content.hash_bytes(data)
 
 
 # --- text ---------------------------------------------------------------------------------------------

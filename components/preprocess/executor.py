@@ -13,12 +13,8 @@ written sorted by key, so the same examples give byte-identical files whatever t
 from __future__ import annotations
 
 import collections
-import contextlib
 import hashlib
-import itertools
 import json
-import logging
-import os
 import pathlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -26,19 +22,11 @@ from typing import Any
 import apache_beam as beam
 
 import kinds
-from components.preprocess import runners
+from components.beam import io, runners
 from components.preprocess.layout import Entries
 from pipeline import artifacts
 from pipeline.component import StageContext
 from pipeline.config import PreprocessConfig
-from pipeline.runner import PROJECT_ROOT
-
-# Examples are read in blocks of a file's bytes, each cut at line ends, and handed on in batches of
-# records (the layout counts and encodes a batch at a time). Every split has at least `_MIN_BLOCKS`
-# blocks so that each Beam worker has some of it to read.
-_BLOCK_BYTES = 4 << 20
-_MIN_BLOCKS = 16
-_BATCH_RECORDS = 512
 
 
 def run(context: StageContext) -> None:
@@ -50,16 +38,13 @@ def run(context: StageContext) -> None:
     split_sizes = context.input("statistics").read()["records"]
     splits = [split for split in artifacts.SPLITS if split_sizes.get(split)]
 
-    # Beam's workers log every bundle, and warn about optional cloud libraries: keep the console to the
-    # progress lines.
-    defaults = {"default_sdk_harness_log_level": "ERROR"}
-    context.progress(f"Beam {context.beam.runner} {context.beam.runner_options()}")
-    with _project_on_worker_path(), _quiet_logging(), runners.configured(context.beam, defaults) as (runner, options):
-        p = beam.Pipeline(runner=runner, options=options)
+    size = sum(examples.split_path(split).stat().st_size for split in splits)
+    context.progress(f"Beam {context.beam.runner} {context.beam.runner_options(size)}")
+    with runners.pipeline(context.beam, size) as p:
         records = {
             split: p
-            | f"Blocks of {split}" >> beam.Create(read_blocks(examples.split_path(split)))
-            | f"Read {split}" >> beam.FlatMap(read_block)
+            | f"Blocks of {split}" >> beam.Create(io.read_blocks(examples.split_path(split)))
+            | f"Read {split}" >> beam.FlatMap(io.read_block)
             for split in splits
         }
         if layout.learns_wordpieces:
@@ -98,7 +83,6 @@ def run(context: StageContext) -> None:
             | "Collect files" >> beam.combiners.ToList()
             | "Write manifest" >> beam.Map(_write_manifest, str(shards.uri))
         )
-        runners.wait(p.run())
 
     manifest = shards.manifest()
     vocab_sizes = {name: len(vocabulary.tokens(name)) for name in layout.names}
@@ -108,61 +92,6 @@ def run(context: StageContext) -> None:
     for name in layout.names:
         context.log.artifact(vocabulary.path(name), "vocabulary")
     context.progress(f"vocabularies {vocab_sizes}; shards {manifest['splits']['train']['files']}")
-
-
-@contextlib.contextmanager
-def _quiet_logging() -> Iterator[None]:
-    """Beam logs warnings about optional libraries (apitools, BigQuery) on the root logger; errors still show."""
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        root.setLevel(level)
-
-
-@contextlib.contextmanager
-def _project_on_worker_path() -> Iterator[None]:
-    """Beam's worker processes import this module by name: they need the project on their path."""
-    before = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), before]))
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ["PYTHONPATH"]
-        else:
-            os.environ["PYTHONPATH"] = before
-
-
-def read_blocks(path: pathlib.Path) -> list[tuple[str, int, int]]:
-    """(path, start, end) byte ranges that cover the file: at least `_MIN_BLOCKS`, at most `_BLOCK_BYTES` each."""
-    size = path.stat().st_size
-    count = max(_MIN_BLOCKS, -(-size // _BLOCK_BYTES))
-    bounds = [size * i // count for i in range(count + 1)]
-    return [(str(path), start, end) for start, end in itertools.pairwise(bounds) if end > start]
-
-
-def read_block(block: tuple[str, int, int]) -> Iterator[list[dict[str, Any]]]:
-    """The JSON lines that start in [start, end), in batches of `_BATCH_RECORDS`.
-
-    A line belongs to the block that holds its first byte, so the blocks of a file read every line
-    once. Written out in full because Beam's Dask runner has no file source (it skips `Read`).
-    """
-    path, start, end = block
-    batch = []
-    with open(path, "rb") as lines:
-        if start:
-            lines.seek(start - 1)
-            lines.readline()  # the rest of a line that started in the block before
-        while lines.tell() < end and (line := lines.readline()):
-            batch.append(json.loads(line))
-            if len(batch) == _BATCH_RECORDS:
-                yield batch
-                batch = []
-    if batch:
-        yield batch
 
 
 def _learn_wordpieces(word_counts: list[tuple[str, int]], vocab_size: int) -> list[str]:

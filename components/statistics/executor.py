@@ -15,7 +15,7 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from components.statistics import plots
+from components.statistics import inputs, plots
 from components.statistics.spec import StatisticsParameters
 from pipeline import artifacts
 from pipeline.component import StageContext
@@ -36,9 +36,11 @@ def run(context: StageContext) -> None:
     stats["split_by"] = examples.properties.get("split_by", "records")  # how ingest held out eval and test
     if not stats["records"]["train"]:
         raise DataError("statistics: the train split is empty: no usable record in the training files")
+    statistics: artifacts.Statistics = context.output("statistics")
+    splits = [split for split in artifacts.SPLITS if stats["records"][split]]
+    stats["inputs"] = inputs.count(examples, splits, context.beam, statistics.uri / "inputs.json")
     anomalies = find_anomalies(stats, params)
 
-    statistics: artifacts.Statistics = context.output("statistics")
     statistics.path.write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n")
     summary = plots.plot_summary(stats, statistics.uri / "summary.png")
     anomalies_artifact: artifacts.Anomalies = context.output("anomalies")
@@ -57,6 +59,7 @@ def run(context: StageContext) -> None:
         oov = ", ".join(f"{split} {rate:.1%}" for split, rate in sequence["oov_rate"].items())
         context.progress(f"{field}: tokens {sequence['tokens']}; OOV rate {oov}")
     context.progress(f"records {stats['records']} (split by {stats['split_by']}); rejects {stats['rejects']}")
+    context.progress(inputs_line(stats["inputs"]))
     if "groups" in stats:
         field, counts = stats["groups"]["field"], {s: g for s, g in stats["groups"].items() if s != "field"}
         shown = ", ".join(
@@ -232,6 +235,17 @@ def _next_round(width: int) -> int:
     return {1: 2, 2: 5, 5: 10}[width // power] * power
 
 
+def inputs_line(found: dict[str, Any]) -> str:
+    """The console line of the inputs' count: how many distinct, repeated, and shared between splits."""
+    repeated = (
+        f"{found['repeated']:,} of them in {found['repeated_records']:,} records" if found["repeated"] else "no repeats"
+    )
+    shared = ", ".join(
+        f"{entry['inputs']:,} in {pair} (first at {entry['first']})" for pair, entry in sorted(found["shared"].items())
+    )
+    return f"inputs: {found['distinct']:,} distinct, {repeated}; {shared or 'none in two splits'}"
+
+
 # ----------------------------------------------------------------------------------------------
 # Anomalies
 
@@ -256,6 +270,13 @@ def find_anomalies(stats: dict[str, Any], params: StatisticsParameters) -> list[
             )
         if not stats["records"][split]:
             add("empty_split", f"the {split} split is empty")
+        shared = stats.get("inputs", {}).get("shared", {}).get(f"train/{split}")
+        if shared:
+            add(
+                "shared_inputs",
+                f"{shared['inputs']:,} {split} input(s) are training inputs too (first at {shared['first']}): the "
+                f"{split} files repeat records of the train files",
+            )
         for field, sequence in stats["sequences"].items():
             rate = sequence["oov_rate"].get(split)
             if rate is not None and rate > checks.max_oov_rate:

@@ -8,6 +8,7 @@ import pathlib
 from collections.abc import Mapping
 from typing import Any
 
+from components.ingest import content
 from pipeline import artifacts, tracking
 from pipeline.component import Component, StageContext
 from pipeline.config import BeamConfig
@@ -86,11 +87,20 @@ def write_examples(folder: pathlib.Path, **splits: list[dict[str, Any]]) -> arti
     folder.mkdir(parents=True, exist_ok=True)
     examples = artifacts.Examples(folder, "hand-made", "ingest")
     for split in artifacts.SPLITS:
-        lines = [json.dumps(record) + "\n" for record in splits.get(split, [])]
+        lines = [json.dumps(with_input_hash(record)) + "\n" for record in splits.get(split, [])]
         examples.split_path(split).write_text("".join(lines), encoding="utf-8")
     examples.properties["records"] = {split: len(splits.get(split, [])) for split in artifacts.SPLITS}
     examples.write_metadata()
     return examples
+
+
+def with_input_hash(record: dict[str, Any]) -> dict[str, Any]:
+    """The record with an `input_hash` (as ingest writes it), when it has none: the hash of its first field
+    after the key, which is its input (`readers.FIELDS`)."""
+    if "input_hash" in record:
+        return record
+    first = next(value for name, value in record.items() if name != "key")
+    return {"key": record["key"], "input_hash": content.input_hash(first), **record}
 
 
 def write_rejects(folder: pathlib.Path, rejects: list[dict[str, Any]], *, records: int) -> artifacts.Rejects:

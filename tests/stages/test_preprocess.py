@@ -65,12 +65,18 @@ def featurizer(preprocessed: StageRun, preprocess_component) -> text.TaggerFeatu
 # Vocabularies
 
 
-def test_the_default_beam_config_is_direct_runner_with_two_processes(preprocessed):
+def test_the_chain_preprocesses_on_the_direct_runner_with_two_processes(preprocessed):
     beam = preprocessed.context.beam
 
-    assert beam == BeamConfig()
     assert beam.runner == "DirectRunner"
     assert beam.runner_options() == {"direct_num_workers": 2, "direct_running_mode": "multi_processing"}
+
+
+def test_the_default_direct_runner_reads_small_examples_in_the_stages_process():
+    small, large = BeamConfig.SMALL_INPUT_BYTES - 1, BeamConfig.SMALL_INPUT_BYTES
+    assert BeamConfig().runner_options(small) == {"direct_num_workers": 1, "direct_running_mode": "in_memory"}
+    assert BeamConfig().runner_options(large) == {"direct_num_workers": 2, "direct_running_mode": "multi_processing"}
+    assert BeamConfig(options={"direct_num_workers": 3}).runner_options(small) == {"direct_num_workers": 3}
 
 
 @pytest.mark.parametrize("name", ["words", "chars", "tags"])

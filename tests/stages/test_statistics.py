@@ -5,14 +5,17 @@ from __future__ import annotations
 import collections
 import json
 import pathlib
+import tempfile
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 import kinds
 from components.statistics.executor import histogram
 from components.statistics.spec import SPEC, StatisticsParameters
 from pipeline.component import Component
-from pipeline.config import StatisticsConfig
+from pipeline.config import BeamConfig, StatisticsConfig
 from pipeline.errors import DataError
 from tests.stages.support import StageHarness, record, write_examples, write_rejects
 
@@ -261,3 +264,61 @@ def test_an_empty_train_split_is_a_data_error(harness, tmp_path, no_rejects):
 
     with pytest.raises(DataError, match="train split is empty"):
         harness.run(statistics(), examples=examples, rejects=no_rejects)
+
+
+# ----------------------------------------------------------------------------------------------
+# Inputs: repeats, and inputs shared between splits (counted in Beam)
+
+
+def test_repeated_inputs_are_counted_whatever_their_labels(harness, tmp_path, no_rejects):
+    train = [*TRAIN, record("c:6", "the/X dog/X runs/X"), record("c:7", "the/DET dog/NOUN runs/VERB")]
+    examples = write_examples(tmp_path / "examples", train=train, eval=EVAL, test=TEST)
+
+    run = harness.run(statistics(), examples=examples, rejects=no_rejects)
+
+    found = run.output("statistics").read()["inputs"]
+    assert found == {"distinct": 5, "repeated": 1, "repeated_records": 3, "shared": {}}
+    assert json.loads(run.output("anomalies").path.read_text()) == []
+
+
+def test_a_held_out_input_that_is_a_training_input_is_named(harness, tmp_path, no_rejects):
+    test = [*TEST, record("t:9", "a/DET dog/NOUN"), record("t:2", "a/NOUN dog/NOUN")]  # the words of c:2
+    examples = write_examples(tmp_path / "examples", train=TRAIN, eval=EVAL, test=test)
+
+    run = harness.run(statistics(), examples=examples, rejects=no_rejects)
+
+    shared = run.output("statistics").read()["inputs"]["shared"]
+    assert shared == {"train/test": {"inputs": 1, "first": "c:2"}}
+    messages = [a["message"] for a in json.loads(run.output("anomalies").path.read_text())]
+    assert messages == [
+        "1 test input(s) are training inputs too (first at c:2): the test files repeat records of the train files"
+    ]
+    with pytest.raises(DataError, match="shared_inputs: fail"):
+        harness.run(statistics(shared_inputs="fail"), examples=examples, rejects=no_rejects)
+
+
+@hypothesis.settings(max_examples=10, deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow])
+@hypothesis.given(
+    splits=st.lists(st.tuples(st.sampled_from(["train", "eval", "test"]), st.integers(0, 30)), min_size=1, max_size=300)
+)
+def test_the_beam_count_agrees_with_a_count_in_one_process(splits):
+    from components.statistics import inputs
+
+    with tempfile.TemporaryDirectory() as folder:
+        records = {"train": [], "eval": [], "test": []}
+        for number, (split, word) in enumerate(splits):
+            records[split].append(record(f"f:{number:04d}", f"w{word}/X"))
+        examples = write_examples(pathlib.Path(folder) / "examples", **records)
+        found = inputs.count(examples, [s for s in records if records[s]], BeamConfig(), pathlib.Path(folder) / "o")
+
+    where = collections.defaultdict(list)
+    for number, (split, word) in enumerate(splits):
+        where[word].append((split, f"f:{number:04d}"))
+    shared = {}
+    for pair in inputs.PAIRS:
+        both = [sorted(key for _, key in seen) for seen in where.values() if set(pair) <= {s for s, _ in seen}]
+        if both:
+            shared["/".join(pair)] = {"inputs": len(both), "first": min(keys[0] for keys in both)}
+    repeated = [seen for seen in where.values() if len(seen) > 1]
+    expected = {"distinct": len(where), "repeated": len(repeated), "repeated_records": sum(map(len, repeated))}
+    assert found == {**expected, "shared": shared}

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.ingest import executor, readers
+from components.ingest import content, executor, readers
 from components.ingest.readers import Record, Reject, read_file
 from pipeline.config import SplitConfig
 
@@ -59,22 +59,29 @@ def test_each_line_is_a_record_or_a_reject_that_names_its_image(corpus):
     assert all(r.source == "captions.tsv" and r.text for r in results if isinstance(r, Reject))
 
 
-def test_a_record_holds_the_resolved_image_and_is_grouped_by_it(corpus):
+def test_a_record_holds_the_resolved_image_and_is_grouped_by_its_bytes(corpus):
     records = [r for r in read_file(corpus, "image_captions", source="captions.tsv") if isinstance(r, Record)]
     assert records[0].fields == {"image": str(corpus.parent / "images" / "dog.png"), "caption": "a dog runs"}
     assert list(records[0].fields) == list(readers.FIELDS["image_captions"])
     assert records[0].key == "captions.tsv:1" != records[1].key
-    assert records[0].split_key == records[1].split_key == "captions.tsv:images/dog.png"
-    assert records[2].split_key == "captions.tsv:images/cat.jpg"
+    assert records[0].group == records[1].group == content.hash_bytes(_png())
+    assert records[2].group == content.hash_bytes((corpus.parent / "images" / "cat.jpg").read_bytes())
+
+
+def test_one_image_under_two_names_is_one_input(tmp_path):
+    for name in ("a.png", "copy of a.png"):
+        (tmp_path / name).write_bytes(_png())
+    (tmp_path / "captions.tsv").write_text("a.png\tone caption\ncopy of a.png\tanother caption\n")
+    first, second = read_file(tmp_path / "captions.tsv", "image_captions")
+    assert first.group == second.group and first.fields["image"] != second.fields["image"]
 
 
 def test_one_images_captions_go_to_one_split():
     split = SplitConfig(eval=0.3, test=0.3)
     for image in range(50):
-        captions = [Record("c.tsv", line, {}, group=f"c.tsv:{image}.png") for line in range(5)]
-        assert len({executor.assign_split(r.split_key, split) for r in captions}) == 1
-    # Records without a group keep splitting by their own key.
-    assert Record("c.tsv", 3, {}).split_key == "c.tsv:3"
+        group = content.hash_bytes(f"image {image}".encode())
+        captions = [Record("c.tsv", line, {}, group=group) for line in range(5)]
+        assert len({executor.assign_split(r.group, split) for r in captions}) == 1
 
 
 def test_an_absolute_path_is_kept(tmp_path):

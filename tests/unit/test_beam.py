@@ -1,4 +1,4 @@
-"""How the preprocess stage reads its examples (blocks of bytes cut at line ends) and sets up its Beam runner."""
+"""How the Beam stages read their examples (blocks of bytes cut at line ends) and set up their runner."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.preprocess import executor, runners
+from components.beam import io, runners
 from pipeline.config import BeamConfig
 from pipeline.errors import SeqpipeError
 
@@ -30,7 +30,7 @@ def write(path: pathlib.Path, records: list[dict]) -> None:
 
 def read_in_blocks(path: pathlib.Path, bounds: list[int]) -> list[dict]:
     blocks = [(str(path), start, end) for start, end in zip(bounds, bounds[1:], strict=False)]
-    return [record for block in blocks for batch in executor.read_block(block) for record in batch]
+    return [record for block in blocks for batch in io.read_block(block) for record in batch]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -47,27 +47,27 @@ def test_blocks_cut_anywhere_read_every_record_once_in_order(jsonl, records, cut
 @given(records=RECORDS)
 def test_the_stage_blocks_cover_the_file_in_at_least_the_minimum_count(jsonl, records):
     write(jsonl, records)
-    blocks = executor.read_blocks(jsonl)
+    blocks = io.read_blocks(jsonl)
     size = jsonl.stat().st_size
 
     assert [start for _, start, _ in blocks] == sorted(start for _, start, _ in blocks)
     assert all(end > start for _, start, end in blocks)
     assert sum(end - start for _, start, end in blocks) == size
-    assert len(blocks) == min(size, executor._MIN_BLOCKS)
+    assert len(blocks) == min(size, io.MIN_BLOCKS)
     assert read_in_blocks(jsonl, [0, *(end for _, _, end in blocks)]) == records
 
 
 def test_a_large_file_is_read_in_blocks_of_at_most_the_block_size(tmp_path, monkeypatch):
-    monkeypatch.setattr(executor, "_BLOCK_BYTES", 1000)
+    monkeypatch.setattr(io, "BLOCK_BYTES", 1000)
     records = [{"text": f"sentence {i}", "key": str(i)} for i in range(2000)]
     write(tmp_path / "train.jsonl", records)
 
-    blocks = executor.read_blocks(tmp_path / "train.jsonl")
+    blocks = io.read_blocks(tmp_path / "train.jsonl")
 
-    assert len(blocks) > executor._MIN_BLOCKS
+    assert len(blocks) > io.MIN_BLOCKS
     assert max(end - start for _, start, end in blocks) <= 1000
-    batches = [batch for block in blocks for batch in executor.read_block(block)]
-    assert max(len(batch) for batch in batches) <= executor._BATCH_RECORDS
+    batches = [batch for block in blocks for batch in io.read_block(block)]
+    assert max(len(batch) for batch in batches) <= io.BATCH_RECORDS
     assert [record for batch in batches for record in batch] == records
 
 
@@ -136,7 +136,7 @@ def batched_total(runner, folder: pathlib.Path) -> int:
 
 
 def test_the_fixed_dask_runner_keeps_every_element_of_every_partition(tmp_path):
-    from components.preprocess import beam_dask
+    from components.beam import dask_runner as beam_dask
 
     assert batched_total(beam_dask.DaskRunner(), tmp_path) == 1000
 
@@ -155,7 +155,7 @@ def test_a_side_input_reaches_every_partition_and_its_producer_runs_once(tmp_pat
     import distributed
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from components.preprocess import beam_dask
+    from components.beam import dask_runner as beam_dask
 
     computed, result = tmp_path / "computed.txt", tmp_path / "result.txt"
 

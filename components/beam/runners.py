@@ -1,11 +1,11 @@
-"""The Beam runner that `beam:` in the config names, set up for one preprocess run and torn down after it.
+"""The Beam runner that `beam:` in the config names, set up for one stage's pipeline and torn down after it.
 
 - `DirectRunner` (the default): Beam's direct runner first tries the Prism runner, whose binary it
   downloads from GitHub at run time (Beam 2.68 and later), and falls back to its in-process FnApiRunner
   when the download fails. Offline that is a failed request on every run, and where a firewall drops
   the connection instead of refusing it, a wait. seqpipe builds the FnApiRunner the direct runner falls
   back to, with the same options handed to its workers, so nothing is fetched.
-- `DaskRunner`: Beam's Dask runner (`apache-beam[dask]`, with the fix of `beam_dask.py`) on a
+- `DaskRunner`: Beam's Dask runner (`apache-beam[dask]`, with the fix of `dask_runner.py`) on a
   `dask.distributed` cluster. With
   `dask_client_address` (or `dask_scheduler_file`) it joins that cluster; without, it starts a local
   one of `dask_local_workers` processes (seqpipe's option, default 2) and stops it afterwards. Each
@@ -26,6 +26,7 @@ from typing import Any
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineResult, PipelineRunner
 
+from components.beam import io
 from pipeline.config import BeamConfig
 from pipeline.errors import SeqpipeError
 
@@ -36,12 +37,15 @@ LOCAL_WORKERS = "dask_local_workers"
 
 
 @contextlib.contextmanager
-def configured(beam: BeamConfig, defaults: Mapping[str, Any]) -> Iterator[tuple[PipelineRunner | str, PipelineOptions]]:
+def configured(
+    beam: BeamConfig, defaults: Mapping[str, Any], input_bytes: int | None = None
+) -> Iterator[tuple[PipelineRunner | str, PipelineOptions]]:
     """The runner and options for a pipeline of this stage; a cluster this starts is stopped on exit.
 
-    `defaults` are options the config may override.
+    `defaults` are options the config may override; `input_bytes`, the size of what the pipeline reads (the
+    DirectRunner's default reads a small input in the stage's process, `BeamConfig.runner_options`).
     """
-    options = {**defaults, **beam.runner_options()}
+    options = {**defaults, **beam.runner_options(input_bytes)}
     if beam.runner == "DirectRunner":
         pipeline_options = PipelineOptions(flags=[], **options)
         yield _fn_api_runner(pipeline_options), pipeline_options
@@ -54,6 +58,23 @@ def configured(beam: BeamConfig, defaults: Mapping[str, Any]) -> Iterator[tuple[
             yield _dask_runner(), PipelineOptions(flags, **others)
     else:
         yield beam.runner, PipelineOptions(flags=[], runner=beam.runner, **options)
+
+
+@contextlib.contextmanager
+def pipeline(beam: BeamConfig, input_bytes: int | None = None) -> Iterator[Any]:
+    """A Beam pipeline on the configured runner, to build in the `with` block; it runs when the block ends.
+    `input_bytes`: the size of what it reads (see `configured`).
+
+    Beam's workers log every bundle, and warn about optional cloud libraries: the console keeps to the
+    stage's progress lines (errors still show), and the workers find the project's code on their path.
+    """
+    import apache_beam
+
+    defaults = {"default_sdk_harness_log_level": "ERROR"}
+    with io.project_on_worker_path(), io.quiet_logging(), configured(beam, defaults, input_bytes) as (runner, options):
+        built = apache_beam.Pipeline(runner=runner, options=options)
+        yield built
+        wait(built.run())
 
 
 def wait(result: PipelineResult) -> None:
@@ -78,9 +99,9 @@ def _fn_api_runner(options: PipelineOptions) -> PipelineRunner:
 
 
 def _dask_runner() -> PipelineRunner:
-    from components.preprocess import beam_dask
+    from components.beam import dask_runner
 
-    return beam_dask.DaskRunner()
+    return dask_runner.DaskRunner()
 
 
 @contextlib.contextmanager
