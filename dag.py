@@ -49,6 +49,6 @@ def build(task: TaskConfig, config: PipelineConfig) -> list[Component]:
         vocabulary=preprocessed.output("vocabulary"),
         blessing=evaluated.output("blessing"),
         evaluation=evaluated.output("evaluation"),  # the Keras model's answers, to validate the SavedModel against
-        examples=ingested.output("examples"),  # the test split, to compare with the registered champion
+        examples=ingested.output("examples"),  # the records both it and the champion are scored on
     )
     return [*stages, trained, evaluated, exported]

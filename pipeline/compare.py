@@ -10,13 +10,24 @@ from collections.abc import Mapping, Sequence
 
 @dataclasses.dataclass(frozen=True)
 class RunSummary:
-    """What the table shows of one run."""
+    """What the table shows of one run; `test_data`: the digest of the test split it was scored on ("" when
+    the run logged none)."""
 
     name: str
     status: str
     variant: str
     params: Mapping[str, str]
     metrics: Mapping[str, float]
+    test_data: str = ""
+
+
+def by_test_data(runs: Sequence[RunSummary]) -> list[tuple[str, list[RunSummary]]]:
+    """The runs grouped by the test split they were scored on (its digest), the largest group first: only
+    runs of one group are ranked against each other."""
+    groups: dict[str, list[RunSummary]] = {}
+    for run in runs:
+        groups.setdefault(run.test_data, []).append(run)
+    return sorted(groups.items(), key=lambda item: (-len(item[1]), item[0] == "", item[0]))
 
 
 def with_legacy_names(metrics: Mapping[str, float], legacy: Mapping[str, str]) -> dict[str, float]:

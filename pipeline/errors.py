@@ -17,5 +17,9 @@ class TrainingError(SeqpipeError):
     """Training cannot go on (a NaN or infinite loss); the message says what to change."""
 
 
+class EvaluationError(SeqpipeError):
+    """The evaluation cannot decide: a metric the blessing rule reads is missing from the scores."""
+
+
 class ValidationError(SeqpipeError):
     """The exported model does not behave like the trained one; nothing was pushed."""

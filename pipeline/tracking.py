@@ -20,6 +20,7 @@ from typing import Any
 
 RECORD_FILE = "tracking.json"
 DATA_CONTEXT = "mlflow.data.context"  # the tag of a dataset input that says what the run used it for
+DATASETS = "datasets"  # the run's folder of record hashes, `<split>.txt` (written by the ingest stage)
 SQLITE = "sqlite:///"
 _BATCH = 100  # MLflow accepts at most 100 params or 1000 metrics per log_batch call.
 
@@ -337,6 +338,30 @@ class Registry:
             return self.client.get_model_version_by_alias(name, self.CHAMPION)
         except MlflowException:
             return None
+
+    def facts(self, version) -> dict[str, str]:
+        """What is known of `version`'s model: its `kind` and `lowercase` ("True" or "False"), from the version's
+        tags or else from the run that made it (older versions carry no such tags); a fact unknown is left out."""
+        run = self.client.get_run(version.run_id)
+        facts = {}
+        if "kind" in run.data.tags:
+            facts["kind"] = run.data.tags["kind"]
+        if "preprocess.lowercase" in run.data.params:
+            facts["lowercase"] = run.data.params["preprocess.lowercase"]
+        return {**facts, **{key: value for key, value in (version.tags or {}).items() if key in ("kind", "lowercase")}}
+
+    def training_inputs(self, version, folder: pathlib.Path) -> set[str] | None:
+        """The input hashes of the training records of the run that made `version` (its `datasets/train.txt`),
+        or None when that run kept none."""
+        from mlflow.exceptions import MlflowException
+
+        from pipeline import artifacts
+
+        try:
+            path = self.download(version, f"{DATASETS}/train.txt", folder / "datasets")
+        except (OSError, MlflowException):
+            return None
+        return artifacts.read_hashes(path)
 
     def download(self, version, path: str, destination: pathlib.Path) -> pathlib.Path:
         """Downloads `path` from the run that made `version`."""

@@ -23,6 +23,7 @@ from components.evaluate.spec import EvaluateParameters
 from kinds.kind import BlessingRule
 from pipeline import artifacts
 from pipeline.component import StageContext
+from pipeline.errors import EvaluationError
 
 
 def run(context: StageContext) -> None:
@@ -83,16 +84,33 @@ def bless(results: Mapping[str, Any], rule: BlessingRule, margin: float) -> dict
     """
     split = deciding_split(list(results))
     scores = results[split]
-    model = rule.value(scores[MODEL])
+    model = _known(rule.value(scores.get(MODEL, {})))
+    found = {name: _known(rule.value(scores.get(name, {}))) for name in rule.baselines}
+    missing = [name for name, value in found.items() if value is None]
+    if model is None or len(missing) == len(found):
+        systems = ("the model" if model is None else "") or f"the baselines {', '.join(missing)}"
+        raise EvaluationError(
+            f"evaluate: the {split} scores have no {rule.metric} for {systems} to bless by "
+            f"(scored: {', '.join(sorted(scores))}; the model's metrics: {', '.join(sorted(scores.get(MODEL, {})))})"
+        )
     sign = 1.0 if rule.higher_is_better else -1.0
-    name = max(rule.baselines, key=lambda b: sign * rule.value(scores[b]))
-    baseline = rule.value(scores[name])
+    name = max((b for b in rule.baselines if found[b] is not None), key=lambda b: sign * found[b])
+    baseline = found[name]
     needed = rule.margin_scale * margin
     blessed = bool(sign * (model - baseline) >= needed - 1e-9)  # 0.57 - 0.56 is 0.0099999... in floating point
     relation = "beats" if blessed else "does not beat"
     bar = f"{'+' if rule.higher_is_better else '-'} margin {needed:g}"
     reason = f"{split} {rule.label} {model:.4f} {relation} the {name} baseline's {baseline:.4f} {bar}"
+    if missing:
+        reason += f" (no {rule.metric} for {', '.join(missing)})"
     return {"blessed": blessed, "reason": reason, "split": split, "model": model, "baseline": baseline, "against": name}
+
+
+def _known(value: Any) -> float | None:
+    """A metric's value, or None when it is missing or NaN (nothing to compare)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value
 
 
 def flat_metrics(results: Mapping[str, Any], baselines: tuple[str, ...]) -> dict[str, float]:

@@ -8,8 +8,11 @@ The same for every kind, with the kind's hooks (`kinds/<kind>/export.py`) and cl
    the Keras model did there; degenerate inputs must give well-formed outputs. A mismatch fails the
    stage and nothing is pushed.
 3. Push (as TFX's Pusher): to `serving/<N>/` (TF Serving's layout), logged to MLflow as a pyfunc
-   model, and registered under the task's name; the `champion` alias moves to it only when it beats
-   the current champion on this run's test split.
+   model, and registered under the task's name. The `champion` alias moves to it only when it beats the
+   current champion like for like: both SavedModels scored by the kind's same function on the same
+   records (the split blessing was decided on, eval unless there is none) with the same rule (text
+   compared case-insensitively when either model is lowercase); and only when the champion's training
+   records share no input with those records. Otherwise the alias stays, and a line says why.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import pathlib
 import shutil
 import tempfile
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import tensorflow as tf
 
@@ -71,10 +74,9 @@ def run(context: StageContext) -> None:
     context.progress(f"pushed version {version} to {serving_dir}")
     registry = context.log.registry
     if params.export.register and registry is not None:
-        rule = kind.blessing.as_recorded(evaluation.properties)
-        test = evaluation.read().get("test")
-        test_metric = rule.value(test["model"]) if test else None
-        register(registry, context, pushed, test_metric, version, hooks.champion_metric, rule)
+        register(
+            registry, context, pushed, version, hooks.champion_metric, kind.blessing.as_recorded(evaluation.properties)
+        )
 
 
 def push(saved_model: pathlib.Path, serving_dir: pathlib.Path) -> int:
@@ -127,39 +129,71 @@ def register(
     registry: tracking.Registry,
     context: StageContext,
     pushed: artifacts.PushedModel,
-    test_accuracy: float | None,
     serving_version: int,
-    accuracy_of: Callable[[pathlib.Path, Sequence[dict]], float],
+    score: Callable[..., float],
     rule: BlessingRule,
 ) -> None:
-    """Registers the pushed model; crowns it `champion` if it beats the champion on this test split.
-
-    `accuracy_of` measures a SavedModel on the test examples by the blessing rule's metric.
-    """
-    lower_is_better = not rule.higher_is_better
+    """Registers the pushed model; crowns it `champion` when there is none, or when it beats the champion
+    like for like (`judge`)."""
+    params: ExportParameters = context.parameters
     name = context.task
-    version = registry.register(name, MLFLOW_MODEL, {"serving_version": str(serving_version)})
+    tags = {"serving_version": str(serving_version), "kind": params.kind, "lowercase": str(params.preprocess.lowercase)}
+    version = registry.register(name, MLFLOW_MODEL, tags)
     pushed.properties["registered_version"] = version
     champion = registry.champion(name)
     if champion is None:
-        verdict, crown = "no champion yet", True
-    elif test_accuracy is None:
-        verdict, crown = "no test split to compare on", False
+        crown, verdict = True, "no champion yet"
     else:
-        with tempfile.TemporaryDirectory() as folder:
-            path = registry.download(champion, f"{MLFLOW_MODEL}/artifacts/saved_model", pathlib.Path(folder))
-            examples: artifacts.Examples = context.input("examples")
-            champion_accuracy = accuracy_of(path, list(examples.read("test")))
-        crown = test_accuracy < champion_accuracy if lower_is_better else test_accuracy > champion_accuracy
-        relation = "beats" if crown else "does not beat"
-        verdict = (
-            f"test {rule.label} {test_accuracy:.4f} {relation} champion version {champion.version}'s "
-            f"{champion_accuracy:.4f} on the same test split"
-        )
+        crown, verdict = judge(registry, champion, context, pushed.saved_model_path, score, rule)
     if crown:
         registry.crown(name, version)
     pushed.properties.update({"champion": crown, "champion_verdict": verdict})
     context.progress(f"registered {name} version {version}; {'now' if crown else 'not'} champion ({verdict})")
+
+
+def judge(
+    registry: tracking.Registry,
+    champion,
+    context: StageContext,
+    saved_model: pathlib.Path,
+    score: Callable[..., float],
+    rule: BlessingRule,
+) -> tuple[bool, str]:
+    """Whether the new SavedModel beats the champion's, and why (or why they cannot be compared).
+
+    Both are scored by `score` (the kind's `champion_metric`) on the same records: the split blessing was
+    decided on. Text is compared case-insensitively when either model is lowercase. They are not compared
+    (and the champion stays) when the champion is of another kind, or trained on inputs of those records,
+    or its run kept no record hashes to tell.
+    """
+    params: ExportParameters = context.parameters
+    examples: artifacts.Examples = context.input("examples")
+    split = "eval" if examples.properties["records"].get("eval") else "test"
+    facts = registry.facts(champion)
+    who = f"champion version {champion.version}"
+    if facts.get("kind", params.kind) != params.kind:
+        return False, f"not compared: {who} is a {facts['kind']}, this model a {params.kind}"
+    with tempfile.TemporaryDirectory() as folder:
+        trained_on = registry.training_inputs(champion, pathlib.Path(folder))
+        if trained_on is None:
+            return False, f"not compared: {who}'s run kept no record hashes to check its training data against"
+        held_out = examples.input_hashes(split)
+        shared = len(held_out & trained_on)
+        if shared:
+            return False, (
+                f"not compared: {who} trained on {shared:,} of the {len(held_out):,} {split} inputs it would be "
+                "scored on (another split of the data)"
+            )
+        records = list(examples.read(split))
+        lowercase = params.preprocess.lowercase or facts.get("lowercase") == "True"
+        new = score(saved_model, records, lowercase=lowercase)
+        path = registry.download(champion, f"{MLFLOW_MODEL}/artifacts/saved_model", pathlib.Path(folder) / "model")
+        old = score(path, records, lowercase=lowercase)
+    crown = new < old if not rule.higher_is_better else new > old
+    case = ", case-insensitive" if lowercase else ""
+    relation = "beats" if crown else "does not beat"
+    on = f"both SavedModels on {len(records):,} {split} records{case}"
+    return crown, f"{split} {rule.label} {new:.4f} {relation} {who}'s {old:.4f} ({on})"
 
 
 def _version(package: str) -> str:

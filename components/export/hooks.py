@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import pathlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,8 +20,9 @@ class Export:
             requests the client answers for each in a fresh process).
         check: (kept predictions, the client's answers) -> counts for the artifact's properties; raises
             `ValidationError` when the SavedModel answers unlike the Keras model.
-        champion_metric: (SavedModel folder, test examples) -> the blessing metric measured on a SavedModel,
-            to rank this export against the registered champion.
+        champion_metric: (SavedModel folder, examples, lowercase=...) -> the blessing metric measured on a
+            SavedModel, to rank this export against the registered champion by the same code on the same
+            records (`lowercase`: compare text case-insensitively, when either model is lowercase).
         client_args: vocabulary -> JSON keyword arguments of the client's `predict` in the pyfunc model
             (a classifier's label names), or None.
     """
@@ -30,5 +30,5 @@ class Export:
     serving_module: Callable[..., Any]
     requests: Callable[[Sequence[dict], Any], tuple[list[dict], list[dict]]]
     check: Callable[[Sequence[dict], Sequence[dict]], dict[str, int]]
-    champion_metric: Callable[[pathlib.Path, Sequence[dict]], float]
+    champion_metric: Callable[..., float]
     client_args: Callable[[artifacts.Vocabulary], dict[str, Any]] | None = None

@@ -16,7 +16,7 @@ SPEC = ComponentSpec(
         "vocabulary": artifacts.Vocabulary,
         "blessing": artifacts.Blessing,
         "evaluation": artifacts.Evaluation,  # the Keras model's answers, to validate the SavedModel against
-        "examples": artifacts.Examples,  # the test split, to compare with the registered champion
+        "examples": artifacts.Examples,  # the records both it and the champion are scored on
     },
     outputs={"pushed_model": artifacts.PushedModel},
     executor="components.export.executor:run",

@@ -30,7 +30,7 @@ import math
 
 from components.ingest import content, readers
 from components.ingest.spec import IngestParameters
-from pipeline import artifacts
+from pipeline import artifacts, tracking
 from pipeline.component import StageContext
 from pipeline.config import SplitConfig
 
@@ -86,7 +86,7 @@ def run(context: StageContext) -> None:
     sources = [{"name": f.name, "path": str(f.path), "sha256": f.sha256, "role": f.role} for f in params.files]
     for split in artifacts.SPLITS:
         context.log.dataset(f"{context.task}.{split}", split, datasets[split]["digest"], counts[split], sources, fields)
-        context.log.artifact(examples.hashes_path(split), "datasets")
+        context.log.artifact(examples.hashes_path(split), tracking.DATASETS)
     shown = ", ".join(f"{split} {dataset['digest']} ({dataset['records']:,})" for split, dataset in datasets.items())
     context.progress(f"dataset digests: {shown}")
 

@@ -214,6 +214,9 @@ class BestEpoch(keras.callbacks.Callback):
         if value is None:
             return
         value = float(value)
+        if self.best is None and not math.isfinite(value):
+            self.progress(f"epoch {epoch + 1}: {self.monitor.key} is {value}: not an epoch to keep")
+            return
         if self.better(value):
             self.weights_path.parent.mkdir(parents=True, exist_ok=True)
             partial = self.weights_path.with_name("best.partial.weights.h5")

@@ -109,9 +109,11 @@ def check(expected: Sequence[dict], answers: Sequence[dict]) -> dict[str, int]:
     return {"images": len(expected)}
 
 
-def saved_model_bleu(saved_model: pathlib.Path, examples: Sequence[dict], batch: int = 64) -> float:
+def saved_model_bleu(
+    saved_model: pathlib.Path, examples: Sequence[dict], *, lowercase: bool = False, batch: int = 64
+) -> float:
     """Corpus BLEU-4 of a SavedModel's captions of the images of examples (`image`, `caption`), each image
-    once against all of its captions."""
+    once against all of its captions, ignoring case when `lowercase`."""
     serve = tf.saved_model.load(str(saved_model)).signatures["serving_default"]
     references = collections.defaultdict(list)
     for example in examples:
@@ -121,7 +123,7 @@ def saved_model_bleu(saved_model: pathlib.Path, examples: Sequence[dict], batch:
     for start in range(0, len(paths), batch):
         files = [pathlib.Path(p).read_bytes() for p in paths[start : start + batch]]
         hypotheses += [c.decode("utf-8") for c in serve(image=tf.constant(files))["caption"].numpy()]
-    return scores.score(hypotheses, [references[p] for p in paths])["bleu"]
+    return scores.score(hypotheses, [references[p] for p in paths], lowercase)["bleu"]
 
 
 EXPORT = Export(serving_module, requests, check, saved_model_bleu)

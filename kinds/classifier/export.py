@@ -85,8 +85,11 @@ def check(expected: Sequence[dict], answers: Sequence[dict]) -> dict[str, int]:
     return {"texts": len(expected)}
 
 
-def saved_model_accuracy(saved_model: pathlib.Path, examples: Sequence[dict], batch: int = 256) -> float:
-    """Accuracy of a SavedModel's `serving_default` on examples with `text` and gold `label`."""
+def saved_model_accuracy(
+    saved_model: pathlib.Path, examples: Sequence[dict], *, lowercase: bool = False, batch: int = 256
+) -> float:
+    """Accuracy of a SavedModel's `serving_default` on examples with `text` and gold `label` (`lowercase` does
+    not apply: labels are compared)."""
     serve = tf.saved_model.load(str(saved_model)).signatures["serving_default"]
     hits = 0
     for start in range(0, len(examples), batch):

@@ -122,8 +122,11 @@ def _request(case: dict) -> dict:
     return {"text": joiner.join(case["units"]), "prompt": joiner.join(case["prompt"]), "generate": len(case["greedy"])}
 
 
-def saved_model_bits_per_unit(saved_model: pathlib.Path, examples: Sequence[dict], batch: int = 16) -> float:
-    """Bits per unit of a SavedModel's `score` on examples with `text` (lower is better)."""
+def saved_model_bits_per_unit(
+    saved_model: pathlib.Path, examples: Sequence[dict], *, lowercase: bool = False, batch: int = 16
+) -> float:
+    """Bits per unit of a SavedModel's `score` on examples with `text` (lower is better; each model reads the
+    text as it was trained to, so `lowercase` does not apply)."""
     score = tf.saved_model.load(str(saved_model)).signatures["score"]
     nats, units = 0.0, 0
     for start in range(0, len(examples), batch):

@@ -123,9 +123,11 @@ def check(expected: Sequence[dict], answers: Sequence[dict]) -> dict[str, int]:
     return {"sentences": len(expected), "text_sentences": len(same_tokens)}
 
 
-def saved_model_score(saved_model: pathlib.Path, examples: Sequence[dict], batch: int = 256) -> float:
+def saved_model_score(
+    saved_model: pathlib.Path, examples: Sequence[dict], *, lowercase: bool = False, batch: int = 256
+) -> float:
     """A SavedModel's `tag_tokens` on examples with `tokens` and gold `tags`, by the evaluator's blessing
-    metric: entity F1 for BIO tags, else token accuracy."""
+    metric: entity F1 for BIO tags, else token accuracy (`lowercase` does not apply: tags are compared)."""
     model = tf.saved_model.load(str(saved_model))
     gold, predicted = [], []
     for start in range(0, len(examples), batch):

@@ -79,14 +79,17 @@ def check(expected: Sequence[dict], answers: Sequence[dict]) -> dict[str, int]:
     return {"sources": len(expected)}
 
 
-def saved_model_bleu(saved_model: pathlib.Path, examples: Sequence[dict], batch: int = 128) -> float:
-    """Corpus BLEU of a SavedModel's translations of examples with `source` and reference `target`."""
+def saved_model_bleu(
+    saved_model: pathlib.Path, examples: Sequence[dict], *, lowercase: bool = False, batch: int = 128
+) -> float:
+    """Corpus BLEU of a SavedModel's translations of examples with `source` and reference `target`, ignoring
+    case when `lowercase` (as the evaluate stage scores a lowercase model)."""
     serve = tf.saved_model.load(str(saved_model)).signatures["serving_default"]
     hypotheses = []
     for start in range(0, len(examples), batch):
         out = serve(text=tf.constant([e["source"] for e in examples[start : start + batch]]))
         hypotheses += [t.decode("utf-8") for t in out["translation"].numpy()]
-    return sacrebleu.corpus_bleu(hypotheses, [[e["target"] for e in examples]]).score
+    return sacrebleu.corpus_bleu(hypotheses, [[e["target"] for e in examples]], lowercase=lowercase).score
 
 
 EXPORT = Export(serving_module, requests, check, saved_model_bleu)

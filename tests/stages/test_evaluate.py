@@ -7,6 +7,7 @@ import pytest
 from components.evaluate import executor
 from kinds import tagger
 from kinds.kind import BlessingRule
+from pipeline.errors import EvaluationError
 
 SYSTEMS = ("model", "most_frequent_tag")
 RULE = tagger.KIND.blessing
@@ -158,3 +159,23 @@ def test_metric_names_follow_one_scheme_for_every_system():
         "test.greedy.bleu": 9.0,
         "baseline.copy_source.test.bleu": 1.0,
     }
+
+
+def test_a_metric_missing_from_the_model_scores_is_a_one_line_error():
+    rule = BlessingRule(metric="bleu", baselines=("copy",))
+    scores = {"eval": {"model": {"chrf": 30.0}, "copy": {"bleu": 3.0}}}
+
+    with pytest.raises(EvaluationError, match=r"^evaluate: the eval scores have no bleu for the model to bless by "):
+        executor.bless(scores, rule, 0.0)
+
+
+def test_a_baseline_without_the_metric_is_left_out_and_said():
+    rule = BlessingRule(metric="bleu", baselines=("copy", "other"))
+    scores = {"eval": {"model": {"bleu": 9.0}, "copy": {"bleu": float("nan")}, "other": {"bleu": 3.0}}}
+
+    verdict = executor.bless(scores, rule, 0.0)
+
+    assert verdict["blessed"] and verdict["against"] == "other"
+    assert verdict["reason"].endswith("(no bleu for copy)")
+    with pytest.raises(EvaluationError, match="no bleu for the baselines copy, other"):
+        executor.bless({"eval": {"model": {"bleu": 9.0}, "copy": {}, "other": {}}}, rule, 0.0)

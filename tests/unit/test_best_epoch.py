@@ -78,3 +78,14 @@ def test_a_resumed_run_keeps_the_best_so_far(tmp_path):
     run_epochs(resumed, model, [0.7, 0.8], first_epoch=3)
 
     assert resumed.stopped and resumed.restore_best(model) and kernel(model) == 2
+
+
+def test_a_first_score_of_nan_is_not_kept_and_a_later_one_is(tmp_path):
+    model, lines = tiny_model(), []
+    callback = BestEpoch(Monitor("val_score"), tmp_path, TrainConfig(patience=2), progress=lines.append)
+    run_epochs(callback, model, [float("nan")])
+
+    assert callback.best is None and not callback.stopped
+    assert lines == ["epoch 1: val_score is nan: not an epoch to keep"]
+    run_epochs(callback, model, [0.4, float("nan")], first_epoch=1)
+    assert callback.best == {"epoch": 2, "value": 0.4, "last": 3}

@@ -1,6 +1,6 @@
 """The console compare view: params that differ, metrics, best first."""
 
-from pipeline.compare import RunSummary, comparison_table, mean_table, render
+from pipeline.compare import RunSummary, by_test_data, comparison_table, mean_table, render
 
 
 def run(name, cell, accuracy=None, layers="1"):
@@ -79,3 +79,20 @@ def test_mean_table_of_one_run_has_no_spread_and_lower_can_be_better():
     _, rows = mean_table(runs, ["test.bleu"], over=["train.seed"], lower_is_better=True)
 
     assert rows == [["linear", "1", "1.5000 ± nan"], ["constant", "1", "2.0000 ± nan"]]
+
+
+def test_runs_are_grouped_by_the_test_split_they_were_scored_on_the_largest_group_first():
+    runs = [
+        RunSummary("a", "FINISHED", "", {}, {}, test_data="d1"),
+        RunSummary("b", "FINISHED", "", {}, {}, test_data="d2"),
+        RunSummary("c", "FINISHED", "", {}, {}, test_data="d2"),
+        RunSummary("old", "FINISHED", "", {}, {}),
+    ]
+
+    groups = by_test_data(runs)
+
+    assert [(digest, [run.name for run in group]) for digest, group in groups] == [
+        ("d2", ["b", "c"]),
+        ("d1", ["a"]),
+        ("", ["old"]),
+    ]

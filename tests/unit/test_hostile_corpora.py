@@ -710,7 +710,9 @@ def test_ingest_of_untagged_files_counts_every_input_record_as_accepted_or_rejec
     assert examples.properties["format"] == fmt
     assert examples.properties["fields"] == list(readers.FIELDS[fmt])
     # Each record under its key, "file:line" with the file's name as globbed (hostile.tsv.gz keeps its .gz).
-    written = {r.pop("key"): r for split in ("train", "eval", "test") for r in examples.read(split) if r.pop("input_hash")}
+    written = {
+        r.pop("key"): r for split in ("train", "eval", "test") for r in examples.read(split) if r.pop("input_hash")
+    }
     assert written == {
         f"{name}:{line}": detail for name, units in expected.items() for kind, line, detail in units if kind == "record"
     }
