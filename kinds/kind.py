@@ -2,7 +2,7 @@
 
 A kind (tagger, classifier, language model, translator...) is one package under `kinds/`. Its
 `__init__.py` holds a `Kind`: plain data (formats, tokenizers, the blessing rule, the metrics that
-`compare` shows, the code its fingerprints cover) and `module:attribute` references to the parts that
+`compare` shows) and `module:attribute` references to the parts that
 need TensorFlow (preprocess layout, train recipe, evaluator, export, client), which are imported only
 when a stage runs, so that loading a config or printing `--help` imports neither TensorFlow nor Beam.
 The registry (`kinds/__init__.py`) maps a config's `kind` to it. Stages never ask a kind's name: they
@@ -26,11 +26,6 @@ def load(reference: str) -> Any:
     """The object a `module:attribute` reference names, imported now."""
     module, _, attribute = reference.partition(":")
     return getattr(importlib.import_module(module), attribute)
-
-
-def _module_file(module: str) -> str:
-    """`kinds.tagger.train` -> `kinds/tagger/train.py`; `kinds.tagger.__init__` -> `kinds/tagger/__init__.py`."""
-    return module.replace(".", "/") + ".py"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,9 +104,6 @@ class Kind:
         blessing: when a model of this kind is exported.
         compare_metrics: the metrics `pipeline compare` shows, the one runs are sorted by first.
         legacy_metrics: new metric name -> the name older runs logged it under (read by `compare`).
-        code: source files and folders (relative to the project root) that the train, evaluate and export
-            stages of this kind fingerprint besides their own folders: editing another kind's files does
-            not rerun this kind's stages.
         curriculum: whether a curriculum stage schedules the decoder's teacher forcing before training.
         batches_by_tokens: whether `train.tokens_per_batch` applies.
         single_replica: whether training needs one replica (stateful streams).
@@ -136,7 +128,6 @@ class Kind:
     client: pathlib.Path
     blessing: BlessingRule
     compare_metrics: tuple[str, ...]
-    code: tuple[str, ...]
     legacy_metrics: dict[str, str] = dataclasses.field(default_factory=dict)
     curriculum: bool = False
     batches_by_tokens: bool = False
@@ -171,16 +162,15 @@ class Kind:
         return load(getattr(self, part))
 
     def stage_code(self, *parts: str) -> tuple[str, ...]:
-        """What a stage fingerprints of this kind: its declaration, the files of `parts` (`layout`, `recipe`,
-        `evaluator`, `export`, `client`) and the kind's model code, relative to the project root."""
-        files = [_module_file(self.layout.partition(":")[0].rpartition(".")[0] + ".__init__")]
+        """The references of `parts` (`layout`, `recipe`, `evaluator`, `export`, `client`): the roots of the code
+        a stage loads of this kind, besides its executor (`pipeline.code` follows their imports)."""
+        references = []
         for part in parts:
             reference = getattr(self, part)
             if isinstance(reference, pathlib.Path):
-                files.append(reference.relative_to(PROJECT_ROOT).as_posix())
-            else:
-                files.append(_module_file(reference.partition(":")[0]))
-        return tuple(dict.fromkeys([*files, *self.code]))
+                reference = reference.relative_to(PROJECT_ROOT).as_posix()
+            references.append(reference)
+        return tuple(references)
 
     @property
     def lower_is_better(self) -> bool:

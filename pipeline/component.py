@@ -28,15 +28,14 @@ class ComponentSpec:
         inputs: input name -> artifact type.
         outputs: output name -> artifact type.
         executor: `module:function` of the executor, imported only when the stage runs, so that
-            building the DAG (and `--help`) does not import TensorFlow or Beam.
-        code: source folders and files whose contents are part of the stage's fingerprint (its code version).
+            building the DAG (and `--help`) does not import TensorFlow or Beam. The code it imports is part of
+            the stage's fingerprint (`pipeline.code`).
     """
 
     name: str
     inputs: Mapping[str, type[artifacts.Artifact]]
     outputs: Mapping[str, type[artifacts.Artifact]]
     executor: str
-    code: tuple[str, ...]
 
     def load_executor(self) -> Callable[[StageContext], None]:
         module, _, function = self.executor.partition(":")
@@ -59,7 +58,8 @@ class Component:
     Attributes:
         spec: what the stage is.
         parameters: what this task's config makes of it.
-        code: source files that this task's stage fingerprints besides `spec.code` (its kind's files).
+        code: what the stage loads of the task's kind (`module:attribute` references, or a file relative to the
+            project root): with the executor, the roots of the code its fingerprint covers (`pipeline.code`).
         inputs: input name -> the `Channel` it reads; set by `wire`.
     """
 

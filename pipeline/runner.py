@@ -1,7 +1,9 @@
 """Runs a task's stages in order, each input read from the stage output it is wired to, reusing cached outputs.
 
 A stage's outputs live in `<output_dir>/<task>/<stage>/<fingerprint>/<output>/`. The fingerprint hashes
-the stage's parameters, the source of its code and its inputs' fingerprints, so an unchanged stage
+the stage's parameters, the code it runs (`pipeline.code`: every project module reachable from its
+executor and its kind's parts, and the versions of the libraries they import) and its inputs'
+fingerprints, so an unchanged stage
 finds its outputs in place and does no work. A stage writes into a temporary folder that is renamed
 into place only when every output is complete.
 """
@@ -19,7 +21,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from pipeline import artifacts, config, tracking
+from pipeline import artifacts, code, config, tracking
 from pipeline.component import Component, StageContext, stop_watching
 from pipeline.errors import SeqpipeError
 
@@ -196,23 +198,15 @@ def _fingerprint(component: Component, inputs: dict[str, str], seed: int) -> str
         "parameters": config.to_dict(component.parameters),
         "seed": seed,
         "inputs": dict(sorted(inputs.items())),
-        "code": code_version((*component.spec.code, *component.code)),
+        "code": stage_code(component).version(),
     }
     digest.update(json.dumps(payload, sort_keys=True, default=str).encode())
     return digest.hexdigest()[:_FINGERPRINT_CHARS]
 
 
-def code_version(folders: Sequence[str]) -> str:
-    """Hash of every Python source file under `folders`, or of the file itself (relative to the project root)."""
-    digest = hashlib.sha256()
-    for folder in sorted(set(folders)):
-        root = PROJECT_ROOT / folder
-        if not root.exists():  # a stage or kind naming code that is not there would never rerun when it appears
-            raise FileNotFoundError(f"fingerprinted code {folder} is not in {PROJECT_ROOT}")
-        for path in [root] if root.is_file() else sorted(root.rglob("*.py")):
-            digest.update(str(path.relative_to(PROJECT_ROOT)).encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
+def stage_code(component: Component) -> code.Code:
+    """The code `component` runs: the closure of its executor and the parts of its kind it loads."""
+    return code.closure((component.spec.executor, *component.code), PROJECT_ROOT)
 
 
 def _inputs(component: Component, available: Available) -> dict[str, artifacts.Artifact]:

@@ -18,7 +18,6 @@ SPEC = ComponentSpec(
     inputs={"shards": artifacts.Shards},
     outputs={"schedule": artifacts.Schedule},
     executor="components.curriculum.executor:run",
-    code=("components/curriculum", "models/schedules.py", "models/buckets.py"),
 )
 
 

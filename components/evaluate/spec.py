@@ -19,13 +19,6 @@ SPEC = ComponentSpec(
     },
     outputs={"evaluation": artifacts.Evaluation, "blessing": artifacts.Blessing},
     executor="components.evaluate.executor:run",
-    code=(
-        "components/evaluate/executor.py",
-        "components/evaluate/evaluator.py",
-        "components/evaluate/spec.py",
-        "components/evaluate/plots.py",
-        "kinds/kind.py",
-    ),
 )
 
 

@@ -20,7 +20,6 @@ SPEC = ComponentSpec(
     },
     outputs={"pushed_model": artifacts.PushedModel},
     executor="components.export.executor:run",
-    code=("components/export", "kinds/kind.py"),
 )
 
 

@@ -18,7 +18,6 @@ SPEC = ComponentSpec(
     inputs={},
     outputs={"examples": artifacts.Examples, "rejects": artifacts.Rejects},
     executor="components.ingest.executor:run",
-    code=("components/ingest",),
 )
 
 

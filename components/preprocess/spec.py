@@ -15,7 +15,6 @@ SPEC = ComponentSpec(
     inputs={"examples": artifacts.Examples, "statistics": artifacts.Statistics},
     outputs={"vocabulary": artifacts.Vocabulary, "shards": artifacts.Shards},
     executor="components.preprocess.executor:run",
-    code=("components/preprocess", "models/text.py", "kinds/kind.py"),
 )
 
 
@@ -27,6 +26,4 @@ class PreprocessParameters:
 
 def component(task: TaskConfig, config: PipelineConfig) -> Component:
     kind = kinds.get(task.kind)
-    # Only the layout's own file: the kind's models and other stages' parts do not change the shards.
-    layout_code = (kind.stage_code("layout")[1],)
-    return Component(SPEC, PreprocessParameters(task.kind, task.preprocess), code=layout_code)
+    return Component(SPEC, PreprocessParameters(task.kind, task.preprocess), code=kind.stage_code("layout"))

@@ -15,7 +15,6 @@ SPEC = ComponentSpec(
     inputs={"examples": artifacts.Examples, "rejects": artifacts.Rejects},
     outputs={"statistics": artifacts.Statistics, "anomalies": artifacts.Anomalies},
     executor="components.statistics.executor:run",
-    code=("components/statistics", "models/text.py", "kinds/kind.py"),
 )
 
 

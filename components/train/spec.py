@@ -14,7 +14,6 @@ SPEC = ComponentSpec(
     inputs={"shards": artifacts.Shards, "vocabulary": artifacts.Vocabulary},
     outputs={"model": artifacts.Model},
     executor="components.train.executor:run",
-    code=("components/train", "kinds/kind.py"),
 )
 # Kinds with a curriculum also read its schedule of teacher forcing (scheduled sampling).
 CURRICULUM_SPEC = dataclasses.replace(SPEC, inputs={**SPEC.inputs, "schedule": artifacts.Schedule})

@@ -43,18 +43,6 @@ KIND = Kind(
         "test.attention_on_object",
         "eval.bleu",
     ),
-    code=(
-        "models/captioner.py",
-        "models/images.py",
-        "models/caption_data.py",
-        "kinds/captioner/scores.py",
-        "kinds/translator/train.py",
-        "models/seq2seq.py",
-        "models/attention.py",
-        "models/decoding.py",
-        "models/text.py",
-        "models/input_pipeline.py",
-    ),
     curriculum=True,
     check=_check,
     # One LSTM of 256 over the grid of a small CNN, as Xu et al.'s decoder (theirs: 1,800 units, VGG's grid).

@@ -27,13 +27,5 @@ KIND = Kind(
         "test.macro_f1",
         "eval.accuracy",
     ),
-    code=(
-        "models/classifier.py",
-        "models/pooling.py",
-        "models/encoder.py",
-        "models/text.py",
-        "models/input_pipeline.py",
-        "components/evaluate/classification.py",
-    ),
     batches_by_tokens=True,
 )

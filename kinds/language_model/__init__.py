@@ -26,13 +26,6 @@ KIND = Kind(
         "test.perplexity",
         "eval.bits_per_unit",
     ),
-    code=(
-        "models/language_model.py",
-        "models/encoder.py",
-        "models/text.py",
-        "models/input_pipeline.py",
-        "components/evaluate/kneser_ney.py",
-    ),
     # Its stateful streams: one replica carries each stream's state from one window to the next.
     single_replica=True,
     inspect_cells="components.inspect.cells:inspect",

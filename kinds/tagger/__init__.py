@@ -40,14 +40,6 @@ KIND = Kind(
         "baseline.most_frequent_tag.test.entity.f1",
     ),
     legacy_metrics={"baseline.most_frequent_tag.test.token_accuracy": "baseline.test.token_accuracy"},
-    code=(
-        "models/tagger.py",
-        "models/crf.py",
-        "models/encoder.py",
-        "models/text.py",
-        "models/input_pipeline.py",
-        "components/evaluate/metrics.py",
-    ),
     batches_by_tokens=True,
     check=check,
     # 32 sentences a batch, unless the corpus is too small for that to make `train.MIN_UPDATES_PER_EPOCH`

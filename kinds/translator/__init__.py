@@ -29,14 +29,5 @@ KIND = Kind(
         "test.chrf",
         "eval.bleu",
     ),
-    code=(
-        "models/seq2seq.py",
-        "models/attention.py",
-        "models/decoding.py",
-        "models/pooling.py",
-        "models/encoder.py",
-        "models/text.py",
-        "models/input_pipeline.py",
-    ),
     curriculum=True,
 )

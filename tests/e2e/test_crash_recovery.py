@@ -26,6 +26,7 @@ import threading
 import time
 
 import pytest
+import yaml
 
 from tests.e2e.support import STAGES, TASK, cli_command, cli_env, make_workspace, stage_status
 
@@ -146,6 +147,10 @@ def scenario(request, tmp_path_factory) -> Scenario:
     if request.param == "vocabulary-written" and not pathlib.Path("/proc/self/stat").exists():
         pytest.skip("finding the Beam worker processes needs Linux /proc")
     workspace = make_workspace(tmp_path_factory.mktemp(f"crash-{request.param}"), epochs=1)
+    # Worker processes, as for a corpus of some size (a tiny one is read in the stage's process by default).
+    config = yaml.safe_load((workspace / "pipeline_config.yaml").read_text())
+    config["beam"] = {"options": {"direct_num_workers": 2, "direct_running_mode": "multi_processing"}}
+    (workspace / "pipeline_config.yaml").write_text(yaml.safe_dump(config))
     stdout, seconds, workers, outlived = run_and_kill_in_preprocess(workspace, request.param)
     task_dir = workspace / "runs" / TASK
     after_kill = {

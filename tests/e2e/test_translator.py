@@ -135,7 +135,7 @@ def test_each_epoch_is_scored_by_greedy_bleu_on_eval_and_the_best_one_is_kept(fi
         m.value for m in sorted(client.get_metric_history(run.info.run_id, "val_greedy_bleu"), key=lambda m: m.step)
     ]
 
-    assert len(scores) == 6 and all(0.0 <= s <= 100.0 for s in scores)
+    assert len(scores) == 6 and all(0.0 <= s <= 100.0 + 1e-9 for s in scores)  # sacrebleu rounds past 100
     kept = int(run.data.params["train.kept_epoch"])
     assert scores[kept - 1] == max(scores)  # the first of the best, if two epochs tie
     assert scores.index(max(scores)) == kept - 1

@@ -34,6 +34,7 @@ import tensorflow as tf
 import models.classifier  # noqa: F401  (registers the custom layers for loading)
 from components.evaluate import spec as evaluate
 from components.export import spec as export
+from components.ingest import content
 from components.ingest import spec as ingest
 from components.preprocess import spec as preprocess
 from components.statistics import spec as statistics
@@ -70,7 +71,7 @@ TRICKY = (
     ("positive", "Café scenes: lovely — really!"),
     ("negative", "« Boring » film 😴"),
     ("positive", "A  superb ``film'' , truly"),
-    ("negative", "Tedious; TEDIOUS; tedious."),
+    ("negative", "Tedious, TEDIOUS, tedious."),  # an eval text longer than the others (splits by content)
 )
 # (file, line) -> (bad line, the reason ingest gives). Lines are 1-based; the blank line 3 of reviews.tsv is
 # layout, neither a record nor a reject.
@@ -289,7 +290,7 @@ def test_ingest_examples_carry_text_and_label_keyed_by_file_and_line(clf_ingeste
     assert examples.properties["fields"] == ["text", "label"]
     assert sum(examples.properties["records"].values()) == len(records) == REVIEWS + EXTRA
     assert all(examples.properties["records"][split] > 0 for split in artifacts.SPLITS)
-    assert all(set(record) == {"key", "text", "label"} for record in records.values())
+    assert all(set(record) == {"key", "input_hash", "text", "label"} for record in records.values())
     # Every good line is one record: its columns, stripped, under the key `file:line`.
     bad = {f"{file}:{line}" for file, line in [*BAD_LINES, BLANK_LINE]}
     for name in ("reviews.tsv", "extra.tsv"):
@@ -299,7 +300,8 @@ def test_ingest_examples_carry_text_and_label_keyed_by_file_and_line(clf_ingeste
                 assert f"{name}:{number}" not in records
                 continue
             label, review = line.split("\t")
-            assert records[f"{name}:{number}"] == {"key": f"{name}:{number}", "text": review.strip(), "label": label}
+            expected = {"key": f"{name}:{number}", "text": review.strip(), "label": label}
+            assert records[f"{name}:{number}"] == {**expected, "input_hash": content.input_hash(review)}
 
 
 def test_statistics_count_the_labels_per_split(clf_ingested, clf_validated):

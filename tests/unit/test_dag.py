@@ -114,3 +114,35 @@ def test_a_captioners_encoder_weights_are_resolved_against_the_config_file(tmp_p
 
     train = next(c for c in dag.build(loaded.task("captions"), loaded) if c.name == "train")
     assert train.parameters.model.encoder_weights == str(tmp_path.resolve() / "weights" / "mobilenet.h5")
+
+
+def test_a_one_line_edit_of_the_length_buckets_reruns_the_taggers_training(config, project_copy):
+    before = fingerprints(config)
+    source = project_copy / "models" / "buckets.py"
+    source.write_text(source.read_text().replace("BUCKET_BOUNDARIES = (", "BUCKET_BOUNDARIES = (  # edited\n", 1))
+    after = fingerprints(config)
+
+    assert after["tagger"]["train"] != before["tagger"]["train"]
+    assert after["tagger"]["preprocess"] == before["tagger"]["preprocess"]
+
+
+def test_editing_another_kinds_model_reruns_nothing(config, project_copy):
+    before = fingerprints(config)
+    with (project_copy / "models" / "captioner.py").open("a") as source:
+        source.write("\n# an edit\n")
+
+    assert fingerprints(config) == before
+
+
+def test_a_stages_code_holds_what_its_executor_imports_inside_functions_and_the_libraries_it_imports(config):
+    components = {c.name: c for c in dag.build(config.task("pos"), config)}
+
+    train = runner.stage_code(components["train"])
+    preprocess = runner.stage_code(components["preprocess"])
+
+    assert {"models/buckets.py", "components/evaluate/plots.py", "kinds/tagger/train.py"} <= set(train.files)
+    assert "models/text.py" in preprocess.files  # imported inside the layout's functions
+    assert {"tensorflow", "keras", "tensorflow-text"} <= {name for name, _ in train.libraries}
+    assert "apache-beam" in {name for name, _ in preprocess.libraries}
+    captioner = {name for name in train.files if name.startswith("kinds/captioner/")}
+    assert captioner == {"kinds/captioner/__init__.py"}  # its declaration, which the registry imports

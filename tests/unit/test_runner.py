@@ -5,8 +5,8 @@ The stages here are fakes: their executors are functions of this module, importe
 keep no state in module globals: each call appends the stage name to `calls.log` in a work folder named
 by the parameters. The stand-in artifact types are the pipeline's own (fake classes defined here would be
 distinct classes in the two copies of the module, and `isinstance` would fail). The stages' code folder
-is a scratch folder in tmp_path, so that edits to the project's sources cannot change a fingerprint
-while a test runs.
+(what their fingerprints read) is a stand-in file in a scratch project root in tmp_path, so that edits to
+the project's sources cannot change a fingerprint while a test runs.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from pipeline.component import Channel, Component, ComponentSpec, StageContext
 from pipeline.config import BeamConfig
 
 MODULE = "tests.unit.test_runner"
-CODE_FOLDER = "fake_stages"
+# Where the fingerprints read the executors' code: a stand-in for this module in a scratch project root.
+CODE_FILE = "tests/unit/test_runner.py"
 # Stand-ins: the runner does not look inside an artifact, only at its type.
 FIRST, SECOND, THIRD = artifacts.Examples, artifacts.Statistics, artifacts.Model
 
@@ -111,7 +112,6 @@ def stage(
         inputs={key: channel.type for key, channel in inputs.items()},
         outputs=outputs,
         executor=f"{MODULE}:{executor}",
-        code=(CODE_FOLDER,),
     )
     return Component(spec, FakeParameters(str(workdir), value)).wire(**inputs)
 
@@ -122,10 +122,10 @@ def out(stage_name: str, kind: type[artifacts.Artifact], output: str = "out") ->
 
 @pytest.fixture(autouse=True)
 def code_root(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib.Path:
-    """A project root holding only the fake stages' code folder."""
+    """A project root holding only a stand-in for the fake stages' module."""
     root = tmp_path / "project"
-    (root / CODE_FOLDER).mkdir(parents=True)
-    (root / CODE_FOLDER / "stage.py").write_text("VERSION = 1\n")
+    (root / CODE_FILE).parent.mkdir(parents=True)
+    (root / CODE_FILE).write_text("VERSION = 1\n")
     monkeypatch.setattr(runner, "PROJECT_ROOT", root)
     return root
 
@@ -240,7 +240,7 @@ def test_a_changed_internal_parameter_does_not_rerun(pipeline, task_dir, workdir
 
 def test_changed_stage_code_reruns_every_stage_using_it(pipeline, task_dir, workdir, code_root):
     run(pipeline, task_dir)
-    (code_root / CODE_FOLDER / "stage.py").write_text("VERSION = 2\n")
+    (code_root / CODE_FILE).write_text("VERSION = 2\n")
 
     results = run(pipeline, task_dir)
 
@@ -298,7 +298,7 @@ def test_an_input_wired_to_no_earlier_output_is_an_error_naming_the_stage_and_in
 
 
 def test_wiring_an_input_to_an_output_of_another_type_is_an_error(workdir):
-    spec = ComponentSpec(name="b", inputs={"src": FIRST}, outputs={"out": SECOND}, executor="x:y", code=())
+    spec = ComponentSpec(name="b", inputs={"src": FIRST}, outputs={"out": SECOND}, executor="x:y")
 
     with pytest.raises(TypeError, match="input 'src' needs a Examples, not a.out"):
         Component(spec, FakeParameters(str(workdir))).wire(src=out("a", THIRD))
