@@ -117,10 +117,11 @@ def main() -> None:
     import numpy as np
     import tensorflow as tf
 
-    from components.train.recipe import compile_model
+    from kinds.base.recipe import compile_model
+    from kinds.language_model.settings import LanguageModelTrain
     from models import input_pipeline, text
     from models.language_model import LanguageModelSizes, build_language_model, reset_states
-    from pipeline.config import ModelConfig, TrainConfig
+    from pipeline.config import ModelConfig
 
     assert text.START_ID == START_ID and len(text.RESERVED_TOKENS) == FIRST_UNIT
     documents = make_documents(args)
@@ -132,9 +133,8 @@ def main() -> None:
         embedding_dim=args.embedding_dim,
         hidden_dim=args.hidden_dim,
         dropout=args.dropout,
-        char_features=False,
     )
-    train_config = TrainConfig(
+    train_config = LanguageModelTrain(
         batch_size=args.batch_size, bptt=args.bptt, learning_rate=args.learning_rate, clip_norm=args.clip_norm
     )
     model = build_language_model(

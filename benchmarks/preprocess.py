@@ -60,6 +60,8 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import kinds
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -149,7 +151,6 @@ class Task:
 
 def make_task(corpus: pathlib.Path, folder: pathlib.Path, name: str, shards: int, executor: str | None) -> Task:
     import dag
-    from pipeline import config
 
     folder.mkdir(parents=True)
     raw = {
@@ -167,7 +168,7 @@ def make_task(corpus: pathlib.Path, folder: pathlib.Path, name: str, shards: int
     }
     path = folder / "pipeline_config.yaml"
     path.write_text(json.dumps(raw, indent=2))  # JSON is YAML
-    loaded = config.load(path)
+    loaded = kinds.load_config(path)
     (task,) = loaded.variants
     components = dag.build(task, loaded)
     names = [c.spec.name for c in components]
@@ -273,7 +274,7 @@ def _batches(items: list, size: int) -> Iterator[list]:
 
 def plain_vocabularies(train: list[dict], params, batch: int) -> dict[str, list[tuple[str, int]]]:
     """Words, characters and tags of the training examples counted with `collections.Counter`, then ordered."""
-    from components.preprocess.layout import ordered_vocabulary
+    from kinds.base.layout import ordered_vocabulary
     from models import text
 
     counts: dict[str, collections.Counter] = {name: collections.Counter() for name in ("words", "chars", "tags")}

@@ -47,6 +47,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import kinds
+
 if TYPE_CHECKING:  # only for annotations: nothing is imported at run time until the child needs it
     import tensorflow as tf
 
@@ -95,7 +97,6 @@ def newest_version(serving: pathlib.Path) -> pathlib.Path | None:
 def test_texts(config, task) -> list[str]:
     """Up to `DEFAULT_LINES` raw texts of the task's test split (eval when it has none), by its kind's fields."""
     import dag
-    import kinds
     from pipeline import runner
 
     components = dag.build(task, config)[:1]  # ingest
@@ -148,11 +149,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(json.dumps(child(json.load(sys.stdin))))
         return
     sys.path.insert(0, str(ROOT))
-    import kinds
-    from pipeline import config as config_lib
     from pipeline.commands import selected_tasks
 
-    config = config_lib.load(args.config)
+    config = kinds.load_config(args.config)
     given = None
     if args.sentences:
         try:

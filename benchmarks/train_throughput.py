@@ -114,14 +114,15 @@ def main() -> None:
     if args.bfloat16:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
 
-    from components.train.recipe import compile_model
+    from kinds.base.recipe import compile_model
+    from kinds.tagger.settings import TaggerModel
     from models import input_pipeline
     from models.tagger import TaggerSizes, build_tagger
-    from pipeline.config import ModelConfig, TrainConfig
+    from pipeline.config import TrainConfig
 
     lengths, rng = draw_lengths(args)
     keras.utils.set_random_seed(args.seed)
-    model_config = ModelConfig(
+    model_config = TaggerModel(
         cell="lstm",
         layers=args.layers,
         bidirectional=True,

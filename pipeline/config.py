@@ -1,8 +1,13 @@
 """The typed pipeline config: YAML in, frozen dataclasses out.
 
-Defaults live only here. Loading checks every key against the schema, so an unknown key, a wrong
-type or a value outside its allowed set is a `ConfigError` that names the key path
+Defaults live only here and in the kinds' settings. Loading checks every key against the schema, so an
+unknown key, a wrong type or a value outside its allowed set is a `ConfigError` that names the key path
 (`tasks.brown-pos.train.epochs`). Relative paths in the file are resolved against the file's folder.
+
+This module holds what every task shares. A task's own settings are its kind's: each kind declares a
+subclass of `TaskConfig` whose sections subclass the shared ones (a tagger's `model` has `char_encoder`,
+a translator has a `decode` section), and `load` takes the kinds from whoever composes the pipeline (the
+CLI hands in `kinds`), so the framework imports no kind.
 """
 
 from __future__ import annotations
@@ -11,66 +16,72 @@ import copy
 import dataclasses
 import itertools
 import pathlib
+import re
 import types
 import typing
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 import yaml
 
-import kinds
-from models import schedules
 from pipeline import tracking
 from pipeline.errors import ConfigError
 
-FORMATS = ("brown", "conllu", "conll", "tsv", "parallel_tsv", "text", "image_captions")
 TOKENIZERS = ("regex", "whitespace", "unicode_script", "characters", "wordpiece")
 # tf.distribute strategies for training (`train.strategy`).
 STRATEGIES = ("default", "mirrored", "multi_worker_mirrored")
 
 
-def _choice(*values: str) -> dict[str, Any]:
+def choice(*values: str) -> dict[str, Any]:
+    """Field metadata: the value must be one of `values`."""
     return {"choices": values}
 
 
-def _at_least(bound: float) -> dict[str, Any]:
+def at_least(bound: float) -> dict[str, Any]:
+    """Field metadata: the value must be at least `bound`."""
     return {"min": bound}
 
 
-def _fraction() -> dict[str, Any]:
+def fraction() -> dict[str, Any]:
+    """Field metadata: the value must be in [0, 1]."""
     return {"min": 0.0, "max": 1.0}
+
+
+# Field metadata: a path relative to the config file's folder, resolved by the stage that reads it
+# (`resolve_paths`); the config and the run's params keep it as written.
+PATH = {"path": True}
 
 
 @dataclasses.dataclass(frozen=True)
 class SplitConfig:
     """Fractions of the `train` files hashed into eval and test when those are not given as files."""
 
-    eval: float = dataclasses.field(default=0.1, metadata=_fraction())
-    test: float = dataclasses.field(default=0.1, metadata=_fraction())
+    eval: float = dataclasses.field(default=0.1, metadata=fraction())
+    test: float = dataclasses.field(default=0.1, metadata=fraction())
 
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
+    # How the files are read: one of the formats the task's kind reads (`pipeline validate` lists them).
     # Tagged sentences: brown, conllu, conll. `tsv`: label<TAB>text a line (classifiers). `parallel_tsv`:
     # source<TAB>target a line (translators). `text`: plain text (language models), see `documents`.
-    # `image_captions`: image_path<TAB>caption a line (captioners; paths relative to the file, several
-    # lines may share an image, and one image's captions stay in one split).
-    # Every format also reads gzip files (a name ending in .gz).
-    format: str = dataclasses.field(default="brown", metadata=_choice(*FORMATS))
+    # `image_captions`: image_path<TAB>caption a line (captioners). Left out: the kind's only format, for a
+    # kind that reads one. Every format also reads gzip files (a name ending in .gz).
+    format: str | None = None
     # Files (each a glob, relative to the config file). Without `eval` or `test` files, those splits are
     # hashed out of `train` by `split`.
     train: str = ""
     eval: str | None = None
     test: str | None = None
     split: SplitConfig = SplitConfig()
-    tag_column: str = dataclasses.field(default="upos", metadata=_choice("upos", "xpos"))
+    tag_column: str = dataclasses.field(default="upos", metadata=choice("upos", "xpos"))
     # `text` format: a whole file is one document (`file`), or blank lines separate documents (`blank_line`).
-    documents: str = dataclasses.field(default="file", metadata=_choice("file", "blank_line"))
+    documents: str = dataclasses.field(default="file", metadata=choice("file", "blank_line"))
     # The run fails when more than this fraction of the input records is rejected.
-    max_reject_fraction: float = dataclasses.field(default=0.01, metadata=_fraction())
+    max_reject_fraction: float = dataclasses.field(default=0.01, metadata=fraction())
 
 
-_ACTION = _choice("warn", "fail")
+_ACTION = choice("warn", "fail")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,10 +91,10 @@ class StatisticsConfig:
     # A label (tag, class) in eval or test that train never has.
     unseen_label: str = dataclasses.field(default="warn", metadata=_ACTION)
     # The share of eval or test tokens missing from the training data.
-    max_oov_rate: float = dataclasses.field(default=0.5, metadata=_fraction())
+    max_oov_rate: float = dataclasses.field(default=0.5, metadata=fraction())
     oov_rate: str = dataclasses.field(default="warn", metadata=_ACTION)
     # Records longer than this many tokens (characters for `text` documents: those are cut into sequences).
-    max_length: int = dataclasses.field(default=512, metadata=_at_least(1))
+    max_length: int = dataclasses.field(default=512, metadata=at_least(1))
     too_long: str = dataclasses.field(default="warn", metadata=_ACTION)
     # A split with no records.
     empty_split: str = dataclasses.field(default="warn", metadata=_ACTION)
@@ -94,9 +105,11 @@ class StatisticsConfig:
 
 @dataclasses.dataclass(frozen=True)
 class PreprocessConfig:
+    """How every kind's text becomes units; a kind's settings add its own keys (`kinds/<kind>/settings.py`)."""
+
     # Splits raw text into tokens, in preprocessing (formats of untokenized text) and in the exported graph.
     # `wordpiece` learns its subword vocabulary from the training split (Beam), `wordpiece_vocab_size` pieces.
-    tokenizer: str = dataclasses.field(default="regex", metadata=_choice(*TOKENIZERS))
+    tokenizer: str = dataclasses.field(default="regex", metadata=choice(*TOKENIZERS))
     # The `regex` tokenizer keeps every match of this RE2 pattern as a token. The default cuts text the
     # way the Brown corpus and the Penn Treebank do: a contraction or possessive stays with its word
     # ("didn't", "Atlanta's"), a number keeps its inner separators ("3.50", "1,000", "1/2"), quote
@@ -105,143 +118,57 @@ class PreprocessConfig:
     token_pattern: str = r"\pN+(?:[.,:/]\pN+)*|[\pL\pN\pM_]+(?:['’.-][\pL\pN\pM_]+)*|''|``|--|\.\.\.|[^\s\pL\pN\pM_]"
     lowercase: bool = False
     # Unicode normalisation applied to text before tokenizing (NFKC folds compatibility forms: "ﬁ" -> "fi").
-    normalization: str = dataclasses.field(default="none", metadata=_choice("none", "nfc", "nfkc"))
-    wordpiece_vocab_size: int = dataclasses.field(default=8000, metadata=_at_least(16))
-    # Translator: one vocabulary for source and target (`words`) instead of `source_words` and `target_words`.
-    shared_vocabulary: bool = False
-    min_count: int = dataclasses.field(default=1, metadata=_at_least(1))
-    max_size: int | None = dataclasses.field(default=None, metadata=_at_least(5))
-    char_min_count: int = dataclasses.field(default=1, metadata=_at_least(1))
-    max_word_length: int = dataclasses.field(default=20, metadata=_at_least(1))
-    num_shards: int = dataclasses.field(default=2, metadata=_at_least(1))
-    # Captioner: images are squashed to squares this many pixels a side (stored so in the shards).
-    image_size: int = dataclasses.field(default=64, metadata=_at_least(16))
+    normalization: str = dataclasses.field(default="none", metadata=choice("none", "nfc", "nfkc"))
+    wordpiece_vocab_size: int = dataclasses.field(default=8000, metadata=at_least(16))
+    min_count: int = dataclasses.field(default=1, metadata=at_least(1))
+    max_size: int | None = dataclasses.field(default=None, metadata=at_least(5))
+    num_shards: int = dataclasses.field(default=2, metadata=at_least(1))
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    cell: str = dataclasses.field(default="lstm", metadata=_choice("rnn", "gru", "lstm"))
-    layers: int = dataclasses.field(default=1, metadata=_at_least(1))
+    """The recurrent encoder every kind builds on; a kind's settings add its own keys (a tagger's character
+    features, a classifier's pooling, a decoder's attention)."""
+
+    cell: str = dataclasses.field(default="lstm", metadata=choice("rnn", "gru", "lstm"))
+    layers: int = dataclasses.field(default=1, metadata=at_least(1))
     bidirectional: bool = True
-    embedding_dim: int = dataclasses.field(default=100, metadata=_at_least(1))
-    hidden_dim: int = dataclasses.field(default=128, metadata=_at_least(1))
+    embedding_dim: int = dataclasses.field(default=100, metadata=at_least(1))
+    hidden_dim: int = dataclasses.field(default=128, metadata=at_least(1))
     dropout: float = dataclasses.field(default=0.25, metadata={"min": 0.0, "max": 0.95})
-    char_features: bool = True
-    # Classifier: how the encoder's states become one vector. `last`: the final state (both directions'
-    # for a bidirectional encoder); `mean`, `max`: over the unpadded steps; `attention`: a learned weighting.
-    pooling: str = dataclasses.field(default="attention", metadata=_choice("last", "mean", "max", "attention"))
-    # Translator: the decoder's attention over the encoder's states. `bahdanau`: additive, vᵀ tanh(W₁s + W₂h)
-    # (Bahdanau et al. 2015); `luong_dot`, `luong_general`: multiplicative (Luong et al. 2015); `none`: the
-    # encoder's final state is all the decoder sees (the bottleneck of plain seq2seq).
-    attention: str = dataclasses.field(
-        default="bahdanau", metadata=_choice("bahdanau", "luong_dot", "luong_general", "none")
-    )
-    # Tagger: `softmax`, a tag per token on its own; `crf`, a linear-chain CRF that scores the whole
-    # sequence (learned transitions, Viterbi decoding; Lample et al. 2016, Ma and Hovy 2016); `auto`, a CRF
-    # for BIO tags (where a tag depends most on its neighbours), else a softmax.
-    output: str = dataclasses.field(default="auto", metadata=_choice("auto", "softmax", "crf"))
-    # CRF tagger on BIO tags: decoding never chooses what IOB2 forbids (`O` then `I-X`, `B-X` then `I-Y`).
-    # Turned off, and said so, when the training tags themselves break IOB2 (IOB1 data).
-    constrain_bio: bool = True
-    # Tagger: how a word's characters become its character features. `cnn`: a convolution and a max over
-    # the word (Ma and Hovy 2016); `lstm`: a bidirectional LSTM's final states (Lample et al. 2016).
-    char_encoder: str = dataclasses.field(default="cnn", metadata=_choice("cnn", "lstm"))
-    char_embedding_dim: int = dataclasses.field(default=24, metadata=_at_least(1))
-    # The size of a word's character features: the convolution's filters, or both LSTM directions (even).
-    char_filters: int = dataclasses.field(default=48, metadata=_at_least(1))
-    char_kernel_size: int = dataclasses.field(default=3, metadata=_at_least(1))
-    # Captioner: the CNN whose last feature map the decoder attends over. `cnn`: a small network trained
-    # from scratch (three blocks, `encoder_filters` channels first, 4x that in the grid); or a Keras
-    # application (MobileNetV2, ResNet50, EfficientNetB0, VGG16) with the weights file `encoder_weights`.
-    encoder: str = dataclasses.field(
-        default="cnn", metadata=_choice("cnn", "MobileNetV2", "ResNet50", "EfficientNetB0", "VGG16")
-    )
-    encoder_filters: int = dataclasses.field(default=32, metadata=_at_least(1))
-    encoder_weights: str | None = None
-    # Captioner: λ of Xu et al.'s doubly stochastic attention penalty, λ·mean_i (1 − Σ_t α_t,i)²; 0: none.
-    attention_penalty: float = dataclasses.field(default=1.0, metadata={"min": 0.0})
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = dataclasses.field(default=2, metadata=_at_least(1))
-    batch_size: int = dataclasses.field(default=32, metadata=_at_least(1))
-    # Taggers and classifiers: training batches by a token budget instead of `batch_size` sentences;
-    # each length bucket's batches hold as many sentences as fit this many padded tokens. 0: off.
-    tokens_per_batch: int = dataclasses.field(default=0, metadata=_at_least(0))
+    epochs: int = dataclasses.field(default=2, metadata=at_least(1))
+    batch_size: int = dataclasses.field(default=32, metadata=at_least(1))
     learning_rate: float = dataclasses.field(default=2e-3, metadata={"min": 0.0})
     # Gradients are rescaled so that their global norm is at most this (Pascanu et al. 2013).
     clip_norm: float | None = dataclasses.field(default=5.0, metadata={"min": 0.0})
-    shuffle_buffer: int = dataclasses.field(default=4096, metadata=_at_least(1))
+    shuffle_buffer: int = dataclasses.field(default=4096, metadata=at_least(1))
     # Save a checkpoint every this many steps (and at each epoch's end); a rerun after a crash resumes
     # from the last one. 0: only at epoch ends.
-    checkpoint_every: int = dataclasses.field(default=200, metadata=_at_least(0))
+    checkpoint_every: int = dataclasses.field(default=200, metadata=at_least(0))
     # Probability of replacing a training word by [UNK], so that the unknown-word embedding is learned.
     word_dropout: float = dataclasses.field(default=0.05, metadata={"min": 0.0, "max": 1.0})
-    # Language models: steps of truncated backpropagation through time (the window length); `batch_size`
-    # is the number of parallel streams whose state is carried from one window to the next.
-    bptt: int = dataclasses.field(default=64, metadata=_at_least(1))
-    # Language models: after each epoch, a sample of this many units at this temperature (and a greedy one).
-    sample_length: int = dataclasses.field(default=300, metadata=_at_least(1))
-    sample_temperature: float = dataclasses.field(default=0.8, metadata={"min": 0.0})
     # After each epoch the model is scored on the eval split by its kind's metric (`Recipe.monitor`: token
     # accuracy, or entity F1 for BIO tags; accuracy; bits per unit; a translator's greedy BLEU).
     # keep_best: the model evaluated and exported is the best epoch's, not the last one's.
     keep_best: bool = True
     # Stop once that metric has not improved for this many epochs (`epochs` stays the cap); 0: never.
-    patience: int = dataclasses.field(default=0, metadata=_at_least(0))
+    patience: int = dataclasses.field(default=0, metadata=at_least(0))
     # Multiply the learning rate by `lr_factor` whenever the metric has not improved for this many
     # epochs in a row (reduce on plateau); 0: never.
-    lr_patience: int = dataclasses.field(default=0, metadata=_at_least(0))
+    lr_patience: int = dataclasses.field(default=0, metadata=at_least(0))
     lr_factor: float = dataclasses.field(default=0.5, metadata={"min": 0.0, "max": 1.0})
     # How training is spread over devices and machines: `default` (this process's CPU or one GPU),
     # `mirrored` (every local GPU), `multi_worker_mirrored` (the workers of the cluster in TF_CONFIG;
     # see `pipeline worker`). `batch_size` stays the global batch.
-    strategy: str = dataclasses.field(default="default", metadata=_choice(*STRATEGIES))
+    strategy: str = dataclasses.field(default="default", metadata=choice(*STRATEGIES))
     # The seed of training alone (initial weights, batch order, dropout, sampled feeding); null: the
     # pipeline's `seed`. Splits and vocabularies keep the pipeline's seed, so a sweep over train.seed
     # trains one model several times on the same data.
     seed: int | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class DecodeConfig:
-    """Translator: how output is decoded, in evaluation and inside the exported SavedModel."""
-
-    strategy: str = dataclasses.field(default="beam", metadata=_choice("greedy", "sample", "beam"))
-    beam_size: int = dataclasses.field(default=4, metadata=_at_least(1))
-    # GNMT length penalty ((5 + |Y|) / 6) ** alpha (Wu et al. 2016); 0 compares raw log-probabilities.
-    length_penalty: float = dataclasses.field(default=0.6, metadata={"min": 0.0})
-    temperature: float = dataclasses.field(default=1.0, metadata={"min": 0.0})
-    top_k: int = dataclasses.field(default=0, metadata=_at_least(0))  # 0: sample from every token
-    # Output stops at [END] or after `max_length_ratio` x source tokens + `max_length_extra`.
-    max_length_ratio: float = dataclasses.field(default=2.0, metadata={"min": 0.0})
-    max_length_extra: int = dataclasses.field(default=10, metadata=_at_least(1))
-
-
-@dataclasses.dataclass(frozen=True)
-class CurriculumConfig:
-    """Translator: scheduled sampling (Bengio, Vinyals, Jaitly and Shazeer 2015). At decoder step inputs, the
-    true previous token is fed with probability ε_i and the model's own prediction otherwise, where i counts
-    training steps or epochs (`unit`) and ε_i follows `schedule` with the paper's parameters:
-
-    constant: ε_i = k; linear: ε_i = max(epsilon_min, k − c·i); exponential: ε_i = max(epsilon_min, k^i)
-    (k < 1); inverse_sigmoid: ε_i = max(epsilon_min, k / (k + exp(i / k))) (k ≥ 1). The default, constant 1,
-    is teacher forcing only. With `reach`, a decay's k (and c) follow from the real number of training steps:
-    ε_i reaches epsilon_min at that fraction of training and stays there.
-    """
-
-    schedule: str = dataclasses.field(
-        default="constant", metadata=_choice("constant", "linear", "exponential", "inverse_sigmoid")
-    )
-    unit: str = dataclasses.field(default="step", metadata=_choice("step", "epoch"))
-    k: float = dataclasses.field(default=1.0, metadata={"min": 0.0})
-    c: float = dataclasses.field(default=0.0, metadata={"min": 0.0})
-    epsilon_min: float = dataclasses.field(default=0.0, metadata=_fraction())
-    # The fraction of training at which a decay reaches epsilon_min (0 < reach ≤ 1); null: k and c as given.
-    reach: float | None = dataclasses.field(default=None, metadata=_fraction())
-    # What replaces a true token: the model's most likely token, or one sampled from its softmax.
-    feed: str = dataclasses.field(default="argmax", metadata=_choice("argmax", "sample"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -250,26 +177,25 @@ class EvaluateConfig:
     # (Classifiers: accuracy at least the stronger baseline's + margin; language models: bits per unit at
     # most the baseline's - margin.) A negative margin lets a model that much worse through (for trials).
     bless_margin: float = dataclasses.field(default=0.01, metadata={"min": -100.0, "max": 1.0})
-    batch_size: int = dataclasses.field(default=128, metadata=_at_least(1))
-    # Captioner: a TSV of where each image's objects are (`image<TAB>word<TAB>size<TAB>x0<TAB>y0<TAB>x1<TAB>y1`,
-    # a header line, image paths as in the captions file and relative to this file, boxes in the original
-    # image's pixels), to measure how often the attention at a word that names an object peaks on it.
-    objects: str | None = None
+    batch_size: int = dataclasses.field(default=128, metadata=at_least(1))
 
 
 @dataclasses.dataclass(frozen=True)
 class ExportConfig:
     # Raw text is cut to this many tokens in the serving graph.
-    max_length: int = dataclasses.field(default=256, metadata=_at_least(1))
+    max_length: int = dataclasses.field(default=256, metadata=at_least(1))
     # Infra-validation runs the SavedModel in a fresh process on this many eval sentences and checks
     # that it tags them exactly as the Keras model did.
-    validation_examples: int = dataclasses.field(default=256, metadata=_at_least(1))
+    validation_examples: int = dataclasses.field(default=256, metadata=at_least(1))
     # Register the exported model in the MLflow model registry under the task's name.
     register: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
 class TaskConfig:
+    """The sections every task has. A kind's settings subclass this (`kinds/<kind>/settings.py`): they narrow
+    the sections to the kind's own classes and may add sections of their own (a decoder's `decode`)."""
+
     name: str
     # One of the registry's kinds (`kinds/`): what the task's model is, and every rule that comes with it.
     kind: str
@@ -279,14 +205,27 @@ class TaskConfig:
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
-    decode: DecodeConfig = DecodeConfig()
-    curriculum: CurriculumConfig = CurriculumConfig()
     export: ExportConfig = ExportConfig()
     # A sweep variant's label, e.g. "model.cell=gru,model.bidirectional=false"; "" for the task itself.
     # An MLflow tag, not a param, so every run of a task has the same param names.
     variant: str = dataclasses.field(default="", metadata={"internal": True})
     # The keys the task's kind filled in because the config left them out (`Kind.defaults`), with their values.
     kind_defaults: tuple[tuple[str, Any], ...] = dataclasses.field(default=(), metadata={"internal": True})
+
+    def sections(self) -> dict[str, Any]:
+        """The sections the task's kind adds to those every task has (a decoder's `decode`, `curriculum`)."""
+        shared = {field.name for field in dataclasses.fields(TaskConfig)}
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in shared}
+
+
+class KindRegistry(Protocol):
+    """What loading a config needs of the kinds (the `kinds` package is one): each kind's settings class
+    (`settings`, a `TaskConfig` subclass), the keys it fills in (`defaults`), its formats (`formats`),
+    and its checks (`validate(task)`, raising `ConfigError`)."""
+
+    def get(self, name: str) -> Any: ...
+
+    def names(self) -> tuple[str, ...]: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -336,8 +275,8 @@ class ThreadsConfig:
     two ops at once with half the cores each (benchmarks/train_throughput.py); 0: TensorFlow's default.
     """
 
-    intra_op: int | None = dataclasses.field(default=None, metadata=_at_least(0))
-    inter_op: int | None = dataclasses.field(default=None, metadata=_at_least(0))
+    intra_op: int | None = dataclasses.field(default=None, metadata=at_least(0))
+    inter_op: int | None = dataclasses.field(default=None, metadata=at_least(0))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -378,8 +317,9 @@ class PipelineConfig:
 # Loading
 
 
-def load(path: pathlib.Path | str, overrides: Sequence[str] = ()) -> PipelineConfig:
-    """Loads a config file, applies `KEY=VALUE` overrides, and checks it against the schema.
+def load(path: pathlib.Path | str, overrides: Sequence[str] = (), *, kinds: KindRegistry) -> PipelineConfig:
+    """Loads a config file, applies `KEY=VALUE` overrides, and checks it against the schema: the shared
+    sections here, and each task's own by the settings class of its kind in `kinds`.
 
     Raises:
         ConfigError: the file is missing or not YAML, or a key is unknown, missing or mistyped.
@@ -396,20 +336,42 @@ def load(path: pathlib.Path | str, overrides: Sequence[str] = ()) -> PipelineCon
         raise ConfigError(f"config {path}: the top level must be a mapping")
     for override in overrides:
         apply_override(raw, override)
-    filled = _apply_kind_defaults(raw)
-    config = from_dict(PipelineConfig, raw, "")
+    filled = _apply_kind_defaults(raw, kinds)
+    settings = settings_of(kinds)
+    config = from_dict(PipelineConfig, raw, "", settings)
     _check_tasks(config)
     variants = tuple(
         dataclasses.replace(variant, kind_defaults=filled.get(variant.name, ()))
-        for variant in expand_sweeps(config, raw)
+        for variant in expand_sweeps(config, raw, settings)
     )
     for variant in variants:
-        _check_task(variant)
+        if not variant.data.train:
+            raise ConfigError(f"tasks.{variant.name}.data.train: a file or glob is needed")
+        kinds.get(variant.kind).validate(variant)
     return dataclasses.replace(config, base_dir=path.resolve().parent, variants=variants)
 
 
-def _apply_kind_defaults(raw: dict[str, Any]) -> dict[str, tuple[tuple[str, Any], ...]]:
-    """Fills in each raw task the keys its kind sets by default (`Kind.defaults`) that it leaves out.
+# Resolves the class a raw task is read into: its kind's settings (a `TaskConfig` subclass).
+_Settings = Callable[[Any, str], type]
+
+
+def settings_of(kinds: KindRegistry) -> _Settings:
+    """What `from_dict` reads a raw task into: its kind's settings class (from `kinds`)."""
+
+    def settings(raw: Any, where: str) -> type:
+        name = raw.get("kind") if isinstance(raw, dict) else None
+        if name is None:
+            return TaskConfig  # the schema check says the key is missing
+        if name not in kinds.names():
+            raise ConfigError(f"{where}.kind: {name!r} is not one of {', '.join(kinds.names())}")
+        return kinds.get(name).settings
+
+    return settings
+
+
+def _apply_kind_defaults(raw: dict[str, Any], kinds: KindRegistry) -> dict[str, tuple[tuple[str, Any], ...]]:
+    """Fills in each raw task the keys its kind sets by default (`Kind.defaults`, and the format of a kind
+    that reads one) that it leaves out.
 
     Returns:
         task name -> the (dotted key, value) pairs filled in, for the commands to say what was chosen.
@@ -417,15 +379,33 @@ def _apply_kind_defaults(raw: dict[str, Any]) -> dict[str, tuple[tuple[str, Any]
     filled = {}
     tasks = raw.get("tasks")
     for task in tasks if isinstance(tasks, list) else ():
-        if not isinstance(task, dict) or task.get("kind") not in kinds.REGISTRY:
+        if not isinstance(task, dict) or task.get("kind") not in kinds.names():
             continue  # the schema check names what is wrong with it
+        kind = kinds.get(task["kind"])
+        defaults = dict(kind.defaults)
+        named = _format_of(task.get("data"), kind.formats)
+        if named is not None:
+            defaults.setdefault("data.format", named)
         chosen = []
-        for key, value in kinds.get(task["kind"]).defaults.items():
+        for key, value in defaults.items():
             if not _has_key(task, key) and not _blocked(task, key):
                 set_key(task, key, value)
                 chosen.append((key, value))
         filled[str(task.get("name"))] = tuple(chosen)
     return filled
+
+
+def _format_of(data: Any, formats: Sequence[str]) -> str | None:
+    """The format a task leaves out but means: its kind's only one, or the one its train files' suffix names
+    (`*.conllu`, `*.conll.gz`); None when neither says."""
+    if len(formats) == 1:
+        return formats[0]
+    train = data.get("train") if isinstance(data, dict) else None
+    if isinstance(train, str):
+        suffix = train.removesuffix(".gz").rpartition(".")[2]
+        if suffix in formats:
+            return suffix
+    return None
 
 
 def kind_default_lines(task: TaskConfig) -> list[str]:
@@ -455,7 +435,7 @@ def _blocked(raw: dict[str, Any], key: str) -> bool:
     return False
 
 
-def expand_sweeps(config: PipelineConfig, raw: dict[str, Any]) -> tuple[TaskConfig, ...]:
+def expand_sweeps(config: PipelineConfig, raw: dict[str, Any], settings: _Settings) -> tuple[TaskConfig, ...]:
     """Every task, with a swept task replaced by its variants (the grid's cartesian product, in order)."""
     sweeps: dict[str, SweepConfig] = {}
     for index, sweep in enumerate(config.sweeps):
@@ -478,7 +458,7 @@ def expand_sweeps(config: PipelineConfig, raw: dict[str, Any]) -> tuple[TaskConf
             for key, value in zip(keys, values, strict=True):
                 set_key(task_raw, key, value)
             label = ",".join(f"{key}={_label(value)}" for key, value in zip(keys, values, strict=True))
-            variant = from_dict(TaskConfig, task_raw, f"sweeps.{task.name}[{label}]")
+            variant = from_dict(TaskConfig, task_raw, f"sweeps.{task.name}[{label}]", settings)
             variants.append(dataclasses.replace(variant, variant=label))
     return tuple(variants)
 
@@ -497,21 +477,6 @@ def _check_tasks(config: PipelineConfig) -> None:
         seen.add(task.name)
         if not task.name or any(c in task.name for c in "/\\. "):
             raise ConfigError(f"tasks.{task.name}.name: use letters, digits, '-' and '_' only")
-
-
-def _check_task(task: TaskConfig) -> None:
-    """What one task (or sweep variant) must satisfy beyond the types of its keys."""
-    if not task.data.train:
-        raise ConfigError(f"tasks.{task.name}.data.train: a file or glob is needed")
-    if task.kind not in kinds.REGISTRY:
-        raise ConfigError(f"tasks.{task.name}.kind: {task.kind!r} is not one of {', '.join(kinds.names())}")
-    kind = kinds.get(task.kind)
-    kind.validate(task)
-    if kind.curriculum:  # what the curriculum stage would reject, rejected before anything runs
-        try:
-            schedules.validate(task.curriculum)
-        except ValueError as error:
-            raise ConfigError(f"tasks.{task.name}.{error}") from None
 
 
 def apply_override(raw: dict[str, Any], override: str) -> None:
@@ -556,10 +521,13 @@ def _task_by_name(tasks: list[Any], name: str, where: str) -> dict[str, Any]:
     raise ConfigError(f"--set {where}: no task named {name!r} (tasks: {names})")
 
 
-def from_dict(cls: type, raw: Any, where: str) -> Any:
-    """Builds dataclass `cls` from `raw`, checking keys and types; `where` is the key path so far."""
+def from_dict(cls: type, raw: Any, where: str, settings: _Settings | None = None) -> Any:
+    """Builds dataclass `cls` from `raw`, checking keys and types; `where` is the key path so far. A task is
+    read into its kind's class, which `settings` gives (without it, the shared `TaskConfig`)."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{where or 'config'}: expected a mapping, got {_type_name(raw)}")
+    if settings is not None and isinstance(cls, type) and issubclass(cls, TaskConfig):
+        cls = settings(raw, where)
     fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
     unknown = sorted(set(raw) - set(fields))
     if unknown:
@@ -572,18 +540,18 @@ def from_dict(cls: type, raw: Any, where: str) -> Any:
             if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
                 raise ConfigError(f"{path}: required key is missing")
             continue
-        values[name] = _convert(hints[name], raw[name], path, field.metadata)
+        values[name] = _convert(hints[name], raw[name], path, field.metadata, settings)
     return cls(**values)
 
 
-def _convert(hint: Any, value: Any, path: str, metadata: Mapping[str, Any]) -> Any:
+def _convert(hint: Any, value: Any, path: str, metadata: Mapping[str, Any], settings: _Settings | None) -> Any:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
         (inner,) = [a for a in args if a is not type(None)]
-        return _convert(inner, value, path, metadata)
+        return _convert(inner, value, path, metadata, settings)
     if origin is tuple:
         if not isinstance(value, list):
             raise ConfigError(f"{path}: expected a list, got {_type_name(value)}")
@@ -591,19 +559,26 @@ def _convert(hint: Any, value: Any, path: str, metadata: Mapping[str, Any]) -> A
         converted = []
         for i, element in enumerate(value):
             name = element.get("name") if isinstance(element, dict) else None
-            converted.append(_convert(item, element, _join(path, str(name or i)), {}))
+            converted.append(_convert(item, element, _join(path, str(name or i)), {}, settings))
         return tuple(converted)
     if origin is Mapping or hint is Mapping:
         if not isinstance(value, dict):
             raise ConfigError(f"{path}: expected a mapping, got {_type_name(value)}")
         return types.MappingProxyType(dict(value))
     if dataclasses.is_dataclass(hint):
-        return from_dict(hint, value, path)
+        return from_dict(hint, value, path, settings)
     return _check_scalar(hint, value, path, metadata)
+
+
+# What YAML 1.1 (PyYAML) reads as a string although people mean a number: `1e-3`, `2E5` (no dot, or no sign
+# after the `e`).
+_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
 def _check_scalar(hint: type, value: Any, path: str, metadata: Mapping[str, Any]) -> Any:
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if hint is float and isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
         value = float(value)
     if hint is pathlib.Path and isinstance(value, str):
         value = pathlib.Path(value)
@@ -655,3 +630,13 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
             flat.update(flatten(value, _join(prefix, str(key))))
         return flat
     return {prefix: data}
+
+
+def resolve_paths(section: Any, config: PipelineConfig) -> Any:
+    """`section` with each field marked `PATH` (a file the config names) resolved against the config's folder."""
+    changes = {
+        field.name: str(config.resolve(getattr(section, field.name)))
+        for field in dataclasses.fields(section)
+        if field.metadata.get("path") and getattr(section, field.name) is not None
+    }
+    return dataclasses.replace(section, **changes) if changes else section

@@ -17,6 +17,8 @@ from components.ingest import spec as ingest
 from components.preprocess import spec as preprocess
 from components.statistics import spec as statistics
 from components.train import spec as train
+from kinds.base.settings import TokenBudgetTrain
+from kinds.tagger.settings import TaggerModel, TaggerTask
 from pipeline.component import Component
 from pipeline.config import (
     BeamConfig,
@@ -25,7 +27,6 @@ from pipeline.config import (
     PipelineConfig,
     SplitConfig,
     TaskConfig,
-    TrainConfig,
 )
 from tests.stages.support import SEED, StageHarness, StageRun
 
@@ -45,18 +46,18 @@ def harness(tmp_path: pathlib.Path) -> StageHarness:
 @pytest.fixture(scope="session")
 def tiny_model_config() -> ModelConfig:
     """A model small enough to train one epoch in seconds."""
-    return ModelConfig(embedding_dim=8, hidden_dim=6, char_embedding_dim=4, char_filters=6)
+    return TaggerModel(embedding_dim=8, hidden_dim=6, char_embedding_dim=4, char_filters=6)
 
 
 @pytest.fixture(scope="session")
 def tiny_config(tiny_model_config: ModelConfig) -> PipelineConfig:
     """One tagger task on the tiny Brown corpus, paths relative to its folder."""
-    task = TaskConfig(
+    task = TaggerTask(
         name="tiny",
         kind="tagger",
         data=DataConfig(format="brown", train="brown.txt", split=SplitConfig(eval=0.2, test=0.2)),
         model=tiny_model_config,
-        train=TrainConfig(epochs=1, batch_size=32),
+        train=TokenBudgetTrain(epochs=1, batch_size=32),
     )
     return PipelineConfig(tasks=(task,), seed=SEED, base_dir=TINY_DIR)
 

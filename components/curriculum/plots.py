@@ -1,7 +1,7 @@
 """The schedule of teacher forcing as a PNG: ε_i over training.
 
 Drawn on a bare matplotlib `Figure` with an Agg canvas, never through pyplot (see
-`components/evaluate/plots.py` for why).
+`kinds/base/plots.py` for why).
 """
 
 from __future__ import annotations

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 
+from kinds.base.settings import CurriculumConfig
 from pipeline import artifacts
 from pipeline.component import Component, ComponentSpec
-from pipeline.config import CurriculumConfig, PipelineConfig, TaskConfig
+from pipeline.config import PipelineConfig, TaskConfig
 
 SPEC = ComponentSpec(
     name="curriculum",
@@ -32,4 +33,6 @@ class CurriculumParameters:
 
 def component(task: TaskConfig, config: PipelineConfig) -> Component:
     t = task.train
-    return Component(SPEC, CurriculumParameters(task.curriculum, t.epochs, t.batch_size, t.tokens_per_batch))
+    # A kind whose batches cannot be cut by a token budget has no `tokens_per_batch`: batches of sentences.
+    budget = getattr(t, "tokens_per_batch", 0)
+    return Component(SPEC, CurriculumParameters(task.sections()["curriculum"], t.epochs, t.batch_size, budget))

@@ -18,9 +18,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import kinds
-from components.evaluate.evaluator import MODEL, EvaluatorInputs
-from components.evaluate.spec import EvaluateParameters
-from kinds.kind import BlessingRule
+from kinds.base.evaluator import MODEL, EvaluateParameters, EvaluatorInputs
+from kinds.base.kind import BlessingRule
 from pipeline import artifacts
 from pipeline.component import StageContext
 from pipeline.errors import EvaluationError

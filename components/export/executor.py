@@ -30,9 +30,8 @@ import tensorflow as tf
 import kinds
 from components.export.client_loader import load_client
 from components.export.fresh_process import answers_from_a_fresh_process
-from components.export.hooks import Export
-from components.export.spec import ExportParameters
-from kinds.kind import BlessingRule
+from kinds.base.export import Export, ExportParameters
+from kinds.base.kind import BlessingRule
 from pipeline import artifacts, tracking
 from pipeline.component import StageContext
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import kinds
+from kinds.base.export import ExportParameters
 from pipeline import artifacts
 from pipeline.component import Component, ComponentSpec
-from pipeline.config import DecodeConfig, ExportConfig, PipelineConfig, PreprocessConfig, TaskConfig
+from pipeline.config import PipelineConfig, TaskConfig
 
 SPEC = ComponentSpec(
     name="export",
@@ -23,16 +22,7 @@ SPEC = ComponentSpec(
 )
 
 
-@dataclasses.dataclass(frozen=True)
-class ExportParameters:
-    kind: str
-    export: ExportConfig
-    preprocess: PreprocessConfig  # the tokenizer and casing of the serving graph
-    decode: DecodeConfig = DecodeConfig()  # translators: the decoder inside the graph
-    evaluate_batch_size: int = 128  # the evaluate stage's batches (a translator's decoders' length limits)
-
-
 def component(task: TaskConfig, config: PipelineConfig) -> Component:
     kind = kinds.get(task.kind)
-    parameters = ExportParameters(task.kind, task.export, task.preprocess, task.decode, task.evaluate.batch_size)
+    parameters = ExportParameters(task.kind, task.export, task.preprocess, task.evaluate.batch_size, task.sections())
     return Component(SPEC, parameters, code=kind.stage_code("export", "client"))

@@ -23,7 +23,7 @@ import apache_beam as beam
 
 import kinds
 from components.beam import io, runners
-from components.preprocess.layout import Entries
+from kinds.base.layout import Entries
 from pipeline import artifacts
 from pipeline.component import StageContext
 from pipeline.config import PreprocessConfig

@@ -1,7 +1,7 @@
 """A one-page PNG summary of the data: length histograms per split, the label distribution, OOV rates.
 
 Drawn on a bare matplotlib `Figure` with an Agg canvas, never through pyplot (see
-`components/evaluate/plots.py` for why).
+`kinds/base/plots.py` for why).
 """
 
 from __future__ import annotations

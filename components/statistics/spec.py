@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import kinds
-from kinds.kind import StatisticsLayout
+from kinds.base.kind import StatisticsLayout
 from pipeline import artifacts
 from pipeline.component import Component, ComponentSpec
 from pipeline.config import PipelineConfig, PreprocessConfig, StatisticsConfig, TaskConfig

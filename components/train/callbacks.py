@@ -173,7 +173,7 @@ class BestEpoch(keras.callbacks.Callback):
     without the score (no eval split) changes nothing.
 
     Args:
-        monitor: the score and its direction (a `components.train.recipe.Monitor`).
+        monitor: the score and its direction (a `kinds.base.recipe.Monitor`).
         folder: the train stage's work folder.
         train: the `TrainConfig`: `patience` (stop after this many epochs without a better score; 0:
             never), `lr_patience` and `lr_factor` (multiply the learning rate by `lr_factor` after each

@@ -16,7 +16,6 @@ import keras
 import tensorflow as tf
 
 import kinds
-from components.evaluate.plots import plot_learning_curves
 from components.train.callbacks import (
     BestEpoch,
     CheckpointEvery,
@@ -25,8 +24,8 @@ from components.train.callbacks import (
     NonFiniteLossGuard,
     TrainingCheckpoint,
 )
-from components.train.recipe import compile_model
-from components.train.spec import TrainParameters
+from kinds.base.plots import plot_learning_curves
+from kinds.base.recipe import TrainParameters, compile_model
 from pipeline import artifacts, config, runtime
 from pipeline.component import StageContext
 from pipeline.errors import TrainingError

@@ -7,7 +7,8 @@ image (sacrebleu) and exact match, against the most frequent training caption an
 nearest training image by pixel distance.
 """
 
-from kinds.kind import PROJECT_ROOT, BlessingRule, Kind, StatisticsLayout
+from kinds.base.kind import PROJECT_ROOT, BlessingRule, Kind, StatisticsLayout
+from kinds.captioner.settings import CaptionerTask
 from pipeline.errors import ConfigError
 
 
@@ -43,6 +44,7 @@ KIND = Kind(
         "test.attention_on_object",
         "eval.bleu",
     ),
+    settings=CaptionerTask,
     curriculum=True,
     check=_check,
     # One LSTM of 256 over the grid of a small CNN, as Xu et al.'s decoder (theirs: 1,800 units, VGG's grid).

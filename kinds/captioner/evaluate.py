@@ -23,8 +23,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from components.evaluate.evaluator import Evaluator, SplitEvaluation
-from components.evaluate.plots import _new_figure, _save
+from kinds.base.evaluator import Evaluator, SplitEvaluation
+from kinds.base.plots import _new_figure, _save
 from kinds.captioner import scores
 from models import caption_data, captioner, images, seq2seq, text  # captioner: registers the model for loading
 
@@ -40,11 +40,13 @@ class CaptionerEvaluator(Evaluator):
         spec = tf.TensorSpec([None, None, None, images.CHANNELS], tf.uint8)
         self.functions = {
             strategy: tf.function(
-                lambda pixels, strategy=strategy: captioner.decode(self.model, pixels, params.decode, strategy),
+                lambda pixels, strategy=strategy: captioner.decode(
+                    self.model, pixels, params.sections["decode"], strategy
+                ),
                 input_signature=[spec],
                 autograph=False,  # see models/decoding.py
             )
-            for strategy in dict.fromkeys(["greedy", "wrong_start", params.decode.strategy])
+            for strategy in dict.fromkeys(["greedy", "wrong_start", params.sections["decode"].strategy])
         }
         self.split_images: dict[str, scores.ImageSet] = {}  # each split's images, read once
         self.train = self.images("train")
@@ -70,7 +72,7 @@ class CaptionerEvaluator(Evaluator):
 
     def evaluate(self, split: str, deciding: bool) -> SplitEvaluation:
         held_out = self.images(split)
-        strategy = self.params.decode.strategy
+        strategy = self.params.sections["decode"].strategy
         outputs = {"model": self.caption(held_out, strategy)}
         if strategy != "greedy":
             outputs["greedy"] = self.caption(held_out, "greedy")

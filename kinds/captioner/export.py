@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import keras
 import tensorflow as tf
 
-from components.export.hooks import Export
+from kinds.base.export import Export
 from kinds.captioner import scores
 from models import captioner, images, seq2seq, text  # captioner: registers the model for loading
 from pipeline import artifacts
@@ -76,7 +76,7 @@ def serving_module(model_artifact: artifacts.Model, vocabulary: artifacts.Vocabu
     return CaptionerServingModule(
         keras.saving.load_model(model_artifact.path),
         vocabulary.tokens("target_words"),
-        params.decode,
+        params.sections["decode"],
         params.preprocess.tokenizer,
     )
 

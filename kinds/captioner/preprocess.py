@@ -13,7 +13,7 @@ import pathlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from components.preprocess import layout, sequence_example
+from kinds.base import layout, sequence_example
 from pipeline.config import PreprocessConfig
 
 

@@ -8,9 +8,9 @@ import pathlib
 import keras
 import tensorflow as tf
 
-from components.train.recipe import Monitor, Recipe
+from kinds.base.recipe import Monitor, Recipe
+from kinds.base.scheduled_sampling import ScheduledSampling
 from kinds.captioner import scores
-from kinds.translator.train import ScheduledSampling
 from models import caption_data, captioner, images
 from models.captioner import CaptionerSizes, build_captioner
 from pipeline.component import StageContext
@@ -21,7 +21,7 @@ class CaptionerRecipe(Recipe):
 
     def __init__(self, params, vocabulary, schedule=None) -> None:
         super().__init__(params, vocabulary, schedule)
-        self.sizes = CaptionerSizes(len(vocabulary.tokens("target_words")), params.image_size)
+        self.sizes = CaptionerSizes(len(vocabulary.tokens("target_words")), params.preprocess.image_size)
 
     def build(self) -> keras.Model:
         return build_captioner(self.sizes, self.params.model, scheduled_sampling=self.feed)
@@ -73,9 +73,9 @@ class EvalGreedyCaptionBleu(keras.callbacks.Callback):
             return
         if self.caption is None:  # traced once, on the trained model
             self.caption = tf.function(
-                lambda pixels: captioner.decode(self.model, pixels, self.settings.decode, "greedy"),
+                lambda pixels: captioner.decode(self.model, pixels, self.settings.sections["decode"], "greedy"),
                 input_signature=[tf.TensorSpec([None, None, None, images.CHANNELS], tf.uint8)],
                 autograph=False,  # see models/decoding.py
             )
-        hypotheses = scores.captions(self.examples, self.caption, self.target_words, self.settings.tokenizer)
+        hypotheses = scores.captions(self.examples, self.caption, self.target_words, self.settings.preprocess.tokenizer)
         logs[self.KEY] = scores.score(hypotheses, self.examples.references, lowercase=True)["bleu"]

@@ -5,7 +5,8 @@ a learned attention, Yang et al. 2016); evaluated by accuracy and macro-F1 again
 and TF-IDF 1-2 grams + logistic regression on the same split and tokens.
 """
 
-from kinds.kind import PROJECT_ROOT, BlessingRule, Kind, StatisticsLayout
+from kinds.base.kind import PROJECT_ROOT, BlessingRule, Kind, StatisticsLayout
+from kinds.classifier.settings import ClassifierTask
 
 KIND = Kind(
     name="classifier",
@@ -27,5 +28,5 @@ KIND = Kind(
         "test.macro_f1",
         "eval.accuracy",
     ),
-    batches_by_tokens=True,
+    settings=ClassifierTask,
 )

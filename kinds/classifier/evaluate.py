@@ -14,9 +14,9 @@ import numpy as np
 import tensorflow as tf
 
 import models.classifier  # noqa: F401  (registers the custom layers for loading)
-from components.evaluate import classification
-from components.evaluate.evaluator import Evaluator, SplitEvaluation
-from components.evaluate.plots import plot_confusion_matrix
+from kinds.base.evaluator import Evaluator, SplitEvaluation
+from kinds.base.plots import plot_confusion_matrix
+from kinds.classifier import metrics as classification
 from models import input_pipeline, text
 from pipeline import artifacts
 

@@ -11,8 +11,8 @@ import numpy as np
 import tensorflow as tf
 
 import models.classifier  # noqa: F401  (registers the custom layers for loading)
-from components.export.hooks import Export
-from components.export.serving import TextServingModule
+from kinds.base.export import Export
+from kinds.base.serving import TextServingModule
 from models import text
 from pipeline import artifacts
 from pipeline.errors import ValidationError

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from components.preprocess import layout, sequence_example
+from kinds.base import layout, sequence_example
 from pipeline.config import PreprocessConfig
 
 

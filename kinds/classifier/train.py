@@ -7,7 +7,7 @@ import pathlib
 import keras
 import tensorflow as tf
 
-from components.train.recipe import Recipe
+from kinds.base.recipe import Recipe
 from models import input_pipeline
 from models.classifier import ClassifierSizes, build_classifier
 

@@ -5,13 +5,16 @@ state carried from one window to the next (truncated backpropagation through tim
 document starts; evaluated in bits per unit against an interpolated Kneser-Ney 5-gram model.
 """
 
-from kinds.kind import PROJECT_ROOT, BlessingRule, Kind, StatisticsLayout
+from kinds.base.kind import PROJECT_ROOT, BlessingRule, Kind, StatisticsLayout
+from kinds.language_model.settings import LanguageModelTask
 
 KIND = Kind(
     name="language_model",
-    description="the next unit of a text (characters, words or wordpieces), autoregressive",
+    description="the next unit of a text (characters or words), autoregressive",
     formats=("text",),
-    tokenizers=("regex", "whitespace", "unicode_script", "characters", "wordpiece"),
+    # Not wordpieces: the model's units are joined back into text to score and to generate it, and the
+    # n-gram baseline counts them, which wordpieces' continuation marks do not allow yet.
+    tokenizers=("regex", "whitespace", "unicode_script", "characters"),
     # Documents are cut into windows by training: `statistics.max_length` does not apply to them.
     statistics=StatisticsLayout(sequences=(("text", "text", False),), checks_length=False),
     layout="kinds.language_model.preprocess:Documents",
@@ -26,10 +29,11 @@ KIND = Kind(
         "test.perplexity",
         "eval.bits_per_unit",
     ),
+    settings=LanguageModelTask,
     # Its stateful streams: one replica carries each stream's state from one window to the next.
     single_replica=True,
-    inspect_cells="components.inspect.cells:inspect",
-    # The lectures' char-rnn: characters unless the config says otherwise (words and wordpieces stay
+    inspect_cells="kinds.language_model.cells:inspect",
+    # The lectures' char-rnn: characters unless the config says otherwise (words stay
     # available), one LSTM of 256 over 64 streams of 64-step windows: here 64 streams train about 1.3
     # times the units a second that 32 do (benchmarks/lm_throughput.py --batch-size 32 and 64). A corpus
     # too small to give 64 streams 500 updates an epoch gets fewer streams (`train.MIN_UPDATES_PER_EPOCH`).

@@ -13,8 +13,8 @@ import math
 import keras
 import tensorflow as tf
 
-from components.evaluate.evaluator import Evaluator, SplitEvaluation
-from components.evaluate.kneser_ney import KneserNeyLM
+from kinds.base.evaluator import Evaluator, SplitEvaluation
+from kinds.language_model.kneser_ney import KneserNeyLM
 from models import input_pipeline, text
 from models.language_model import Generator, stream_cross_entropy  # (importing it registers the layers)
 from pipeline import artifacts

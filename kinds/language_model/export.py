@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import keras
 import tensorflow as tf
 
-from components.export.hooks import Export
+from kinds.base.export import Export
 from models import text
 from models.language_model import Generator
 from pipeline import artifacts

@@ -10,7 +10,7 @@ import pathlib
 import keras
 import tensorflow as tf
 
-from components.train.recipe import Choice, Monitor, Recipe
+from kinds.base.recipe import Choice, Monitor, Recipe
 from models import input_pipeline, text
 from models.language_model import (
     Generator,
@@ -126,7 +126,7 @@ class Samples(keras.callbacks.Callback):
         self.context = context
         self.units = recipe.units
         self.train = recipe.params.train
-        self.separator = "" if recipe.params.tokenizer == "characters" else " "
+        self.separator = "" if recipe.params.preprocess.tokenizer == "characters" else " "
         self.folder = pathlib.Path(folder) / "samples"
         self.generate = tf.function(Generator(model).generate)
 

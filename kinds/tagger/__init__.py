@@ -6,7 +6,8 @@ baseline by token accuracy or, for BIO tag sets, by conlleval's entity F1, which
 (the evaluator's `blessing`).
 """
 
-from kinds.kind import PROJECT_ROOT, BlessingRule, Kind, StatisticsLayout
+from kinds.base.kind import PROJECT_ROOT, BlessingRule, Kind, StatisticsLayout
+from kinds.tagger.settings import TaggerTask
 from pipeline.errors import ConfigError
 
 
@@ -39,8 +40,8 @@ KIND = Kind(
         "test.entity.f1",
         "baseline.most_frequent_tag.test.entity.f1",
     ),
+    settings=TaggerTask,
     legacy_metrics={"baseline.most_frequent_tag.test.token_accuracy": "baseline.test.token_accuracy"},
-    batches_by_tokens=True,
     check=check,
     # 32 sentences a batch, unless the corpus is too small for that to make `train.MIN_UPDATES_PER_EPOCH`
     # updates an epoch: then fewer (down to 8), and the run says so.

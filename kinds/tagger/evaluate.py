@@ -10,10 +10,10 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from components.evaluate import metrics
-from components.evaluate.evaluator import Evaluator, SplitEvaluation
-from components.evaluate.plots import plot_confusion_matrix
-from kinds.kind import BlessingRule
+from kinds.base.evaluator import Evaluator, SplitEvaluation
+from kinds.base.kind import BlessingRule
+from kinds.base.plots import plot_confusion_matrix
+from kinds.tagger import metrics
 from models import input_pipeline, text
 from models.tagger import tag_ids  # models.tagger also registers the custom layers, for loading
 

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import keras
 import tensorflow as tf
 
-from components.evaluate import metrics
-from components.export.hooks import Export
+from kinds.base.export import Export
+from kinds.tagger import metrics
 from models import text
 from models.tagger import tag_ids  # models.tagger also registers the custom layers, for loading
 from pipeline import artifacts

@@ -11,8 +11,8 @@ import pathlib
 import keras
 import tensorflow as tf
 
-from components.evaluate.metrics import entity_scores, is_bio_tagset
-from components.train.recipe import Choice, Monitor, Recipe
+from kinds.base.recipe import Choice, Monitor, Recipe
+from kinds.tagger.metrics import entity_scores, is_bio_tagset
 from models import crf, input_pipeline, text
 from models.tagger import TaggerSizes, build_tagger, tag_ids
 

@@ -6,7 +6,8 @@ states, one decoder step serving teacher forcing, scheduled sampling (the curric
 copying the source.
 """
 
-from kinds.kind import PROJECT_ROOT, BlessingRule, Kind, StatisticsLayout
+from kinds.base.kind import PROJECT_ROOT, BlessingRule, Kind, StatisticsLayout
+from kinds.translator.settings import TranslatorTask
 
 KIND = Kind(
     name="translator",
@@ -29,5 +30,6 @@ KIND = Kind(
         "test.chrf",
         "eval.bleu",
     ),
+    settings=TranslatorTask,
     curriculum=True,
 )

@@ -17,8 +17,8 @@ import numpy as np
 import sacrebleu
 import tensorflow as tf
 
-from components.evaluate.evaluator import Evaluator, SplitEvaluation
-from components.evaluate.plots import _new_figure, _save
+from kinds.base.evaluator import Evaluator, SplitEvaluation
+from kinds.base.plots import _new_figure, _save
 from models import input_pipeline, seq2seq, text  # seq2seq: registers the model for loading
 from pipeline import artifacts
 
@@ -43,7 +43,7 @@ class TranslatorEvaluator(Evaluator):
             references += [s.decode("utf-8") for s in inputs[text.TARGET].numpy()]
             source_ids.append(inputs[text.SOURCE_IDS])
         # "model": the configured decoder; "greedy" too when that is another one; the copy-the-source baseline.
-        strategy = self.params.decode.strategy
+        strategy = self.params.sections["decode"].strategy
         outputs = {"model": self.decoder.translate(source_ids, strategy)}
         if strategy != "greedy":
             outputs["greedy"] = self.decoder.translate(source_ids, "greedy")
@@ -72,7 +72,7 @@ class Decoder:
 
     def __init__(self, model, vocabulary: artifacts.Vocabulary, params) -> None:
         self.model = model
-        self.decode = params.decode
+        self.decode = params.sections["decode"]
         self.tokenizer = params.preprocess.tokenizer
         shared = "words" in vocabulary.names()
         self.source_words = tf.constant(vocabulary.tokens("words" if shared else "source_words"))
@@ -82,7 +82,7 @@ class Decoder:
             strategy: tf.function(  # no AutoGraph: see models/decoding.py
                 lambda ids, strategy=strategy: self.ids(ids, strategy), input_signature=[spec], autograph=False
             )
-            for strategy in dict.fromkeys(["greedy", "wrong_start", params.decode.strategy])
+            for strategy in dict.fromkeys(["greedy", "wrong_start", params.sections["decode"].strategy])
         }
 
     def ids(self, source_ids: tf.Tensor, strategy: str) -> tf.Tensor:

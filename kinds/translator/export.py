@@ -10,8 +10,8 @@ import keras
 import sacrebleu
 import tensorflow as tf
 
-from components.export.hooks import Export
-from components.export.serving import TextServingModule
+from kinds.base.export import Export
+from kinds.base.serving import TextServingModule
 from models import seq2seq, text  # seq2seq: registers the model for loading
 from pipeline import artifacts
 from pipeline.errors import ValidationError
@@ -49,7 +49,7 @@ def serving_module(
         tokenizer,
         vocabulary.tokens("words" if shared else "source_words"),
         vocabulary.tokens("words" if shared else "target_words"),
-        params.decode,
+        params.sections["decode"],
         lowercase=p.lowercase,
         max_length=params.export.max_length,
     )

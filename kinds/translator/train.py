@@ -8,12 +8,12 @@ import keras
 import sacrebleu
 import tensorflow as tf
 
-from components.train.recipe import Monitor, Recipe
+from kinds.base.recipe import Monitor, Recipe
+from kinds.base.scheduled_sampling import ScheduledSampling
+from kinds.base.settings import DecodeConfig
 from models import input_pipeline, seq2seq, text
 from models.seq2seq import TranslatorSizes, build_translator
-from pipeline import artifacts
 from pipeline.component import StageContext
-from pipeline.config import DecodeConfig
 
 
 class TranslatorRecipe(Recipe):
@@ -40,7 +40,9 @@ class TranslatorRecipe(Recipe):
             names = ("words",) if "words" in self.vocabulary.names() else ("target_words",)
             dataset = input_pipeline.translator_dataset(eval_files, self.params.train.batch_size, with_strings=True)
             words = self.vocabulary.tokens(names[0])
-            callbacks.append(EvalGreedyBleu(dataset, words, self.params.tokenizer, self.params.decode))
+            callbacks.append(
+                EvalGreedyBleu(dataset, words, self.params.preprocess.tokenizer, self.params.sections["decode"])
+            )
         return callbacks
 
     def dataset(self, files: list[pathlib.Path], seed: int | None = None) -> tf.data.Dataset:
@@ -50,34 +52,6 @@ class TranslatorRecipe(Recipe):
         return input_pipeline.translator_dataset(
             files, train.batch_size, shuffle_buffer=train.shuffle_buffer, seed=seed
         )
-
-
-class ScheduledSampling(keras.callbacks.Callback):
-    """Moves the decoder's teacher-forcing probability ε along the curriculum's schedule.
-
-    The position is the optimizer's step count (checkpointed with the optimizer, so a resumed run goes
-    on where it was) or the epoch. Each epoch's ε is logged as `teacher_forcing_probability`.
-    """
-
-    def __init__(self, schedule: artifacts.Schedule, model: keras.Model) -> None:
-        super().__init__()
-        self.schedule = schedule
-        self.translator = model
-
-    def position(self, epoch: int) -> int:
-        return int(self.translator.optimizer.iterations.numpy()) if self.schedule.unit == "step" else epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-        self.translator.teacher_forcing_probability.assign(self.schedule.epsilon(self.position(epoch)))
-
-    def on_train_batch_begin(self, batch, logs=None):
-        if self.schedule.unit == "step":
-            self.translator.teacher_forcing_probability.assign(self.schedule.epsilon(self.position(self.epoch)))
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
-            logs["teacher_forcing_probability"] = float(self.translator.teacher_forcing_probability.numpy())
 
 
 class EvalGreedyBleu(keras.callbacks.Callback):

@@ -34,4 +34,6 @@ def load_config(args: argparse.Namespace) -> config_lib.PipelineConfig:
         overrides.append(f"output_dir={pathlib.Path(args.output_dir).resolve()}")
     if args.tracking_uri:
         overrides.append(f"tracking.uri={tracking.absolute_sqlite_uri(args.tracking_uri, None)}")
-    return config_lib.load(args.config, overrides)
+    import kinds  # the CLI composes the pipeline: the framework's config with the kinds' settings
+
+    return kinds.load_config(args.config, overrides)

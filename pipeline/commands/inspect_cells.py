@@ -35,7 +35,7 @@ def main(args: argparse.Namespace) -> int:
     import tensorflow as tf
 
     import dag
-    from kinds.kind import load
+    from kinds.base.kind import load
     from models import text as text_lib
     from pipeline import artifacts, runner
 

@@ -10,7 +10,7 @@ from pipeline.commands import load_config
 def main(args: argparse.Namespace) -> int:
     import dag
     import kinds
-    from kinds import kind as kind_lib
+    from kinds.base import kind as kind_lib
     from pipeline import config as config_lib
 
     config = load_config(args)

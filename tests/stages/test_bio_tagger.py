@@ -14,8 +14,10 @@ from components.ingest import spec as ingest
 from components.preprocess import spec as preprocess
 from components.statistics import spec as statistics
 from components.train import spec as train
+from kinds.base.settings import TokenBudgetTrain
+from kinds.tagger.settings import TaggerModel, TaggerTask
 from models import crf
-from pipeline.config import BeamConfig, DataConfig, ModelConfig, PipelineConfig, SplitConfig, TaskConfig, TrainConfig
+from pipeline.config import BeamConfig, DataConfig, PipelineConfig, SplitConfig, TaskConfig
 from tests.stages.support import StageHarness
 
 TINY_DIR = pathlib.Path(__file__).resolve().parents[1] / "data" / "tiny"
@@ -23,12 +25,12 @@ IN_PROCESS = BeamConfig(options={})  # the DirectRunner in this process, one wor
 
 
 def ner_task(train_file: str = "wnut16.conll") -> TaskConfig:
-    return TaskConfig(
+    return TaggerTask(
         name="ner",
         kind="tagger",
         data=DataConfig(format="conll", train=train_file, split=SplitConfig(eval=0.2, test=0.2)),
-        model=ModelConfig(embedding_dim=8, hidden_dim=8, char_embedding_dim=4, char_filters=6, output="crf"),
-        train=TrainConfig(epochs=2, batch_size=16),
+        model=TaggerModel(embedding_dim=8, hidden_dim=8, char_embedding_dim=4, char_filters=6, output="crf"),
+        train=TokenBudgetTrain(epochs=2, batch_size=16),
     )
 
 

@@ -39,7 +39,9 @@ from components.ingest import spec as ingest
 from components.preprocess import spec as preprocess
 from components.statistics import spec as statistics
 from components.train import spec as train
+from kinds.base.settings import TokenBudgetTrain
 from kinds.classifier import export as export_classifier
+from kinds.classifier.settings import ClassifierModel, ClassifierTask
 from models import text
 from models.pooling import AttentionPooling, LastStatePooling, MaskedMaxPooling, MaskedMeanPooling
 from pipeline import artifacts
@@ -48,12 +50,10 @@ from pipeline.config import (
     DataConfig,
     EvaluateConfig,
     ExportConfig,
-    ModelConfig,
     PipelineConfig,
     PreprocessConfig,
     SplitConfig,
     TaskConfig,
-    TrainConfig,
 )
 from tests.stages.support import StageHarness, StageRun, write_blessing, write_examples
 
@@ -114,13 +114,13 @@ def write_corpus(folder: pathlib.Path) -> None:
 
 def classifier_task(**changes) -> TaskConfig:
     """The tiny classifier task; `changes` replace whole sections (`preprocess=PreprocessConfig(...)`)."""
-    task = TaskConfig(
+    task = ClassifierTask(
         name="reviews",
         kind="classifier",
         data=DataConfig(format="tsv", train="*.tsv", split=SplitConfig(eval=0.2, test=0.2), max_reject_fraction=0.05),
         preprocess=PreprocessConfig(tokenizer="regex", lowercase=True, normalization="nfkc"),
-        model=ModelConfig(embedding_dim=8, hidden_dim=8, pooling="attention"),
-        train=TrainConfig(epochs=1, batch_size=16),
+        model=ClassifierModel(embedding_dim=8, hidden_dim=8, pooling="attention"),
+        train=TokenBudgetTrain(epochs=1, batch_size=16),
     )
     return dataclasses.replace(task, **changes)
 

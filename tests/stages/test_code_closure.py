@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 import dag
+import kinds
 from pipeline import config as config_lib
 from pipeline import runner
 from pipeline.component import ComponentSpec
@@ -89,7 +90,7 @@ def config(tmp_path_factory) -> config_lib.PipelineConfig:
         task["evaluate"] = {**LENIENT, **task.get("evaluate", {})}
     raw = {"tasks": tasks, "output_dir": "runs", "beam": {"options": {"direct_running_mode": "in_memory"}}}
     (folder / "pipeline_config.yaml").write_text(yaml.safe_dump(raw))
-    return config_lib.load(folder / "pipeline_config.yaml")
+    return kinds.load_config(folder / "pipeline_config.yaml")
 
 
 class Tracer:

@@ -9,12 +9,12 @@ import pathlib
 import numpy as np
 import pytest
 
+import kinds
 from components.curriculum.spec import SPEC, CurriculumParameters
+from kinds.base.settings import CurriculumConfig
 from models.schedules import teacher_forcing_probability
 from pipeline import artifacts
-from pipeline import config as config_lib
 from pipeline.component import Component
-from pipeline.config import CurriculumConfig
 from pipeline.errors import ConfigError
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -156,7 +156,7 @@ def translator_config(tmp_path: pathlib.Path, **curriculum) -> pathlib.Path:
 
 def test_an_invalid_curriculum_fails_when_the_config_loads_with_a_one_line_error_naming_the_key(tmp_path):
     with pytest.raises(ConfigError, match=r"^tasks\.t\.curriculum\.k: .*needs 0 < k < 1, not k = 1\.5") as raised:
-        config_lib.load(translator_config(tmp_path, schedule="exponential", k=1.5))
+        kinds.load_config(translator_config(tmp_path, schedule="exponential", k=1.5))
     assert "\n" not in str(raised.value)
 
 
@@ -180,7 +180,7 @@ def test_the_horizon_is_the_epochs_or_the_real_steps_of_the_trainers_buckets(har
 def test_the_curriculum_reads_the_preprocess_stages_shards_in_the_dag(tmp_path):
     import dag
 
-    config = config_lib.load(translator_config(tmp_path))
+    config = kinds.load_config(translator_config(tmp_path))
     stages = {c.name: c for c in dag.build(config.tasks[0], config)}
     assert stages["curriculum"].inputs["shards"].stage == "preprocess"
     assert stages["train"].inputs["schedule"].stage == "curriculum"

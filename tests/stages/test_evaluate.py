@@ -6,7 +6,7 @@ import pytest
 
 from components.evaluate import executor
 from kinds import tagger
-from kinds.kind import BlessingRule
+from kinds.base.kind import BlessingRule
 from pipeline.errors import EvaluationError
 
 SYSTEMS = ("model", "most_frequent_tag")

@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from components.preprocess.executor import shard_of
-from components.preprocess.layout import ordered_vocabulary
+from kinds.base.layout import ordered_vocabulary
 from models import input_pipeline, text
 from pipeline import artifacts
 from pipeline.config import BeamConfig

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from components.train.callbacks import BestEpoch
-from components.train.recipe import Monitor
+from kinds.base.recipe import Monitor
 from pipeline.config import TrainConfig
 
 

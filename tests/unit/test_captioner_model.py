@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.train.recipe import token_loss
+from kinds.base.recipe import token_loss
+from kinds.base.settings import DecodeConfig
 from models import captioner, images
 from models.captioner import Captioner
 from models.seq2seq import TARGET_IN
 from models.text import END_ID, START_ID
-from pipeline.config import DecodeConfig
 
 SIZE = 32
 WORDS = 12

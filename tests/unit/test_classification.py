@@ -1,4 +1,4 @@
-"""Unit tests of components.evaluate.classification, against numbers worked out by hand."""
+"""Unit tests of kinds.classifier.metrics, against numbers worked out by hand."""
 
 import math
 
@@ -7,13 +7,13 @@ import pytest
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import f1_score
 
-from components.evaluate.classification import (
+from kinds.base.plots import plot_confusion_matrix
+from kinds.classifier.metrics import (
     MajorityClassBaseline,
     TfidfLogisticRegressionBaseline,
     classification_scores,
     label_confusion_matrix,
 )
-from components.evaluate.plots import plot_confusion_matrix
 
 # A 3-class example used by several tests (8 sentences, 3 errors, "neu" never predicted):
 #   item   0    1    2    3    4    5    6    7

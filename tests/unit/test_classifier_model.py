@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from kinds.classifier.settings import ClassifierModel
 from models.classifier import POOLING_LAYER, ClassifierSizes, attention_model, build_classifier
 from models.encoder import RecurrentEncoder
 from models.pooling import (
@@ -21,7 +22,7 @@ from models.text import TOKEN_IDS
 from pipeline.config import ModelConfig
 
 SIZES = ClassifierSizes(words=12, labels=3)
-TINY = dataclasses.replace(ModelConfig(), embedding_dim=4, hidden_dim=3, dropout=0.0)
+TINY = dataclasses.replace(ClassifierModel(), embedding_dim=4, hidden_dim=3, dropout=0.0)
 
 # Encoder states of four sentences right padded to 4 steps, of 3, 1, 4 and 0 real steps, 2 features.
 # Padding holds 100, above every real value, so that a pooling that reads it shows it.

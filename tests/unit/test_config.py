@@ -6,6 +6,9 @@ import textwrap
 
 import pytest
 
+import kinds
+from kinds.base.settings import TokenBudgetTrain
+from kinds.tagger.settings import TaggerModel, TaggerPreprocess, TaggerTask
 from pipeline import config
 from pipeline.errors import ConfigError
 
@@ -16,7 +19,7 @@ MINIMAL = """\
 tasks:
   - name: t1
     kind: tagger
-    data: {train: data/train.txt}
+    data: {format: brown, train: data/train.txt}
 """
 
 
@@ -33,12 +36,12 @@ def with_task_keys(text: str) -> str:
 
 def with_data_keys(text: str) -> str:
     """MINIMAL with `text` (YAML flow entries, e.g. "format: conllu") added to task t1's data section."""
-    return MINIMAL.replace("data: {train: data/train.txt}", f"data: {{train: data/train.txt, {text}}}")
+    return MINIMAL.replace("data: {format: brown, train: data/train.txt}", f"data: {{train: data/train.txt, {text}}}")
 
 
 def load_error(folder: pathlib.Path, text: str, overrides=()) -> str:
     with pytest.raises(ConfigError) as error:
-        config.load(write(folder, text), overrides)
+        kinds.load_config(write(folder, text), overrides)
     return str(error.value)
 
 
@@ -54,7 +57,7 @@ tasks:
 
 
 def test_a_kind_fills_its_own_defaults_and_says_which(tmp_path):
-    loaded = config.load(write(tmp_path, LANGUAGE_MODEL))
+    loaded = kinds.load_config(write(tmp_path, LANGUAGE_MODEL))
 
     (task,) = loaded.variants
     assert (task.data.format, task.preprocess.tokenizer, task.train.batch_size) == ("text", "characters", 64)
@@ -68,7 +71,7 @@ def test_what_the_config_or_an_override_sets_is_kept_and_not_reported_as_a_defau
         "data: {train: input.txt}", "data: {train: input.txt}\n    preprocess: {tokenizer: regex}"
     )
 
-    loaded = config.load(write(tmp_path, text), ["tasks.lm.train.batch_size=16"])
+    loaded = kinds.load_config(write(tmp_path, text), ["tasks.lm.train.batch_size=16"])
 
     (task,) = loaded.variants
     assert (task.preprocess.tokenizer, task.train.batch_size) == ("regex", 16)
@@ -77,22 +80,23 @@ def test_what_the_config_or_an_override_sets_is_kept_and_not_reported_as_a_defau
 
 
 def test_a_tagger_reports_its_one_kind_default_the_batch_size_it_may_fit_to_the_corpus(tmp_path):
-    (task,) = config.load(write(tmp_path, MINIMAL)).variants
+    (task,) = kinds.load_config(write(tmp_path, MINIMAL)).variants
 
     assert task.kind_defaults == (("train.batch_size", 32),)
-    (given,) = config.load(write(tmp_path, MINIMAL + "    train: {batch_size: 16}\n")).variants
+    (given,) = kinds.load_config(write(tmp_path, MINIMAL + "    train: {batch_size: 16}\n")).variants
     assert given.kind_defaults == () and config.kind_default_lines(given) == []
 
 
 def test_minimal_config_gets_the_schema_defaults(tmp_path):
-    loaded = config.load(write(tmp_path, MINIMAL))
+    loaded = kinds.load_config(write(tmp_path, MINIMAL))
 
     (task,) = loaded.tasks
     assert (task.name, task.kind, task.data.train) == ("t1", "tagger", "data/train.txt")
-    assert task.data == config.DataConfig(train="data/train.txt")
-    assert task.preprocess == config.PreprocessConfig()
-    assert task.model == config.ModelConfig()
-    assert task.train == config.TrainConfig()
+    assert task.data == config.DataConfig(format="brown", train="data/train.txt")
+    assert task == TaggerTask(name="t1", kind="tagger", data=task.data, kind_defaults=task.kind_defaults)
+    assert task.preprocess == TaggerPreprocess()
+    assert task.model == TaggerModel()
+    assert task.train == TokenBudgetTrain()
     assert task.evaluate == config.EvaluateConfig()
     assert task.export == config.ExportConfig()
     assert loaded.output_dir == "runs"
@@ -102,7 +106,7 @@ def test_minimal_config_gets_the_schema_defaults(tmp_path):
 
 
 def test_given_values_replace_the_defaults(tmp_path):
-    loaded = config.load(write(tmp_path, with_task_keys("train: {epochs: 7, clip_norm: null}\n") + "seed: 3\n"))
+    loaded = kinds.load_config(write(tmp_path, with_task_keys("train: {epochs: 7, clip_norm: null}\n") + "seed: 3\n"))
 
     assert loaded.seed == 3
     assert loaded.tasks[0].train.epochs == 7
@@ -111,7 +115,7 @@ def test_given_values_replace_the_defaults(tmp_path):
 
 
 def test_the_repository_config_loads_and_brown_pos_is_a_tagger():
-    loaded = config.load(REPO_ROOT / "pipeline_config.yaml")
+    loaded = kinds.load_config(REPO_ROOT / "pipeline_config.yaml")
 
     assert loaded.task("brown-pos").kind == "tagger"
     assert loaded.base_dir == REPO_ROOT
@@ -120,11 +124,11 @@ def test_the_repository_config_loads_and_brown_pos_is_a_tagger():
 @pytest.mark.parametrize("path", sorted((REPO_ROOT / "configs").glob("*.yaml")), ids=lambda path: path.name)
 def test_every_shipped_config_loads(path):
     # Loading checks every key and value (the data of some are prepared by a script, so not their files).
-    assert config.load(path).variants
+    assert kinds.load_config(path).variants
 
 
 def test_the_scheduled_sampling_experiment_has_three_seeds_of_every_curriculum_on_two_tasks():
-    loaded = config.load(REPO_ROOT / "configs" / "scheduled_sampling.yaml")
+    loaded = kinds.load_config(REPO_ROOT / "configs" / "scheduled_sampling.yaml")
 
     for task in loaded.tasks:
         variants = loaded.variants_of(task.name)
@@ -213,7 +217,7 @@ def test_int_key_rejects_other_types(tmp_path, value, expected):
 
 
 def test_int_is_accepted_for_a_float_key_and_becomes_a_float(tmp_path):
-    loaded = config.load(write(tmp_path, with_task_keys("train: {learning_rate: 1}\n")))
+    loaded = kinds.load_config(write(tmp_path, with_task_keys("train: {learning_rate: 1}\n")))
 
     learning_rate = loaded.tasks[0].train.learning_rate
     assert learning_rate == 1.0
@@ -257,16 +261,29 @@ def test_tasks_that_is_not_a_list_is_an_error(tmp_path):
 
 @pytest.mark.parametrize(
     ("section", "key", "value"),
-    [("model", "cell", "cnn"), ("preprocess", "tokenizer", "bert"), ("data", "format", "csv")],
+    [("model", "cell", "cnn"), ("preprocess", "tokenizer", "bert"), ("model", "char_encoder", "gru")],
 )
 def test_value_outside_its_choices_is_an_error(tmp_path, section, key, value):
-    text = (
-        with_data_keys(f"{key}: {value}") if section == "data" else with_task_keys(f"{section}: {{{key}: {value}}}\n")
-    )
-
-    message = load_error(tmp_path, text)
+    message = load_error(tmp_path, with_task_keys(f"{section}: {{{key}: {value}}}\n"))
 
     assert message.startswith(f"tasks.t1.{section}.{key}: {value!r} is not one of")
+
+
+def test_a_format_the_kind_does_not_read_is_an_error_naming_those_it_does(tmp_path):
+    message = load_error(tmp_path, with_data_keys("format: csv"))
+
+    assert message == "tasks.t1.data.format: a tagger reads brown or conllu or conll; not csv"
+
+
+def test_a_kind_of_one_format_needs_no_format_and_a_suffix_names_a_taggers(tmp_path):
+    text = "tasks:\n  - name: r\n    kind: classifier\n    data: {train: reviews.tsv}\n"
+    (task,) = kinds.load_config(write(tmp_path, text)).variants
+    assert task.data.format == "tsv" and ("data.format", "tsv") in task.kind_defaults
+
+    conllu = with_data_keys("format: null").replace("data/train.txt", "data/train.conllu.gz")
+    assert kinds.load_config(write(tmp_path, conllu)).tasks[0].data.format == "conllu"
+    message = load_error(tmp_path, with_data_keys("format: null"))
+    assert message == "tasks.t1.data.format: a tagger reads brown or conllu or conll; say which"
 
 
 def test_kind_outside_its_choices_is_an_error(tmp_path):
@@ -297,7 +314,7 @@ def test_value_outside_its_bounds_is_an_error(tmp_path, section, key, value, wor
     [("train", "epochs", 1), ("model", "dropout", 0.95), ("model", "dropout", 0.0), ("preprocess", "max_size", 5)],
 )
 def test_bounds_are_inclusive(tmp_path, section, key, value):
-    loaded = config.load(write(tmp_path, with_task_keys(f"{section}: {{{key}: {value}}}\n")))
+    loaded = kinds.load_config(write(tmp_path, with_task_keys(f"{section}: {{{key}: {value}}}\n")))
 
     assert getattr(getattr(loaded.tasks[0], section), key) == value
 
@@ -306,9 +323,9 @@ def test_bounds_are_inclusive(tmp_path, section, key, value):
 
 
 def test_override_addresses_a_task_by_name(tmp_path):
-    text = MINIMAL + "  - name: t2\n    kind: tagger\n    data: {train: other.txt}\n"
+    text = MINIMAL + "  - name: t2\n    kind: tagger\n    data: {format: brown, train: other.txt}\n"
 
-    loaded = config.load(write(tmp_path, text), ["tasks.t2.train.epochs=5"])
+    loaded = kinds.load_config(write(tmp_path, text), ["tasks.t2.train.epochs=5"])
 
     assert loaded.task("t2").train.epochs == 5
     assert loaded.task("t1").train.epochs == config.TrainConfig().epochs
@@ -325,7 +342,7 @@ def test_override_addresses_a_task_by_name(tmp_path):
     ],
 )
 def test_override_value_is_parsed_as_yaml(tmp_path, override, attribute, expected):
-    loaded = config.load(write(tmp_path, MINIMAL), [override])
+    loaded = kinds.load_config(write(tmp_path, MINIMAL), [override])
 
     section, key = attribute.split(".")
     value = getattr(getattr(loaded.tasks[0], section), key)
@@ -334,11 +351,11 @@ def test_override_value_is_parsed_as_yaml(tmp_path, override, attribute, expecte
 
 
 def test_override_of_a_top_level_key(tmp_path):
-    assert config.load(write(tmp_path, MINIMAL), ["seed=3"]).seed == 3
+    assert kinds.load_config(write(tmp_path, MINIMAL), ["seed=3"]).seed == 3
 
 
 def test_override_creates_a_missing_section(tmp_path):
-    loaded = config.load(write(tmp_path, MINIMAL), ["tracking.uri=http://localhost:5000"])
+    loaded = kinds.load_config(write(tmp_path, MINIMAL), ["tracking.uri=http://localhost:5000"])
 
     assert loaded.tracking.uri == "http://localhost:5000"
 
@@ -350,7 +367,7 @@ def test_override_is_checked_against_the_schema(tmp_path):
 
 
 def test_override_of_an_unknown_task_names_the_known_tasks(tmp_path):
-    text = MINIMAL + "  - name: t2\n    kind: tagger\n    data: {train: other.txt}\n"
+    text = MINIMAL + "  - name: t2\n    kind: tagger\n    data: {format: brown, train: other.txt}\n"
 
     message = load_error(tmp_path, text, ["tasks.nope.train.epochs=1"])
 
@@ -391,7 +408,7 @@ def test_override_below_a_scalar_is_a_config_error():
 
 def test_missing_config_file_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
-        config.load(tmp_path / "absent.yaml")
+        kinds.load_config(tmp_path / "absent.yaml")
 
 
 def test_invalid_yaml_is_an_error(tmp_path):
@@ -413,7 +430,7 @@ def test_relative_data_path_is_resolved_against_the_config_folder(tmp_path, monk
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
 
-    loaded = config.load(write(folder, MINIMAL))
+    loaded = kinds.load_config(write(folder, MINIMAL))
 
     assert loaded.base_dir == folder
     assert loaded.resolve(loaded.tasks[0].data.train) == folder / "data" / "train.txt"
@@ -425,13 +442,13 @@ def test_config_given_by_a_relative_path_resolves_against_its_folder(tmp_path, m
     write(folder, MINIMAL)
     monkeypatch.chdir(tmp_path)
 
-    loaded = config.load("project/pipeline.yaml")
+    loaded = kinds.load_config("project/pipeline.yaml")
 
     assert loaded.resolve("data/train.txt") == folder / "data" / "train.txt"
 
 
 def test_absolute_path_is_left_as_is(tmp_path):
-    loaded = config.load(write(tmp_path, MINIMAL))
+    loaded = kinds.load_config(write(tmp_path, MINIMAL))
 
     assert loaded.resolve("/srv/data/train.txt") == pathlib.Path("/srv/data/train.txt")
 
@@ -441,20 +458,20 @@ def test_relative_sqlite_tracking_uri_is_resolved_against_the_config_folder(tmp_
     folder.mkdir()
     monkeypatch.chdir(tmp_path)
 
-    loaded = config.load(write(folder, MINIMAL + "tracking: {uri: 'sqlite:///db/mlflow.db'}\n"))
+    loaded = kinds.load_config(write(folder, MINIMAL + "tracking: {uri: 'sqlite:///db/mlflow.db'}\n"))
 
     assert loaded.tracking_uri == f"sqlite:///{folder / 'db' / 'mlflow.db'}"
 
 
 def test_default_tracking_uri_is_a_database_next_to_the_config(tmp_path):
-    loaded = config.load(write(tmp_path, MINIMAL))
+    loaded = kinds.load_config(write(tmp_path, MINIMAL))
 
     assert loaded.tracking_uri == f"sqlite:///{tmp_path / 'mlflow.db'}"
 
 
 @pytest.mark.parametrize("uri", ["sqlite:////var/mlflow.db", "http://localhost:5000", "file:///tmp/mlruns"])
 def test_absolute_or_remote_tracking_uri_is_unchanged(tmp_path, uri):
-    loaded = config.load(write(tmp_path, MINIMAL + f"tracking: {{uri: '{uri}'}}\n"))
+    loaded = kinds.load_config(write(tmp_path, MINIMAL + f"tracking: {{uri: '{uri}'}}\n"))
 
     assert loaded.tracking_uri == uri
 
@@ -463,13 +480,13 @@ def test_absolute_or_remote_tracking_uri_is_unchanged(tmp_path, uri):
 
 
 def test_task_looks_up_a_task_by_name(tmp_path):
-    loaded = config.load(write(tmp_path, MINIMAL))
+    loaded = kinds.load_config(write(tmp_path, MINIMAL))
 
     assert loaded.task("t1") is loaded.tasks[0]
 
 
 def test_task_of_an_unknown_name_names_the_known_tasks(tmp_path):
-    loaded = config.load(write(tmp_path, MINIMAL))
+    loaded = kinds.load_config(write(tmp_path, MINIMAL))
 
     with pytest.raises(ConfigError, match=r"'nope'.*t1"):
         loaded.task("nope")
@@ -485,14 +502,14 @@ def test_task_of_an_unknown_name_names_the_known_tasks(tmp_path):
     ids=["top", "task", "section"],
 )
 def test_config_is_frozen(tmp_path, assign):
-    loaded = config.load(write(tmp_path, MINIMAL))
+    loaded = kinds.load_config(write(tmp_path, MINIMAL))
 
     with pytest.raises(dataclasses.FrozenInstanceError):
         assign(loaded)
 
 
 def test_beam_options_are_read_only(tmp_path):
-    loaded = config.load(write(tmp_path, MINIMAL))
+    loaded = kinds.load_config(write(tmp_path, MINIMAL))
 
     with pytest.raises(TypeError):
         loaded.beam.options["direct_num_workers"] = 8
@@ -513,15 +530,15 @@ def test_from_dict_names_the_path_it_is_given():
 
 
 def test_to_dict_round_trips_through_from_dict(tmp_path):
-    loaded = config.load(write(tmp_path, with_task_keys("model: {cell: gru, layers: 2}\n")))
+    loaded = kinds.load_config(write(tmp_path, with_task_keys("model: {cell: gru, layers: 2}\n")))
 
-    rebuilt = config.from_dict(config.PipelineConfig, config.to_dict(loaded), "")
+    rebuilt = config.from_dict(config.PipelineConfig, config.to_dict(loaded), "", config.settings_of(kinds))
 
     assert dataclasses.replace(rebuilt, base_dir=loaded.base_dir, variants=loaded.variants) == loaded
 
 
 def test_to_dict_leaves_out_internal_fields(tmp_path):
-    data = config.to_dict(config.load(write(tmp_path, MINIMAL + "beam: {options: {direct_num_workers: 3}}\n")))
+    data = config.to_dict(kinds.load_config(write(tmp_path, MINIMAL + "beam: {options: {direct_num_workers: 3}}\n")))
 
     assert "base_dir" not in data
     assert data["beam"]["options"] == {"direct_num_workers": 3}
@@ -541,7 +558,7 @@ def test_flatten_gives_dotted_keys():
 
 
 def test_flatten_of_a_task_has_a_key_per_leaf(tmp_path):
-    task = config.load(write(tmp_path, MINIMAL)).tasks[0]
+    task = kinds.load_config(write(tmp_path, MINIMAL)).tasks[0]
 
     flat = config.flatten(config.to_dict(task))
 
@@ -562,7 +579,7 @@ sweeps:
 
 
 def test_a_sweep_replaces_its_task_by_the_grid_s_variants_in_order(tmp_path):
-    loaded = config.load(write(tmp_path, MINIMAL + SWEEP))
+    loaded = kinds.load_config(write(tmp_path, MINIMAL + SWEEP))
 
     variants = loaded.variants_of("t1")
     assert [(v.model.cell, v.model.bidirectional) for v in variants] == [
@@ -576,7 +593,7 @@ def test_a_sweep_replaces_its_task_by_the_grid_s_variants_in_order(tmp_path):
 
 
 def test_a_task_without_a_sweep_runs_as_itself(tmp_path):
-    loaded = config.load(write(tmp_path, MINIMAL))
+    loaded = kinds.load_config(write(tmp_path, MINIMAL))
 
     # The same task; the variant also records the kind's defaults it was given.
     assert tuple(dataclasses.replace(v, kind_defaults=()) for v in loaded.variants) == loaded.tasks
@@ -584,7 +601,7 @@ def test_a_task_without_a_sweep_runs_as_itself(tmp_path):
 
 
 def test_the_variant_label_is_not_a_param(tmp_path):
-    loaded = config.load(write(tmp_path, MINIMAL + SWEEP))
+    loaded = kinds.load_config(write(tmp_path, MINIMAL + SWEEP))
 
     assert "variant" not in config.to_dict(loaded.variants[0])
 
@@ -600,18 +617,36 @@ def test_the_variant_label_is_not_a_param(tmp_path):
 )
 def test_sweep_errors_name_what_is_wrong(tmp_path, sweep, message):
     with pytest.raises(ConfigError, match=message):
-        config.load(write(tmp_path, MINIMAL + sweep + "\n"))
+        kinds.load_config(write(tmp_path, MINIMAL + sweep + "\n"))
 
 
 def test_tokens_per_batch_is_for_taggers_and_classifiers(tmp_path):
-    loaded = config.load(write(tmp_path, with_task_keys("train: {tokens_per_batch: 2048}\n")))
+    loaded = kinds.load_config(write(tmp_path, with_task_keys("train: {tokens_per_batch: 2048}\n")))
     assert loaded.tasks[0].train.tokens_per_batch == 2048
 
-    text = MINIMAL.replace("kind: tagger", "kind: translator").replace(
-        "data: {train: data/train.txt}", "data: {format: parallel_tsv, train: data/train.txt}"
-    )
+    text = MINIMAL.replace("kind: tagger", "kind: translator").replace("format: brown", "format: parallel_tsv")
     message = load_error(tmp_path, text + "    train: {tokens_per_batch: 2048}\n")
-    assert message == "tasks.t1.train.tokens_per_batch: a translator does not batch by tokens"
+    assert message.startswith("tasks.t1.train.tokens_per_batch: unknown key (allowed: epochs, batch_size, ")
+
+
+def test_a_kind_reads_only_its_own_keys_and_the_others_are_not_logged(tmp_path):
+    message = load_error(tmp_path, with_task_keys("model: {pooling: mean}\n"))
+    assert message.startswith("tasks.t1.model.pooling: unknown key (allowed: cell, layers, bidirectional, ")
+    message = load_error(tmp_path, with_task_keys("decode: {beam_size: 3}\n"))
+    assert message.startswith("tasks.t1.decode: unknown key")
+
+    (task,) = kinds.load_config(write(tmp_path, MINIMAL)).tasks
+    params = config.flatten(config.to_dict(task))
+    assert {"model.char_encoder", "preprocess.max_word_length", "train.tokens_per_batch"} <= set(params)
+    assert not {"model.pooling", "model.attention", "preprocess.image_size", "train.bptt"} & set(params)
+
+
+def test_yaml_floats_people_write_are_numbers(tmp_path):
+    loaded = kinds.load_config(write(tmp_path, with_task_keys("train: {learning_rate: 1e-3, lr_factor: 5E-1}\n")))
+
+    assert (loaded.tasks[0].train.learning_rate, loaded.tasks[0].train.lr_factor) == (0.001, 0.5)
+    message = load_error(tmp_path, with_task_keys("train: {learning_rate: fast}\n"))
+    assert message == "tasks.t1.train.learning_rate: expected float, got str 'fast'"
 
 
 def test_a_character_bilstm_of_odd_size_is_a_config_error(tmp_path):

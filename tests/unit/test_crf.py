@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.train.recipe import compile_model
+from kinds.base.recipe import compile_model
+from kinds.tagger.settings import TaggerModel
 from models import crf
 from models.tagger import TaggerSizes, build_tagger, tag_ids
 from models.text import TOKEN_IDS
-from pipeline.config import ModelConfig, TrainConfig
+from pipeline.config import TrainConfig
 
 TAGS = 3
 LENGTHS = [4, 2, 1, 0]  # right-padded to 4; the last sentence is empty
@@ -170,7 +171,7 @@ def test_gradients_are_finite_on_a_padded_batch_with_an_empty_sentence():
 
 
 def crf_tagger(constraints=None) -> keras.Model:
-    config = ModelConfig(embedding_dim=8, hidden_dim=8, char_features=False, dropout=0.0, output="crf")
+    config = TaggerModel(embedding_dim=8, hidden_dim=8, char_features=False, dropout=0.0, output="crf")
     return build_tagger(TaggerSizes(words=12, chars=1, tags=5), config, constraints)
 
 

@@ -22,11 +22,13 @@ import time
 
 import pytest
 
+import kinds
 from components.ingest import readers
 from components.ingest import spec as ingest
 from components.ingest.readers import MAX_REJECT_TEXT, Record, Reject, read_file
 from components.preprocess import spec as preprocess
 from components.statistics import spec as statistics
+from kinds.tagger.settings import TaggerTask
 from pipeline.config import BeamConfig, DataConfig, PipelineConfig, SplitConfig, TaskConfig
 from pipeline.errors import DataError
 from tests.stages.support import StageHarness, StageRun
@@ -256,7 +258,7 @@ def test_conll_sentence_with_mixed_column_counts_is_rejected():
 
 def test_stray_carriage_return_in_a_conllu_column_survives_preprocess(tmp_path):
     shutil.copy(BAD / "stray_cr.conllu", tmp_path / "stray_cr.conllu")
-    task = TaskConfig(
+    task = TaggerTask(
         name="t",
         kind="tagger",
         data=DataConfig(
@@ -395,9 +397,10 @@ KINDS = {"tsv": "classifier", "parallel_tsv": "translator", "text": "language_mo
 
 def _task(fmt: str, train: str, max_reject_fraction: float, **data) -> TaskConfig:
     data.setdefault("split", SplitConfig(eval=0.2, test=0.2))
-    return TaskConfig(
+    kind = KINDS.get(fmt, "tagger")
+    return kinds.get(kind).settings(
         name="t",
-        kind=KINDS.get(fmt, "tagger"),
+        kind=kind,
         data=DataConfig(format=fmt, train=train, max_reject_fraction=max_reject_fraction, **data),
     )
 

@@ -8,7 +8,7 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from components.preprocess import sequence_example  # noqa: E402
+from kinds.base import sequence_example  # noqa: E402
 from models import input_pipeline, text  # noqa: E402
 
 

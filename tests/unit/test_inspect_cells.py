@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from components.inspect.cells import (
+from kinds.language_model.cells import (
     FEATURES,
     LINE_END_CAP,
     activation_colour,

@@ -1,4 +1,4 @@
-"""Unit tests of components.evaluate.kneser_ney, against numbers worked out by hand."""
+"""Unit tests of kinds.language_model.kneser_ney, against numbers worked out by hand."""
 
 import math
 import random
@@ -6,7 +6,7 @@ import random
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from components.evaluate.kneser_ney import BOS, KneserNeyLM, ney_discount
+from kinds.language_model.kneser_ney import BOS, KneserNeyLM, ney_discount
 
 # The tiny corpus of the hand-worked examples, order 3, fixed discount D = 0.75. "s" is BOS below.
 #

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.train.recipe import compile_model
-from components.train.spec import TrainParameters
+from kinds.base.recipe import TrainParameters, compile_model
 from kinds.language_model import train as lm_train
+from kinds.language_model.settings import LanguageModelTrain
 from models import input_pipeline, text
 from models.language_model import (
     RESETS,
@@ -23,7 +23,7 @@ from models.language_model import (
     stateless_copy,
     stream_cross_entropy,
 )
-from pipeline.config import ModelConfig, TrainConfig
+from pipeline.config import ModelConfig, PreprocessConfig, TrainConfig
 
 S = text.START_ID
 
@@ -108,8 +108,9 @@ class Manifest:
 
 
 def recipe(chosen_by_kind: tuple[str, ...], batch_size: int = 64) -> lm_train.LanguageModelRecipe:
-    train = TrainConfig(batch_size=batch_size, bptt=64)
-    params = TrainParameters("language_model", ModelConfig(), train, "characters", chosen_by_kind)
+    train = LanguageModelTrain(batch_size=batch_size, bptt=64)
+    preprocess = PreprocessConfig(tokenizer="characters")
+    params = TrainParameters("language_model", ModelConfig(), train, preprocess, chosen_by_kind)
     return lm_train.LanguageModelRecipe(params, Units())
 
 

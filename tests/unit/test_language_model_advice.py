@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import textwrap
 
+import kinds
 from kinds.language_model.advice import LARGE_VOCABULARY, advice
-from pipeline import config
 
 
 def load(folder, tokenizer: str):
@@ -20,7 +20,7 @@ def load(folder, tokenizer: str):
             """
         )
     )
-    loaded = config.load(folder / "pipeline.yaml")
+    loaded = kinds.load_config(folder / "pipeline.yaml")
     return loaded.variants[0], loaded
 
 

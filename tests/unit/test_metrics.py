@@ -1,4 +1,4 @@
-"""Unit tests of components.evaluate.metrics, against numbers worked out by hand."""
+"""Unit tests of kinds.tagger.metrics, against numbers worked out by hand."""
 
 import dataclasses
 import math
@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from components.evaluate.metrics import (
+from kinds.tagger.metrics import (
     Chunk,
     EntityScores,
     MostFrequentTagBaseline,

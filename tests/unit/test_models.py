@@ -6,13 +6,14 @@ import keras
 import numpy as np
 import pytest
 
+from kinds.tagger.settings import TaggerModel
 from models.encoder import RecurrentEncoder
 from models.tagger import CharacterBiLSTM, CharacterCNN, TaggerSizes, build_tagger
 from models.text import CHAR_IDS, TOKEN_IDS
 from pipeline.config import ModelConfig
 
 SIZES = TaggerSizes(words=10, chars=12, tags=5)
-TINY = dataclasses.replace(ModelConfig(), embedding_dim=4, hidden_dim=3, char_embedding_dim=3, char_filters=4)
+TINY = dataclasses.replace(TaggerModel(), embedding_dim=4, hidden_dim=3, char_embedding_dim=3, char_filters=4)
 
 # Two sentences right padded with 0 to 5 tokens, of 3 and 1 tokens; at most 4 characters a token.
 TOKEN_IDS_5 = np.array([[4, 5, 6, 0, 0], [7, 0, 0, 0, 0]], "int32")

@@ -1,10 +1,10 @@
-"""Unit tests of components.evaluate.plots: the PNG files are written and hold a real image."""
+"""Unit tests of kinds.base.plots: the PNG files are written and hold a real image."""
 
 import numpy as np
 import pytest
 from matplotlib import image as mpimg
 
-from components.evaluate.plots import _metric_families, plot_confusion_matrix, plot_learning_curves
+from kinds.base.plots import _metric_families, plot_confusion_matrix, plot_learning_curves
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -12,6 +12,7 @@ import random
 
 import pytest
 
+import kinds
 from components.ingest.readers import DOCUMENTS, FIELDS, FORMATS, MAX_REJECT_TEXT, Record, Reject, read_file
 from pipeline import config
 from pipeline.errors import DataError
@@ -275,8 +276,8 @@ def test_documents_changes_nothing_but_text(tmp_path: pathlib.Path, fmt: str, do
         _assert_clean(results, fmt)
 
 
-def test_formats_are_the_configs() -> None:
-    assert FORMATS == config.FORMATS
+def test_formats_are_the_kinds() -> None:
+    assert set(FORMATS) == {fmt for kind in kinds.REGISTRY.values() for fmt in kind.formats}
     assert tuple(FIELDS) == FORMATS
     assert DOCUMENTS == tuple(config.DataConfig.__dataclass_fields__["documents"].metadata["choices"])
 

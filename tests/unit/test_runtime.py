@@ -10,6 +10,7 @@ import textwrap
 
 import pytest
 
+import kinds
 from pipeline import config, runtime
 from pipeline.config import ThreadsConfig
 from pipeline.errors import ConfigError
@@ -86,13 +87,13 @@ def write_config(folder, task_keys: str, top: str = "") -> config.PipelineConfig
     path = folder / "pipeline.yaml"
     text = textwrap.dedent(top) + "tasks:\n  - name: t1\n" + textwrap.indent(textwrap.dedent(task_keys), "    ")
     path.write_text(text, encoding="utf-8")
-    return config.load(path)
+    return kinds.load_config(path)
 
 
 def test_threads_and_strategy_are_config_keys(tmp_path):
     loaded = write_config(
         tmp_path,
-        "kind: tagger\ndata: {train: t.txt}\ntrain: {strategy: multi_worker_mirrored}\n",
+        "kind: tagger\ndata: {format: brown, train: t.txt}\ntrain: {strategy: multi_worker_mirrored}\n",
         top="threads: {intra_op: 3, inter_op: 1}\n",
     )
     assert loaded.threads == ThreadsConfig(intra_op=3, inter_op=1)
@@ -101,7 +102,9 @@ def test_threads_and_strategy_are_config_keys(tmp_path):
 
 def test_strategy_outside_its_choices_is_an_error(tmp_path):
     with pytest.raises(ConfigError) as error:
-        write_config(tmp_path, "kind: tagger\ndata: {train: t.txt}\ntrain: {strategy: parameter_server}\n")
+        write_config(
+            tmp_path, "kind: tagger\ndata: {format: brown, train: t.txt}\ntrain: {strategy: parameter_server}\n"
+        )
     assert str(error.value).startswith("tasks.t1.train.strategy: 'parameter_server' is not one of")
 
 

@@ -10,8 +10,8 @@ import pathlib
 import numpy as np
 import pytest
 
+from kinds.base.settings import CurriculumConfig
 from models.schedules import fit_to_horizon, teacher_forcing_probability, validate
-from pipeline.config import CurriculumConfig
 
 
 def curriculum(schedule: str, **parameters) -> CurriculumConfig:

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.train.recipe import compile_model, token_loss
+from kinds.base.recipe import compile_model, token_loss
+from kinds.base.settings import DecoderModel
 from models.attention import (
     ATTENTIONS,
     BahdanauAttention,
@@ -24,7 +25,7 @@ from models.text import END_ID, PAD_ID, START_ID
 from pipeline.config import ModelConfig, TrainConfig
 
 SIZES = TranslatorSizes(source_words=11, target_words=9)
-TINY = dataclasses.replace(ModelConfig(), embedding_dim=6, hidden_dim=5, dropout=0.0)
+TINY = dataclasses.replace(DecoderModel(), embedding_dim=6, hidden_dim=5, dropout=0.0)
 
 # Three sources right padded to 4 tokens (3, 1 and 4 real ones) and their decoder inputs, [START] first.
 SOURCE_IDS_4 = np.array([[4, 5, 6, 0], [7, 0, 0, 0], [8, 9, 10, 4]], "int32")
@@ -615,7 +616,7 @@ def test_translator_learns_to_reverse_short_sequences():
 def test_a_real_fit_with_the_callback_feeds_the_truth_at_the_rate_of_the_schedule(tmp_path):
     # The production path: `model.fit` with the trainer's loss and the ScheduledSampling callback, a
     # per-step schedule from 1 down to 0.1 over two epochs of 10 steps.
-    from kinds.translator.train import ScheduledSampling
+    from kinds.base.scheduled_sampling import ScheduledSampling
     from pipeline import artifacts
 
     sequences = [s for length in (3, 4, 5) for s in itertools.product(range(4, 8), repeat=length)][:320]

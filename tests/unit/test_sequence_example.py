@@ -4,7 +4,7 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.preprocess import sequence_example
+from kinds.base import sequence_example
 
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 SMALL_IDS = st.integers(min_value=-1, max_value=20_000)

@@ -3,10 +3,11 @@ it, and the notice when a config's batch size leaves an epoch only a few updates
 
 from __future__ import annotations
 
-from components.train.spec import TrainParameters
+from kinds.base.recipe import TrainParameters
+from kinds.base.settings import TokenBudgetTrain
 from kinds.tagger import train as tagger_train
+from kinds.tagger.settings import TaggerModel, TaggerPreprocess
 from models import text
-from pipeline.config import ModelConfig, TrainConfig
 
 BIO_TAGS = [*text.RESERVED_TAGS, "O", "B-PER", "I-PER"]
 POS_TAGS = [*text.RESERVED_TAGS, "NOUN", "VERB"]
@@ -32,8 +33,10 @@ class Shards:
 
 
 def recipe(tags, chosen_by_kind=("batch_size",), batch_size=32, **model):
-    model = ModelConfig(constrain_bio=False, **model)
-    params = TrainParameters("tagger", model, TrainConfig(batch_size=batch_size), "regex", chosen_by_kind)
+    model = TaggerModel(constrain_bio=False, **model)
+    params = TrainParameters(
+        "tagger", model, TokenBudgetTrain(batch_size=batch_size), TaggerPreprocess(), chosen_by_kind
+    )
     return tagger_train.TaggerRecipe(params, Vocabulary(tags))
 
 

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from components.preprocess.executor import shard_of
-from components.preprocess.layout import ordered_vocabulary
+from kinds.base.layout import ordered_vocabulary
 from models import text
 from pipeline.config import PreprocessConfig
 

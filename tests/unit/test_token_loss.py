@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from components.train.recipe import compile_model, token_loss
+from kinds.base.recipe import compile_model, token_loss
 from pipeline.config import TrainConfig
 
 

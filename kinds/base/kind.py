@@ -19,7 +19,7 @@ from typing import Any
 
 from pipeline.errors import ConfigError
 
-PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def load(reference: str) -> Any:
@@ -92,20 +92,21 @@ class Kind:
     Attributes:
         name: the config's `kind`.
         description: one line for messages and `--help`.
-        formats: the corpus formats it reads (`data.format`).
+        formats: the corpus formats it reads (`data.format`; a task of a kind with one needs none).
         tokenizers: the tokenizers whose units its examples can hold (`preprocess.tokenizer`).
         statistics: which fields the statistics stage summarises.
         layout: the preprocess layout class (`module:Class`), built from the task's `PreprocessConfig`.
-        recipe: the train recipe class (`module:Class`, a `components.train.recipe.Recipe`).
-        evaluator: the evaluator class (`module:Class`, a `components.evaluate.evaluator.Evaluator`).
-        export: the export hooks (`module:attribute`, a `components.export.hooks.Export`).
+        recipe: the train recipe class (`module:Class`, a `kinds.base.recipe.Recipe`).
+        evaluator: the evaluator class (`module:Class`, a `kinds.base.evaluator.Evaluator`).
+        export: the export hooks (`module:attribute`, a `kinds.base.export.Export`).
         client: the kind's client module, a file that imports only TensorFlow and tensorflow-text: it
             calls the SavedModel for infra-validation, the pyfunc model and `pipeline predict`.
         blessing: when a model of this kind is exported.
         compare_metrics: the metrics `pipeline compare` shows, the one runs are sorted by first.
+        settings: the kind's settings, a subclass of `pipeline.config.TaskConfig` whose sections hold the
+            kind's own keys (`kinds/<kind>/settings.py`): what a task of this kind is read into.
         legacy_metrics: new metric name -> the name older runs logged it under (read by `compare`).
         curriculum: whether a curriculum stage schedules the decoder's teacher forcing before training.
-        batches_by_tokens: whether `train.tokens_per_batch` applies.
         single_replica: whether training needs one replica (stateful streams).
         inspect_cells: the `pipeline inspect-cells` function (`module:function`), for kinds with cells to
             inspect; None for the others.
@@ -128,9 +129,9 @@ class Kind:
     client: pathlib.Path
     blessing: BlessingRule
     compare_metrics: tuple[str, ...]
+    settings: type
     legacy_metrics: dict[str, str] = dataclasses.field(default_factory=dict)
     curriculum: bool = False
-    batches_by_tokens: bool = False
     single_replica: bool = False
     inspect_cells: str | None = None
     check: Callable[[Any], None] | None = None
@@ -145,15 +146,20 @@ class Kind:
         """
         where = f"tasks.{task.name}"
         if task.data.format not in self.formats:
-            raise ConfigError(
-                f"{where}.data.format: a {self.name} reads {' or '.join(self.formats)}, not {task.data.format}"
-            )
+            formats = " or ".join(self.formats)
+            given = f"not {task.data.format}" if task.data.format else "say which"
+            raise ConfigError(f"{where}.data.format: a {self.name} reads {formats}; {given}")
         if task.preprocess.tokenizer not in self.tokenizers:
             raise ConfigError(f"{where}.preprocess.tokenizer: a {self.name} needs one of {', '.join(self.tokenizers)}")
-        if task.train.tokens_per_batch and not self.batches_by_tokens:
-            raise ConfigError(f"{where}.train.tokens_per_batch: a {self.name} does not batch by tokens")
         if self.single_replica and task.train.strategy != "default":
             raise ConfigError(f"{where}.train.strategy: a {self.name} trains on one replica; use default")
+        if self.curriculum:  # what the curriculum stage would reject, rejected before anything runs
+            from models import schedules
+
+            try:
+                schedules.validate(task.curriculum)
+            except ValueError as error:
+                raise ConfigError(f"{where}.{error}") from None
         if self.check is not None:
             self.check(task)
 

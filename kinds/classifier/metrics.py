@@ -1,11 +1,11 @@
 """Metrics and baselines for sentence classification: one label per sentence.
 
-The sequence-labelling metrics of :mod:`components.evaluate.metrics` score one tag per token; a
+The sequence-labelling metrics of :mod:`kinds.tagger.metrics` score one tag per token; a
 sentence classifier predicts one label per sentence, so its gold and predicted corpora are flat
 sequences of ``str`` labels aligned item by item. Scores come from scikit-learn so that they
 follow its well-known conventions (``precision_recall_fscore_support`` with
 ``zero_division=0``); the confusion matrix reuses :func:`metrics.confusion_matrix`, and its
-result can be drawn with :func:`components.evaluate.plots.plot_confusion_matrix`.
+result can be drawn with :func:`kinds.base.plots.plot_confusion_matrix`.
 
 Two baselines every sentence classifier must beat:
 
@@ -27,7 +27,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 from sklearn.pipeline import Pipeline
 
-from components.evaluate import metrics
+from kinds.tagger import metrics
 
 _DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 """scikit-learn's default ``token_pattern``: runs of two or more word characters."""

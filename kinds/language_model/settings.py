@@ -1,0 +1,23 @@
+"""The language model's settings: truncated backpropagation through time and the samples of each epoch
+(`train:`)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from pipeline.config import TaskConfig, TrainConfig, at_least
+
+
+@dataclasses.dataclass(frozen=True)
+class LanguageModelTrain(TrainConfig):
+    # Steps of truncated backpropagation through time (the window length); `batch_size` is the number of
+    # parallel streams whose state is carried from one window to the next.
+    bptt: int = dataclasses.field(default=64, metadata=at_least(1))
+    # After each epoch, a sample of this many units at this temperature (and a greedy one).
+    sample_length: int = dataclasses.field(default=300, metadata=at_least(1))
+    sample_temperature: float = dataclasses.field(default=0.8, metadata={"min": 0.0})
+
+
+@dataclasses.dataclass(frozen=True)
+class LanguageModelTask(TaskConfig):
+    train: LanguageModelTrain = LanguageModelTrain()

@@ -1,0 +1,23 @@
+"""The translator's settings: the decoder's attention (`model:`), one vocabulary or two (`preprocess:`), how
+it decodes (`decode:`) and its curriculum (`curriculum:`)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from kinds.base.settings import CurriculumConfig, DecodeConfig, DecoderModel
+from pipeline.config import PreprocessConfig, TaskConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class TranslatorPreprocess(PreprocessConfig):
+    # One vocabulary for source and target (`words`) instead of `source_words` and `target_words`.
+    shared_vocabulary: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class TranslatorTask(TaskConfig):
+    preprocess: TranslatorPreprocess = TranslatorPreprocess()
+    model: DecoderModel = DecoderModel()
+    decode: DecodeConfig = DecodeConfig()
+    curriculum: CurriculumConfig = CurriculumConfig()
