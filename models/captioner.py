@@ -2,7 +2,7 @@
 
 A CNN turns the image into a grid of feature vectors, the attention memory: a small network trained from
 scratch (`ImageEncoder`), or a Keras application (`APPLICATIONS`) with the user's own weights, since none
-can be downloaded here. The decoder is the translator's (`models.seq2seq.AttentionalDecoder`: input
+can be downloaded here. The decoder is the translator's (`models.attentional_decoder.AttentionalDecoder`: input
 feeding, Bahdanau or Luong attention, scheduled sampling, greedy / sampled / beam-search decoding), with
 the grid's locations in place of source words and the grid's mean as the summary that starts it. Training
 adds Xu et al.'s doubly stochastic attention penalty, λ · mean over locations of (1 − Σ_t α_t,i)², which
@@ -16,9 +16,15 @@ import dataclasses
 import keras
 import tensorflow as tf
 
+from models.attentional_decoder import (
+    AttentionalDecoder,
+    EncoderMemory,
+    TeacherForcedOutputs,
+    decode_by,
+    decoder_arguments,
+)
 from models.images import CHANNELS, IMAGE
-from models.seq2seq import AttentionalDecoder, EncoderMemory, TeacherForcedOutputs, decode_by
-from models.text import PAD_ID
+from models.text import PAD_ID, START_ID
 
 # A Keras application -> the module whose `preprocess_input` maps pixels in [0, 255] to what it expects.
 APPLICATIONS = {
@@ -230,13 +236,7 @@ def build_captioner(sizes: CaptionerSizes, model_config, scheduled_sampling: str
         encoder_filters=c.encoder_filters,
         encoder_weights=c.encoder_weights,
         attention_penalty=c.attention_penalty,
-        cell=c.cell,
-        num_layers=c.layers,
-        embedding_dim=c.embedding_dim,
-        hidden_dim=c.hidden_dim,
-        dropout=c.dropout,
-        attention_type=c.attention,
-        scheduled_sampling=scheduled_sampling,
+        **decoder_arguments(c, scheduled_sampling),
         name=f"{c.encoder.lower()}_{c.cell}_{c.attention}_captioner",
     )
     model.build()
@@ -248,3 +248,11 @@ def decode(model: Captioner, images: tf.Tensor, config, strategy: str | None = N
     (or `strategy`: greedy, sample, beam, wrong_start). An image has no source length: a caption stops at
     [END] or after `max_length_extra` tokens."""
     return decode_by(model, images, config.max_length_extra, config, strategy)
+
+
+def attention_of(model: Captioner, pixels: tf.Tensor, ids: tf.Tensor) -> tf.Tensor:
+    """The attention float [batch, time, grid, grid] at each step of the captions `ids` int32 [batch, time] of
+    images uint8 [batch, size, size, 3]: the decoder teacher forced on those captions, which reproduces the
+    states that decoded them exactly."""
+    target_in = tf.concat([tf.fill([tf.shape(ids)[0], 1], START_ID), ids[:, :-1]], axis=1)
+    return model.attention_maps(pixels, target_in)

@@ -277,7 +277,6 @@ def language_model_dataset(streams: dict[str, np.ndarray], bptt: int) -> tf.data
 
 _PAIR_CONTEXT = {key: tf.io.FixedLenFeature([], tf.string) for key in (text.KEY, text.SOURCE, text.TARGET)}
 _PAIR_SEQUENCE = {key: tf.io.FixedLenSequenceFeature([], tf.int64) for key in (text.SOURCE_IDS, text.TARGET_IDS)}
-TARGET_IN = "target_in"
 
 
 def translator_dataset(
@@ -307,7 +306,7 @@ def translator_dataset(
         target = tf.cast(sequence[text.TARGET_IDS], tf.int32)
         features = {
             text.SOURCE_IDS: tf.cast(sequence[text.SOURCE_IDS], tf.int32),
-            TARGET_IN: target[:-1],
+            text.TARGET_IN: target[:-1],
             "out": target[1:],
         }
         if with_strings:

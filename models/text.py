@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from models.names import NORMALIZATIONS, TOKENIZERS
+
 RESERVED_TOKENS = ("[PAD]", "[UNK]", "[START]", "[END]")
 PAD_ID, UNK_ID, START_ID, END_ID = range(len(RESERVED_TOKENS))
 # Tag vocabularies reserve padding and unknown only: a tag is never a sequence boundary.
@@ -23,6 +25,7 @@ SOURCE = "source"
 TARGET = "target"
 SOURCE_IDS = "source_ids"
 TARGET_IDS = "target_ids"
+TARGET_IN = "target_in"  # a decoder's input: the target ids from [START], without the last
 TOKENS = "tokens"
 TOKEN_IDS = "token_ids"
 CHAR_IDS = "char_ids"
@@ -32,10 +35,6 @@ TAG_IDS = "tag_ids"
 LABEL = "label"
 LABEL_ID = "label_id"
 
-TOKENIZERS = ("regex", "whitespace", "unicode_script", "characters", "wordpiece")
-# Tokenizers that cut text into words, which a tagger can tag one by one.
-WORD_TOKENIZERS = ("regex", "whitespace", "unicode_script")
-NORMALIZATIONS = ("none", "nfc", "nfkc")
 # A wordpiece that continues a word starts with this (`playing` -> `play`, `##ing`), as in BERT.
 WORDPIECE_SUFFIX = "##"
 

@@ -75,7 +75,7 @@ class Examples(Artifact):
     each record's input, one a line in the same order, `hashes/<split>.txt`.
 
     Properties: `records` (per split), `format`, `fields`, `split_by`, and `datasets`: per split, the
-    `digest` of its records (order-free, `components.ingest.content.Digest`) and their count.
+    `digest` of its records (order-free, `pipeline.content.Digest`) and their count.
     """
 
     TYPE_NAME = "Examples"

@@ -142,6 +142,19 @@ def _parse(path: pathlib.Path, root: pathlib.Path, mtime_ns: int, size: int) -> 
     return _Parsed(tuple(dict.fromkeys(name for name in names if name)), libraries, strings)
 
 
+def project_imports(path: pathlib.Path, root: pathlib.Path = PROJECT_ROOT) -> list[pathlib.Path]:
+    """The project modules the module at `path` names in its imports, at its top or inside a function (a
+    name that is an attribute of a module, `from a import b`, counts as `a`)."""
+    root = root.resolve()
+    path = path.resolve()
+    found: dict[pathlib.Path, None] = {}
+    for name in _parse(path, root, *_stamp(path)).modules:
+        module = _module_file(name, root)
+        if module is not None:
+            found[module] = None
+    return list(found)
+
+
 # ----------------------------------------------------------------------------------------------
 # Names to files
 

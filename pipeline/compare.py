@@ -30,6 +30,16 @@ def by_test_data(runs: Sequence[RunSummary]) -> list[tuple[str, list[RunSummary]
     return sorted(groups.items(), key=lambda item: (-len(item[1]), item[0] == "", item[0]))
 
 
+def ranked_by(runs: Sequence[RunSummary], metrics: Sequence[str]) -> list[str]:
+    """`metrics` with the test metric the runs were blessed by first (their `blessing.metric` param), when they
+    all name the same one; else as they are."""
+    blessed = {run.params.get("blessing.metric") for run in runs}
+    if len(blessed) != 1 or None in blessed:
+        return list(metrics)
+    first = f"test.{blessed.pop()}"
+    return [first, *(name for name in metrics if name != first)]
+
+
 def with_legacy_names(metrics: Mapping[str, float], legacy: Mapping[str, str]) -> dict[str, float]:
     """A run's metrics, with each metric that older runs logged under another name (`legacy`: new -> old)
     also under its new name, so that runs from before a rename line up with today's."""

@@ -19,15 +19,15 @@ import pathlib
 import re
 import types
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 import yaml
 
+from models.names import NORMALIZATIONS, TOKENIZERS
 from pipeline import tracking
 from pipeline.errors import ConfigError
 
-TOKENIZERS = ("regex", "whitespace", "unicode_script", "characters", "wordpiece")
 # tf.distribute strategies for training (`train.strategy`).
 STRATEGIES = ("default", "mirrored", "multi_worker_mirrored")
 
@@ -118,7 +118,7 @@ class PreprocessConfig:
     token_pattern: str = r"\pN+(?:[.,:/]\pN+)*|[\pL\pN\pM_]+(?:['’.-][\pL\pN\pM_]+)*|''|``|--|\.\.\.|[^\s\pL\pN\pM_]"
     lowercase: bool = False
     # Unicode normalisation applied to text before tokenizing (NFKC folds compatibility forms: "ﬁ" -> "fi").
-    normalization: str = dataclasses.field(default="none", metadata=choice("none", "nfc", "nfkc"))
+    normalization: str = dataclasses.field(default="none", metadata=choice(*NORMALIZATIONS))
     wordpiece_vocab_size: int = dataclasses.field(default=8000, metadata=at_least(16))
     min_count: int = dataclasses.field(default=1, metadata=at_least(1))
     max_size: int | None = dataclasses.field(default=None, metadata=at_least(5))
@@ -395,11 +395,11 @@ def _apply_kind_defaults(raw: dict[str, Any], kinds: KindRegistry) -> dict[str, 
     return filled
 
 
-def _format_of(data: Any, formats: Sequence[str]) -> str | None:
+def _format_of(data: Any, formats: Collection[str]) -> str | None:
     """The format a task leaves out but means: its kind's only one, or the one its train files' suffix names
     (`*.conllu`, `*.conll.gz`); None when neither says."""
     if len(formats) == 1:
-        return formats[0]
+        return next(iter(formats))
     train = data.get("train") if isinstance(data, dict) else None
     if isinstance(train, str):
         suffix = train.removesuffix(".gz").rpartition(".")[2]
@@ -408,11 +408,27 @@ def _format_of(data: Any, formats: Sequence[str]) -> str | None:
     return None
 
 
+def own_settings(task: TaskConfig) -> dict[str, Any]:
+    """The keys of a task that its kind's settings add to those every task has, dotted, with their values."""
+    shared = typing.get_type_hints(TaskConfig)
+    found: dict[str, Any] = {}
+    for field in dataclasses.fields(task):
+        section = getattr(task, field.name)
+        if field.metadata.get("internal") or not dataclasses.is_dataclass(section):
+            continue
+        base = shared.get(field.name)
+        known = {f.name for f in dataclasses.fields(base)} if dataclasses.is_dataclass(base) else set()
+        for key, value in flatten(to_dict(section), field.name).items():
+            if key.split(".")[1] not in known:
+                found[key] = value
+    return found
+
+
 def kind_default_lines(task: TaskConfig) -> list[str]:
     """What the task's kind chose for it, in one line (none when it chose nothing)."""
     if not task.kind_defaults:
         return []
-    chosen = ", ".join(f"{key}={_label(value)}" for key, value in task.kind_defaults)
+    chosen = ", ".join(f"{key}={label(value)}" for key, value in task.kind_defaults)
     return [f"{task.kind} defaults for what the config leaves out: {chosen}"]
 
 
@@ -457,13 +473,16 @@ def expand_sweeps(config: PipelineConfig, raw: dict[str, Any], settings: _Settin
             task_raw = copy.deepcopy(raw["tasks"][position])
             for key, value in zip(keys, values, strict=True):
                 set_key(task_raw, key, value)
-            label = ",".join(f"{key}={_label(value)}" for key, value in zip(keys, values, strict=True))
+            label = ",".join(f"{key}={label(value)}" for key, value in zip(keys, values, strict=True))
             variant = from_dict(TaskConfig, task_raw, f"sweeps.{task.name}[{label}]", settings)
             variants.append(dataclasses.replace(variant, variant=label))
     return tuple(variants)
 
 
-def _label(value: Any) -> str:
+def label(value: Any) -> str:
+    """A value as a sweep variant's label and the console write it, as YAML would (`true`, `null`)."""
+    if value is None:
+        return "null"
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 

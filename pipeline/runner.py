@@ -162,17 +162,10 @@ def run_as_worker(
         chief_work_dir = stage_root / f".work-{fingerprint}"
         if chief_work_dir.exists():  # resume from the checkpoint the chief resumes from
             shutil.copytree(chief_work_dir, work_dir)
-        outputs = {}
-        for name, kind in component.spec.outputs.items():
-            (scratch / name).mkdir()
-            outputs[name] = kind(scratch / name, fingerprint, stage)
         log = tracking.StageLog(None, scratch)
-        context = StageContext(task, stage, component.parameters, inputs, outputs, log, seed, beam, task_dir, work_dir)
+        context = _context(component, inputs, fingerprint, scratch, log, task, task_dir, seed, beam, work_dir)
         started = time.perf_counter()
-        try:
-            component.spec.load_executor()(context)
-        finally:
-            stop_watching()
+        _call_executor(component, context)
     print(f"[{task}] {stage:<10} {'ran':>6} in {time.perf_counter() - started:6.1f}s (worker)", flush=True)
     return "ran"
 
@@ -248,18 +241,12 @@ def _execute(
     _remove_stale_temporaries(stage_root)
     temporary = stage_root / f".tmp-{fingerprint}-{os.getpid()}"
     shutil.rmtree(temporary, ignore_errors=True)
-    outputs: dict[str, Any] = {}
-    for name, kind in spec.outputs.items():
-        (temporary / name).mkdir(parents=True)
-        outputs[name] = kind(temporary / name, fingerprint, spec.name)
     log = tracking.StageLog(tracker, temporary)
     work_dir = stage_root / f".work-{fingerprint}"
-    context = StageContext(task, spec.name, component.parameters, inputs, outputs, log, seed, beam, task_dir, work_dir)
+    context = _context(component, inputs, fingerprint, temporary, log, task, task_dir, seed, beam, work_dir)
+    outputs = context.outputs
     try:
-        try:
-            spec.load_executor()(context)
-        finally:
-            stop_watching()
+        _call_executor(component, context)
         for artifact in outputs.values():
             artifact.write_metadata()
         log.save(temporary)
@@ -275,6 +262,34 @@ def _execute(
         name: type(artifact)(final / name, fingerprint, spec.name, artifact.properties)
         for name, artifact in outputs.items()
     }
+
+
+def _context(
+    component: Component,
+    inputs: dict[str, artifacts.Artifact],
+    fingerprint: str,
+    folder: pathlib.Path,
+    log: tracking.StageLog,
+    task: str,
+    task_dir: pathlib.Path,
+    seed: int,
+    beam: config.BeamConfig,
+    work_dir: pathlib.Path,
+) -> StageContext:
+    """The context an executor gets: its inputs, and its outputs as empty artifacts, one folder each in `folder`."""
+    spec = component.spec
+    outputs: dict[str, Any] = {}
+    for name, kind in spec.outputs.items():
+        (folder / name).mkdir(parents=True)
+        outputs[name] = kind(folder / name, fingerprint, spec.name)
+    return StageContext(task, spec.name, component.parameters, inputs, outputs, log, seed, beam, task_dir, work_dir)
+
+
+def _call_executor(component: Component, context: StageContext) -> None:
+    try:
+        component.spec.load_executor()(context)
+    finally:
+        stop_watching()
 
 
 def _remove_stale_temporaries(stage_root: pathlib.Path) -> None:

@@ -59,6 +59,7 @@ def run(context: StageContext) -> None:
         {"primary_metric": f"test.{rule.metric}", "blessing_metric": rule.metric, "splits": splits}
     )
     blessing.properties.update(verdict)
+    context.log.params({"blessing.metric": rule.metric})  # what `compare` ranks runs by
     context.log.metrics(flat_metrics(results, rule.baselines))
     context.log.artifact(evaluation.path, "evaluation")
     context.progress(("blessed: " if verdict["blessed"] else "NOT blessed: ") + verdict["reason"])

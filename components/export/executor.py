@@ -114,6 +114,7 @@ def save_pyfunc_model(
     mlflow.pyfunc.save_model(
         str(path),
         python_model=str(PYFUNC_MODEL),
+        code_paths=[str(CLIENT_LOADER)],  # importable where the model loads, as it is in the infra-validator's
         artifacts=artifacts_,
         signature=signature,
         pip_requirements=requirements,
@@ -185,9 +186,9 @@ def judge(
             )
         records = list(examples.read(split))
         lowercase = params.preprocess.lowercase or facts.get("lowercase") == "True"
-        new = score(saved_model, records, lowercase=lowercase)
+        new = score(saved_model, records, metric=rule.metric, lowercase=lowercase)
         path = registry.download(champion, f"{MLFLOW_MODEL}/artifacts/saved_model", pathlib.Path(folder) / "model")
-        old = score(path, records, lowercase=lowercase)
+        old = score(path, records, metric=rule.metric, lowercase=lowercase)
     crown = new < old if not rule.higher_is_better else new > old
     case = ", case-insensitive" if lowercase else ""
     relation = "beats" if crown else "does not beat"

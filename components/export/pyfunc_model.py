@@ -1,14 +1,14 @@
 """An exported model as an MLflow pyfunc model: strings in, JSON out, for every kind.
 
-MLflow loads this file as "model from code" (no pickle), with the SavedModel as the artifact
-`saved_model` and the kind's client module as the artifact `client` (plus `client_args`, JSON keyword
-arguments of its `predict`, such as a classifier's label names). It needs only MLflow, TensorFlow and
-tensorflow-text. Served by `mlflow models serve --env-manager local`, a request `{"inputs": ["The dog
-barks ."]}` answers `{"predictions": [...]}`, one JSON object per input, as the client's `predict` makes
-it; request `params` (a language model's `max_length`, `temperature`) go to the client too.
+MLflow loads this file as "model from code" (no pickle), with `client_loader.py` as the model's code, the
+SavedModel as the artifact `saved_model` and the kind's client module as the artifact `client` (plus
+`client_args`, JSON keyword arguments of its `predict`, such as a classifier's label names). It needs only
+MLflow, TensorFlow and tensorflow-text. Served by `mlflow models serve --env-manager local`, a request
+`{"inputs": ["The dog barks ."]}` answers `{"predictions": [...]}`, one JSON object per input, as the
+client's `predict` makes it; request `params` (a language model's `max_length`, `temperature`) go to the
+client too.
 """
 
-import importlib.util
 import json
 import pathlib
 
@@ -20,9 +20,10 @@ import tensorflow_text  # noqa: F401  (registers the tokenizer ops the graph use
 class SeqpipeModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
         self.model = tf.saved_model.load(context.artifacts["saved_model"])
-        spec = importlib.util.spec_from_file_location("seqpipe_pyfunc_client", context.artifacts["client"])
-        self.client = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(self.client)
+        # The model's code (`code_paths`), on the path where the model loads, as it is in infra-validation.
+        from client_loader import load_client
+
+        self.client = load_client(context.artifacts["client"])
         extra = context.artifacts.get("client_args")
         self.client_args = json.loads(pathlib.Path(extra).read_text()) if extra else {}
 

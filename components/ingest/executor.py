@@ -2,7 +2,7 @@
 
 Each example is one JSON line, `{"key": ..., "input_hash": ..., **fields}`: `key` says where the record
 comes from (`file:line`), `input_hash` what its model reads (`content.py`), and the fields are
-`readers.FIELDS[format]`, which the `Examples` artifact records in its `fields` property besides `format`.
+the format's `fields`, which the `Examples` artifact records in its `fields` property besides `format`.
 A record's split is a function of its input alone, so the same corpus splits the same from any config,
 path, file name or file order, and records with the same input (an image's captions, duplicates) share a
 split. Each split's records are digested (`content.Digest`), the digests logged to MLflow as the run's
@@ -28,9 +28,10 @@ import hashlib
 import json
 import math
 
-from components.ingest import content, readers
+import kinds
 from components.ingest.spec import IngestParameters
-from pipeline import artifacts, tracking
+from kinds.base import readers
+from pipeline import artifacts, content, tracking
 from pipeline.component import StageContext
 from pipeline.config import SplitConfig
 
@@ -40,7 +41,8 @@ def run(context: StageContext) -> None:
     examples: artifacts.Examples = context.output("examples")
     rejects: artifacts.Rejects = context.output("rejects")
     digests = {split: content.Digest() for split in artifacts.SPLITS}
-    input_field = readers.FIELDS[params.format][0]  # the model's input comes first
+    fmt = kinds.get(params.kind).format(params.format)
+    input_field = fmt.fields[0]  # the model's input comes first
     rejected = 0
     grouped = False
     level = held_out_level(params)
@@ -55,7 +57,7 @@ def run(context: StageContext) -> None:
         for file in params.files:
             read_before, rejected_before = _total(digests), rejected
             items = readers.read_file(
-                file.path, params.format, source=file.name, tag_column=params.tag_column, documents=params.documents
+                file.path, fmt, source=file.name, tag_column=params.tag_column, documents=params.documents
             )
             for item in items:
                 if isinstance(item, readers.Reject):
@@ -77,7 +79,7 @@ def run(context: StageContext) -> None:
         split_by = "records, those of one image together"
     counts = {split: digest.records for split, digest in digests.items()}
     datasets = {split: {"digest": digest.hexdigest(), "records": digest.records} for split, digest in digests.items()}
-    fields = list(readers.FIELDS[params.format])
+    fields = list(fmt.fields)
     examples.properties.update(
         {"records": counts, "format": params.format, "fields": fields, "split_by": split_by, "datasets": datasets}
     )
@@ -125,7 +127,8 @@ def held_out_level(params: IngestParameters) -> int | None:
     for file in params.files:
         if file.role != "train":
             continue
-        for item in readers.read_file(file.path, params.format, source=file.name, documents=params.documents):
+        text = kinds.get(params.kind).format(params.format)
+        for item in readers.read_file(file.path, text, source=file.name, documents=params.documents):
             if isinstance(item, readers.Record):
                 documents += 1
                 lines += sum(1 for line in item.fields["text"].split("\n") if line.strip())

@@ -8,6 +8,7 @@ import hashlib
 import os
 import pathlib
 
+import kinds
 from pipeline import artifacts
 from pipeline.component import Component, ComponentSpec
 from pipeline.config import PipelineConfig, SplitConfig, TaskConfig
@@ -33,6 +34,7 @@ class InputFile:
 
 @dataclasses.dataclass(frozen=True)
 class IngestParameters:
+    kind: str  # whose format the files are read in
     format: str
     tag_column: str
     documents: str  # `text` format: how a file is cut into documents ("file", "blank_line")
@@ -57,8 +59,8 @@ def component(task: TaskConfig, config: PipelineConfig) -> Component:
         split = dataclasses.replace(split, test=0.0)
     if split.eval + split.test >= 1.0:
         raise ConfigError(f"tasks.{task.name}.data.split: eval + test must leave something to train on")
-    parameters = IngestParameters(data.format, data.tag_column, data.documents, split, tuple(files))
-    return Component(SPEC, parameters)
+    parameters = IngestParameters(task.kind, data.format, data.tag_column, data.documents, split, tuple(files))
+    return Component(SPEC, parameters, code=(kinds.get(task.kind).formats[data.format],))
 
 
 def _expand(config: PipelineConfig, pattern: str, where: str) -> list[pathlib.Path]:

@@ -119,6 +119,7 @@ def run(context: StageContext) -> None:
     context.log.artifact(plot_learning_curves(curves, model_artifact.uri / "learning_curves.png"), "plots")
     for path in (model_artifact.path, model_artifact.uri / "model_args.json"):
         context.log.artifact(path, "model")
+    model_artifact.properties["facts"] = recipe.facts()
     model_artifact.properties.update(
         {"parameters": model.count_params(), "epochs": len(history.epochs), "kept_epoch": kept}
     )

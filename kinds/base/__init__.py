@@ -7,6 +7,7 @@ A kind imports from here, from `models/` and from `pipeline/`, never from `compo
 - `layout`, `sequence_example`: what a preprocess layout builds on, and the SequenceExample writer;
 - `recipe`: the train recipe (`Recipe`, `Monitor`, `Choice`, the shared compile);
 - `scheduled_sampling`: the callback that feeds a decoder its own predictions, by the curriculum;
+- `epoch_score`: the eval score of each epoch that picks the best one (a decoder's greedy BLEU);
 - `evaluator`: the evaluator (`Evaluator`, `SplitEvaluation`, `EvaluatorInputs`);
 - `metrics`: measures several kinds use (confusion matrices, the most frequent label);
 - `plots`: learning curves, confusion matrices, and the figure helpers of a kind's own plots;

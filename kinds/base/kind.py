@@ -17,6 +17,7 @@ import pathlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from models.names import TOKENIZERS
 from pipeline.errors import ConfigError
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -92,15 +93,17 @@ class Kind:
     Attributes:
         name: the config's `kind`.
         description: one line for messages and `--help`.
-        formats: the corpus formats it reads (`data.format`; a task of a kind with one needs none).
-        tokenizers: the tokenizers whose units its examples can hold (`preprocess.tokenizer`).
+        formats: the corpus formats it reads (`data.format`; a task of a kind with one needs none): name ->
+            its `kinds.base.readers.Format` (`module:attribute`), declared by this kind or shared with another.
+        tokenizers: the tokenizers whose units its examples can hold (`preprocess.tokenizer`); by default all.
         statistics: which fields the statistics stage summarises.
         layout: the preprocess layout class (`module:Class`), built from the task's `PreprocessConfig`.
         recipe: the train recipe class (`module:Class`, a `kinds.base.recipe.Recipe`).
         evaluator: the evaluator class (`module:Class`, a `kinds.base.evaluator.Evaluator`).
         export: the export hooks (`module:attribute`, a `kinds.base.export.Export`).
         client: the kind's client module, a file that imports only TensorFlow and tensorflow-text: it
-            calls the SavedModel for infra-validation, the pyfunc model and `pipeline predict`.
+            calls the SavedModel for infra-validation, the pyfunc model and `pipeline predict`; by default
+            `client.py` in the kind's package.
         blessing: when a model of this kind is exported.
         compare_metrics: the metrics `pipeline compare` shows, the one runs are sorted by first.
         settings: the kind's settings, a subclass of `pipeline.config.TaskConfig` whose sections hold the
@@ -119,17 +122,17 @@ class Kind:
 
     name: str
     description: str
-    formats: tuple[str, ...]
-    tokenizers: tuple[str, ...]
+    formats: Mapping[str, str]
     statistics: StatisticsLayout
     layout: str
     recipe: str
     evaluator: str
     export: str
-    client: pathlib.Path
     blessing: BlessingRule
     compare_metrics: tuple[str, ...]
     settings: type
+    tokenizers: tuple[str, ...] = TOKENIZERS
+    client: pathlib.Path = dataclasses.field(default=None)  # type: ignore[assignment]  # set by __post_init__
     legacy_metrics: dict[str, str] = dataclasses.field(default_factory=dict)
     curriculum: bool = False
     single_replica: bool = False
@@ -137,6 +140,11 @@ class Kind:
     check: Callable[[Any], None] | None = None
     defaults: dict[str, Any] = dataclasses.field(default_factory=dict)
     advice: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.client is None:  # a kind's client is `client.py` in its package
+            package = self.layout.partition(":")[0].rpartition(".")[0]
+            object.__setattr__(self, "client", PROJECT_ROOT.joinpath(*package.split("."), "client.py"))
 
     def validate(self, task: Any) -> None:
         """Checks what a task of this kind must satisfy beyond its keys' types.
@@ -162,6 +170,10 @@ class Kind:
                 raise ConfigError(f"{where}.{error}") from None
         if self.check is not None:
             self.check(task)
+
+    def format(self, name: str) -> Any:
+        """The `kinds.base.readers.Format` called `name` that this kind reads, imported now."""
+        return load(self.formats[name])
 
     def load(self, part: str) -> Any:
         """The part (`layout`, `recipe`, `evaluator`, `export`) imported now."""

@@ -97,6 +97,11 @@ class Recipe:
             return None
         return self.schedule.feed
 
+    def facts(self) -> dict[str, Any]:
+        """What the recipe decided about the data that later stages must read the same way (a tagger: whether
+        its tags are BIO), kept in the Model artifact's `facts` property; by default nothing."""
+        return {}
+
     def build(self) -> keras.Model:
         raise NotImplementedError
 

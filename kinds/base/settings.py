@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from pipeline.config import ModelConfig, TrainConfig, at_least, choice, fraction
+from pipeline.config import ModelConfig, TaskConfig, TrainConfig, at_least, choice, fraction
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,3 +67,13 @@ class TokenBudgetTrain(TrainConfig):
     # Training batches by a token budget instead of `batch_size` sentences: each length bucket's batches hold
     # as many sentences as fit this many padded tokens. 0: off.
     tokens_per_batch: int = dataclasses.field(default=0, metadata=at_least(0))
+
+
+@dataclasses.dataclass(frozen=True)
+class DecoderTask(TaskConfig):
+    """A task of a decoder kind: its model has an attentional decoder (`model.attention`), which decodes by
+    `decode:` and learns by the curriculum of `curriculum:`."""
+
+    model: DecoderModel = DecoderModel()
+    decode: DecodeConfig = DecodeConfig()
+    curriculum: CurriculumConfig = CurriculumConfig()

@@ -7,7 +7,7 @@ image (sacrebleu) and exact match, against the most frequent training caption an
 nearest training image by pixel distance.
 """
 
-from kinds.base.kind import PROJECT_ROOT, BlessingRule, Kind, StatisticsLayout
+from kinds.base.kind import BlessingRule, Kind, StatisticsLayout
 from kinds.captioner.settings import CaptionerTask
 from pipeline.errors import ConfigError
 
@@ -23,14 +23,12 @@ def _check(task) -> None:
 KIND = Kind(
     name="captioner",
     description="a caption for each image (a CNN grid, attended by a recurrent decoder)",
-    formats=("image_captions",),
-    tokenizers=("regex", "whitespace", "unicode_script", "characters", "wordpiece"),
+    formats={"image_captions": "kinds.captioner.readers:IMAGE_CAPTIONS"},
     statistics=StatisticsLayout(sequences=(("caption", "caption", False),), groups="image"),
     layout="kinds.captioner.preprocess:ImageCaptions",
     recipe="kinds.captioner.train:CaptionerRecipe",
     evaluator="kinds.captioner.evaluate:CaptionerEvaluator",
     export="kinds.captioner.export:EXPORT",
-    client=PROJECT_ROOT / "kinds" / "captioner" / "client.py",
     # The bar: `evaluate.bless_margin` x 100 BLEU points above the better baseline.
     blessing=BlessingRule(metric="bleu", baselines=("frequent_caption", "nearest_image"), margin_scale=100.0),
     compare_metrics=(

@@ -15,9 +15,10 @@ import tensorflow_text  # noqa: F401  (the graph's detokenizer may use its ops)
 PARAMS = {}
 
 
-def from_arguments(paths: list[str]) -> list[str]:
-    """`pipeline predict`'s arguments, image files, as the base64 strings `predict` takes (OSError: unreadable)."""
-    return [base64.b64encode(pathlib.Path(path).read_bytes()).decode("ascii") for path in paths]
+def from_arguments(paths: list[str]) -> list[tuple[str, str]]:
+    """`pipeline predict`'s arguments, image files: each file's name, and its bytes as the base64 string `predict`
+    takes (OSError: unreadable)."""
+    return [(path, base64.b64encode(pathlib.Path(path).read_bytes()).decode("ascii")) for path in paths]
 
 
 def predict(model, images: list[str], params: dict) -> list[dict]:

@@ -26,7 +26,12 @@ import tensorflow as tf
 from kinds.base.evaluator import Evaluator, SplitEvaluation
 from kinds.base.plots import _new_figure, _save
 from kinds.captioner import scores
-from models import caption_data, captioner, images, seq2seq, text  # captioner: registers the model for loading
+from models import (  # captioner: registers the model for loading
+    attentional_decoder,
+    caption_data,
+    captioner,
+    images,
+)
 
 PICTURES = 4
 
@@ -94,9 +99,10 @@ class CaptionerEvaluator(Evaluator):
         """Each image's greedy caption as tokens, and the attention at each of its steps float [n, steps, g, g]
         (teacher forcing on the model's own output reproduces the decoder's states exactly)."""
         ids = self.functions["greedy"](tf.constant(pixels))
-        target_in = tf.concat([tf.fill([tf.shape(ids)[0], 1], text.START_ID), ids[:, :-1]], axis=1)
-        maps = self.model.attention_maps(tf.constant(pixels), target_in).numpy()
-        tokens = [[t.decode("utf-8") for t in row] for row in seq2seq.output_tokens(ids, self.words).to_list()]
+        maps = captioner.attention_of(self.model, tf.constant(pixels), ids).numpy()
+        tokens = [
+            [t.decode("utf-8") for t in row] for row in attentional_decoder.output_tokens(ids, self.words).to_list()
+        ]
         return tokens, maps
 
     def attention_on_objects(self, held_out: scores.ImageSet) -> dict[str, float]:

@@ -12,11 +12,10 @@ from collections.abc import Sequence
 import keras
 import tensorflow as tf
 
-from kinds.base.export import Export
+from kinds.base.export import Export, require_alike
 from kinds.captioner import scores
-from models import captioner, images, seq2seq, text  # captioner: registers the model for loading
+from models import attentional_decoder, captioner, images, text  # captioner: registers the model for loading
 from pipeline import artifacts
-from pipeline.errors import ValidationError
 
 IMAGE_SPEC = tf.TensorSpec([None], tf.string, name="image")
 
@@ -49,15 +48,14 @@ class CaptionerServingModule(tf.Module):
     @tf.function(input_signature=[IMAGE_SPEC], autograph=False)  # no AutoGraph: see models/decoding.py
     def serve(self, image):
         ids = captioner.decode(self.model, self.pixels(image), self.decode_config)[: tf.size(image)]
-        return {"caption": text.detokenize(seq2seq.output_tokens(ids, self.target_words), self.tokenizer)}
+        return {"caption": text.detokenize(attentional_decoder.output_tokens(ids, self.target_words), self.tokenizer)}
 
     @tf.function(input_signature=[IMAGE_SPEC], autograph=False)  # no AutoGraph: see models/decoding.py
     def serve_attention(self, image):
         batch, pixels = tf.size(image), self.pixels(image)
         ids = captioner.decode(self.model, pixels, self.decode_config, "greedy")
-        target_in = tf.concat([tf.fill([tf.shape(ids)[0], 1], text.START_ID), ids[:, :-1]], axis=1)
-        attention = self.model.attention_maps(pixels, target_in)[:batch]
-        tokens = seq2seq.output_tokens(ids[:batch], self.target_words)
+        attention = captioner.attention_of(self.model, pixels, ids)[:batch]
+        tokens = attentional_decoder.output_tokens(ids[:batch], self.target_words)
         with_end = tf.concat([tokens, tf.fill([batch, 1], "[END]")], axis=1)
         return {
             "caption": text.detokenize(tokens, self.tokenizer),
@@ -98,19 +96,12 @@ def check(expected: Sequence[dict], answers: Sequence[dict]) -> dict[str, int]:
     Raises:
         ValidationError: an image was captioned differently.
     """
-    mismatches = [i for i, (e, a) in enumerate(zip(expected, answers, strict=True)) if e["caption"] != a["caption"]]
-    if mismatches:
-        first = mismatches[0]
-        raise ValidationError(
-            f"export: the SavedModel captions {len(mismatches)} of {len(expected)} images unlike the Keras model "
-            f"(first: {expected[first]['image_path']}: {answers[first]['caption'][:60]!r} instead of "
-            f"{expected[first]['caption'][:60]!r}); nothing pushed"
-        )
+    require_alike(expected, answers, "caption", "image_path", "captions images")
     return {"images": len(expected)}
 
 
 def saved_model_bleu(
-    saved_model: pathlib.Path, examples: Sequence[dict], *, lowercase: bool = False, batch: int = 64
+    saved_model: pathlib.Path, examples: Sequence[dict], *, metric: str = "", lowercase: bool = False, batch: int = 64
 ) -> float:
     """Corpus BLEU-4 of a SavedModel's captions of the images of examples (`image`, `caption`), each image
     once against all of its captions, ignoring case when `lowercase`."""

@@ -14,7 +14,7 @@ import numpy as np
 import sacrebleu
 import tensorflow as tf
 
-from models import images, seq2seq, text
+from models import attentional_decoder, images, text
 from models.caption_data import IMAGE_PATH
 
 BATCH = 64
@@ -56,7 +56,7 @@ def captions(
     out = []
     for start in range(0, len(image_set.paths), BATCH):
         ids = decode(tf.constant(image_set.pixels[start : start + BATCH]))
-        detokenized = text.detokenize(seq2seq.output_tokens(ids, target_words), tokenizer)
+        detokenized = text.detokenize(attentional_decoder.output_tokens(ids, target_words), tokenizer)
         out += [caption.decode("utf-8") for caption in detokenized.numpy()]
     return out
 

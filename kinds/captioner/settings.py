@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from kinds.base.settings import CurriculumConfig, DecodeConfig, DecoderModel
-from pipeline.config import PATH, EvaluateConfig, PreprocessConfig, TaskConfig, at_least, choice
+from kinds.base.settings import DecoderModel, DecoderTask
+from pipeline.config import PATH, EvaluateConfig, PreprocessConfig, at_least, choice
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,9 +38,7 @@ class CaptionerEvaluate(EvaluateConfig):
 
 
 @dataclasses.dataclass(frozen=True)
-class CaptionerTask(TaskConfig):
+class CaptionerTask(DecoderTask):
     preprocess: CaptionerPreprocess = CaptionerPreprocess()
     model: CaptionerModel = CaptionerModel()
     evaluate: CaptionerEvaluate = CaptionerEvaluate()
-    decode: DecodeConfig = DecodeConfig()
-    curriculum: CurriculumConfig = CurriculumConfig()

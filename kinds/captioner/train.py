@@ -8,6 +8,7 @@ import pathlib
 import keras
 import tensorflow as tf
 
+from kinds.base.epoch_score import GREEDY_BLEU, EpochScore
 from kinds.base.recipe import Monitor, Recipe
 from kinds.base.scheduled_sampling import ScheduledSampling
 from kinds.captioner import scores
@@ -27,13 +28,13 @@ class CaptionerRecipe(Recipe):
         return build_captioner(self.sizes, self.params.model, scheduled_sampling=self.feed)
 
     def monitor(self) -> Monitor:
-        return Monitor(EvalGreedyCaptionBleu.KEY)
+        return Monitor(GREEDY_BLEU)
 
     def callbacks(self, context: StageContext, model: keras.Model, eval_files, folder: pathlib.Path) -> list:
         callbacks = [] if self.schedule is None else [ScheduledSampling(self.schedule, model)]
         if eval_files:
             dataset = self.batches(eval_files, with_strings=True)
-            callbacks.append(EvalGreedyCaptionBleu(dataset, self.vocabulary.tokens("target_words"), self.params))
+            callbacks.append(greedy_bleu(dataset, self.vocabulary.tokens("target_words"), self.params))
         return callbacks
 
     def dataset(self, files: list[pathlib.Path], seed: int | None = None) -> tf.data.Dataset:
@@ -54,28 +55,14 @@ class CaptionerRecipe(Recipe):
         )
 
 
-class EvalGreedyCaptionBleu(keras.callbacks.Callback):
-    """After each epoch, `val_greedy_bleu`: corpus BLEU (sacrebleu) of the greedy captions of the eval split's
-    images, each against all of its captions: the score the best epoch is chosen by. Case-insensitive, as the
-    translator's (the evaluate stage scores like-cased)."""
+def greedy_bleu(dataset: tf.data.Dataset, target_words: list[str], params) -> EpochScore:
+    """BLEU-4 of the greedy captions of the eval split's images after each epoch, each against all of its captions."""
+    examples, words = scores.images_of(dataset), tf.constant(target_words)
 
-    KEY = "val_greedy_bleu"
+    def bleu(greedy) -> float:
+        hypotheses = scores.captions(examples, greedy, words, params.preprocess.tokenizer)
+        return scores.score(hypotheses, examples.references, lowercase=True)["bleu"]
 
-    def __init__(self, dataset: tf.data.Dataset, target_words: list[str], params) -> None:
-        super().__init__()
-        self.examples = scores.images_of(dataset)
-        self.target_words = tf.constant(target_words)
-        self.settings = params  # not `params`: Keras sets a callback's `params`
-        self.caption = None
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is None:
-            return
-        if self.caption is None:  # traced once, on the trained model
-            self.caption = tf.function(
-                lambda pixels: captioner.decode(self.model, pixels, self.settings.sections["decode"], "greedy"),
-                input_signature=[tf.TensorSpec([None, None, None, images.CHANNELS], tf.uint8)],
-                autograph=False,  # see models/decoding.py
-            )
-        hypotheses = scores.captions(self.examples, self.caption, self.target_words, self.settings.preprocess.tokenizer)
-        logs[self.KEY] = scores.score(hypotheses, self.examples.references, lowercase=True)["bleu"]
+    decode = params.sections["decode"]
+    greedy = lambda model, pixels: captioner.decode(model, pixels, decode, "greedy")  # noqa: E731
+    return EpochScore(GREEDY_BLEU, greedy, bleu, tf.TensorSpec([None, None, None, images.CHANNELS], tf.uint8))

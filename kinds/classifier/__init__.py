@@ -5,20 +5,18 @@ a learned attention, Yang et al. 2016); evaluated by accuracy and macro-F1 again
 and TF-IDF 1-2 grams + logistic regression on the same split and tokens.
 """
 
-from kinds.base.kind import PROJECT_ROOT, BlessingRule, Kind, StatisticsLayout
+from kinds.base.kind import BlessingRule, Kind, StatisticsLayout
 from kinds.classifier.settings import ClassifierTask
 
 KIND = Kind(
     name="classifier",
     description="a label for each text (many to one)",
-    formats=("tsv",),
-    tokenizers=("regex", "whitespace", "unicode_script", "characters", "wordpiece"),
+    formats={"tsv": "kinds.classifier.readers:TSV"},
     statistics=StatisticsLayout(sequences=(("text", "text", False),), labels="label"),
     layout="kinds.classifier.preprocess:LabeledTexts",
     recipe="kinds.classifier.train:ClassifierRecipe",
     evaluator="kinds.classifier.evaluate:ClassifierEvaluator",
     export="kinds.classifier.export:EXPORT",
-    client=PROJECT_ROOT / "kinds" / "classifier" / "client.py",
     # The bar: the stronger of the two baselines, on the same split.
     blessing=BlessingRule(metric="accuracy", baselines=("majority", "tfidf_logreg")),
     compare_metrics=(

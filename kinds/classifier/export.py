@@ -11,11 +11,10 @@ import numpy as np
 import tensorflow as tf
 
 import models.classifier  # noqa: F401  (registers the custom layers for loading)
-from kinds.base.export import Export
+from kinds.base.export import Export, require_alike
 from kinds.base.serving import TextServingModule
 from models import text
 from pipeline import artifacts
-from pipeline.errors import ValidationError
 
 # The SavedModel must give the Keras model's probabilities to this much (float32 graphs may fuse differently).
 PROBABILITY_TOLERANCE = 1e-4
@@ -44,14 +43,12 @@ def serving_module(
     model_artifact: artifacts.Model, vocabulary: artifacts.Vocabulary, params
 ) -> ClassifierServingModule:
     """The trained classifier wrapped with its tokenizer and vocabularies."""
-    p = params.preprocess
-    tokenizer = text.TextTokenizer.for_task(p, vocabulary.wordpieces())
     return ClassifierServingModule(
         keras.saving.load_model(model_artifact.path),
-        tokenizer,
+        text.TextTokenizer.for_task(params.preprocess, vocabulary.wordpieces()),
         vocabulary.tokens("words"),
         vocabulary.tokens("labels"),
-        lowercase=p.lowercase,
+        lowercase=params.preprocess.lowercase,
         max_length=params.export.max_length,
     )
 
@@ -63,30 +60,30 @@ def requests(expected: Sequence[dict], params) -> tuple[list[dict], list[dict]]:
     return kept, [{"text": e["text"]} for e in kept]
 
 
+def _differs(expected: dict, answer: dict) -> bool:
+    same_label = expected["label"] == answer["label"]
+    return not same_label or not np.allclose(
+        expected["probabilities"], answer["probabilities"], atol=PROBABILITY_TOLERANCE
+    )
+
+
+def _shown(expected: dict, answer: dict) -> str:
+    given, wanted = f"{answer['label']} {answer['probabilities']}", f"{expected['label']} {expected['probabilities']}"
+    return f"{expected['text'][:80]!r}: {given} instead of {wanted}"
+
+
 def check(expected: Sequence[dict], answers: Sequence[dict]) -> dict[str, int]:
     """The SavedModel must give every text the Keras model's label and probabilities.
 
     Raises:
         ValidationError: a text was classified differently.
     """
-    mismatches = [
-        i
-        for i, (e, a) in enumerate(zip(expected, answers, strict=True))
-        if e["label"] != a["label"]
-        or not np.allclose(e["probabilities"], a["probabilities"], atol=PROBABILITY_TOLERANCE)
-    ]
-    if mismatches:
-        first = mismatches[0]
-        raise ValidationError(
-            f"export: the SavedModel classifies {len(mismatches)} of {len(expected)} texts unlike the Keras model "
-            f"(first: {expected[first]['text'][:80]!r}: {answers[first]['label']} {answers[first]['probabilities']} "
-            f"instead of {expected[first]['label']} {expected[first]['probabilities']}); nothing pushed"
-        )
+    require_alike(expected, answers, _differs, _shown, "classifies texts")
     return {"texts": len(expected)}
 
 
 def saved_model_accuracy(
-    saved_model: pathlib.Path, examples: Sequence[dict], *, lowercase: bool = False, batch: int = 256
+    saved_model: pathlib.Path, examples: Sequence[dict], *, metric: str = "", lowercase: bool = False, batch: int = 256
 ) -> float:
     """Accuracy of a SavedModel's `serving_default` on examples with `text` and gold `label` (`lowercase` does
     not apply: labels are compared)."""

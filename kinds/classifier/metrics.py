@@ -27,7 +27,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 from sklearn.pipeline import Pipeline
 
-from kinds.tagger import metrics
+from kinds.base import metrics
 
 _DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 """scikit-learn's default ``token_pattern``: runs of two or more word characters."""
@@ -92,7 +92,7 @@ def classification_scores(gold: Sequence[str], pred: Sequence[str], labels: Sequ
         ``{"accuracy": float, "macro_f1": float, "per_class": {label: {"precision": float,
         "recall": float, "f1": float, "support": int}}}`` where ``support`` is the number of gold
         items of that class. For empty ``gold`` and ``pred``, ``accuracy`` and ``macro_f1`` are
-        ``nan`` (undefined, as :func:`metrics.token_accuracy` of an empty corpus) and every class
+        ``nan`` (undefined, as a tagger's token accuracy of an empty corpus) and every class
         scores 0.0 with support 0.
 
     Raises:
@@ -157,7 +157,7 @@ class MajorityClassBaseline:
     """Predicts the most frequent training label for every sentence: the floor a classifier must beat.
 
     Ties are broken deterministically: among the labels with the highest count, the first in
-    sorted (``str``) order wins, as in :class:`metrics.MostFrequentTagBaseline`.
+    sorted (``str``) order wins, as in the tagger's most-frequent-tag baseline.
 
     Attributes:
         majority_label: The label predicted for every sentence; ``None`` until :meth:`fit`.
@@ -182,7 +182,7 @@ class MajorityClassBaseline:
         _check_flat(labels, "labels")
         if not labels:
             raise ValueError("cannot fit a baseline without labels")
-        self.majority_label = metrics._most_frequent(Counter(labels))
+        self.majority_label = metrics.most_frequent(Counter(labels))
         return self
 
     def predict(self, texts: Sequence[str]) -> list[str]:

@@ -5,13 +5,13 @@ state carried from one window to the next (truncated backpropagation through tim
 document starts; evaluated in bits per unit against an interpolated Kneser-Ney 5-gram model.
 """
 
-from kinds.base.kind import PROJECT_ROOT, BlessingRule, Kind, StatisticsLayout
+from kinds.base.kind import BlessingRule, Kind, StatisticsLayout
 from kinds.language_model.settings import LanguageModelTask
 
 KIND = Kind(
     name="language_model",
     description="the next unit of a text (characters or words), autoregressive",
-    formats=("text",),
+    formats={"text": "kinds.language_model.readers:TEXT"},
     # Not wordpieces: the model's units are joined back into text to score and to generate it, and the
     # n-gram baseline counts them, which wordpieces' continuation marks do not allow yet.
     tokenizers=("regex", "whitespace", "unicode_script", "characters"),
@@ -21,7 +21,6 @@ KIND = Kind(
     recipe="kinds.language_model.train:LanguageModelRecipe",
     evaluator="kinds.language_model.evaluate:LanguageModelEvaluator",
     export="kinds.language_model.export:EXPORT",
-    client=PROJECT_ROOT / "kinds" / "language_model" / "client.py",
     blessing=BlessingRule(metric="bits_per_unit", baselines=("kneser_ney",), higher_is_better=False),
     compare_metrics=(
         "test.bits_per_unit",

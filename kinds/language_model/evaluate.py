@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from kinds.base.evaluator import Evaluator, SplitEvaluation
 from kinds.language_model.kneser_ney import KneserNeyLM
-from models import input_pipeline, text
+from models import input_pipeline, names, text
 from models.language_model import Generator, stream_cross_entropy  # (importing it registers the layers)
 from pipeline import artifacts
 
@@ -64,7 +64,7 @@ class Units:
     def __init__(self, preprocess) -> None:
         p = preprocess
         self.lowercase = p.lowercase
-        self.joiner = "" if p.tokenizer == "characters" else " "
+        self.joiner = names.joiner(p.tokenizer)
         self.tokenizer = text.TextTokenizer(p.tokenizer, pattern=p.token_pattern, normalization=p.normalization)
         if p.tokenizer == "wordpiece":
             raise ValueError("the n-gram baseline of a wordpiece language model is not implemented")

@@ -11,7 +11,7 @@ import keras
 import tensorflow as tf
 
 from kinds.base.export import Export
-from models import text
+from models import names, text
 from models.language_model import Generator
 from pipeline import artifacts
 from pipeline.errors import ValidationError
@@ -72,14 +72,13 @@ class LanguageModelServingModule(tf.Module):
 def serving_module(
     model_artifact: artifacts.Model, vocabulary: artifacts.Vocabulary, params
 ) -> LanguageModelServingModule:
-    p = params.preprocess
-    tokenizer = text.TextTokenizer.for_task(p, vocabulary.wordpieces())
+    """The trained language model, as a generator, wrapped with its tokenizer and units."""
     return LanguageModelServingModule(
         Generator(keras.saving.load_model(model_artifact.path)),
-        tokenizer,
+        text.TextTokenizer.for_task(params.preprocess, vocabulary.wordpieces()),
         vocabulary.tokens("units"),
-        lowercase=p.lowercase,
-        joiner="" if p.tokenizer == "characters" else " ",
+        lowercase=params.preprocess.lowercase,
+        joiner=names.joiner(params.preprocess.tokenizer),
     )
 
 
@@ -123,7 +122,7 @@ def _request(case: dict) -> dict:
 
 
 def saved_model_bits_per_unit(
-    saved_model: pathlib.Path, examples: Sequence[dict], *, lowercase: bool = False, batch: int = 16
+    saved_model: pathlib.Path, examples: Sequence[dict], *, metric: str = "", lowercase: bool = False, batch: int = 16
 ) -> float:
     """Bits per unit of a SavedModel's `score` on examples with `text` (lower is better; each model reads the
     text as it was trained to, so `lowercase` does not apply)."""

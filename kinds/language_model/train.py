@@ -11,7 +11,7 @@ import keras
 import tensorflow as tf
 
 from kinds.base.recipe import Choice, Monitor, Recipe
-from models import input_pipeline, text
+from models import input_pipeline, names, text
 from models.language_model import (
     Generator,
     LanguageModelSizes,
@@ -126,7 +126,7 @@ class Samples(keras.callbacks.Callback):
         self.context = context
         self.units = recipe.units
         self.train = recipe.params.train
-        self.separator = "" if recipe.params.preprocess.tokenizer == "characters" else " "
+        self.separator = names.joiner(recipe.params.preprocess.tokenizer)
         self.folder = pathlib.Path(folder) / "samples"
         self.generate = tf.function(Generator(model).generate)
 

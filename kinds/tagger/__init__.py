@@ -6,8 +6,9 @@ baseline by token accuracy or, for BIO tag sets, by conlleval's entity F1, which
 (the evaluator's `blessing`).
 """
 
-from kinds.base.kind import PROJECT_ROOT, BlessingRule, Kind, StatisticsLayout
+from kinds.base.kind import BlessingRule, Kind, StatisticsLayout
 from kinds.tagger.settings import TaggerTask
+from models.names import WORD_TOKENIZERS
 from pipeline.errors import ConfigError
 
 
@@ -23,14 +24,17 @@ def check(task) -> None:
 KIND = Kind(
     name="tagger",
     description="a tag for each token (many to many, aligned)",
-    formats=("brown", "conllu", "conll"),
-    tokenizers=("regex", "whitespace", "unicode_script"),
+    formats={
+        "brown": "kinds.tagger.readers:BROWN",
+        "conllu": "kinds.tagger.readers:CONLLU",
+        "conll": "kinds.tagger.readers:CONLL",
+    },
+    tokenizers=WORD_TOKENIZERS,
     statistics=StatisticsLayout(sequences=(("text", "tokens", True),), labels="tags"),
     layout="kinds.tagger.preprocess:TaggedSentences",
     recipe="kinds.tagger.train:TaggerRecipe",
     evaluator="kinds.tagger.evaluate:TaggerEvaluator",
     export="kinds.tagger.export:EXPORT",
-    client=PROJECT_ROOT / "kinds" / "tagger" / "client.py",
     blessing=BlessingRule(metric="token_accuracy", baselines=("most_frequent_tag",)),
     compare_metrics=(
         "test.token_accuracy",

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from kinds.base.evaluator import Evaluator, SplitEvaluation
 from kinds.base.kind import BlessingRule
+from kinds.base.metrics import confusion_matrix
 from kinds.base.plots import plot_confusion_matrix
 from kinds.tagger import metrics
 from models import input_pipeline, text
@@ -27,6 +28,7 @@ class TaggerEvaluator(Evaluator):
         self.model = keras.saving.load_model(inputs.model.path)
         self.char_features = text.CHAR_IDS in {i.name for i in self.model.inputs}
         self.tags = inputs.vocabulary.tokens("tags")
+        self.bio = bool(inputs.model.properties.get("facts", {}).get("bio_tags"))  # the recipe's decision
         self.known_words = set(inputs.vocabulary.tokens("words")[len(text.RESERVED_TOKENS) :])
         train = list(inputs.examples.read("train"))
         self.baseline = metrics.MostFrequentTagBaseline.fit(
@@ -35,7 +37,7 @@ class TaggerEvaluator(Evaluator):
 
     def blessing(self, rule: BlessingRule) -> BlessingRule:
         """BIO tags are judged by entity F1: nearly every token is `O`, so token accuracy barely moves."""
-        if metrics.is_bio_tagset(self.tags[len(text.RESERVED_TAGS) :]):
+        if self.bio:
             return dataclasses.replace(rule, metric=ENTITY_F1)
         return rule
 
@@ -54,14 +56,14 @@ class TaggerEvaluator(Evaluator):
         forms = [self.forms(sentence) for sentence in tokens]
         oov = [[form not in self.known_words for form in sentence] for sentence in forms]
         scores = {
-            "model": score(gold, predicted, oov),
-            "most_frequent_tag": score(gold, self.baseline.predict(forms), oov),
+            "model": score(gold, predicted, oov, self.bio),
+            "most_frequent_tag": score(gold, self.baseline.predict(forms), oov, self.bio),
         }
         seen = set(_flat(gold)) | set(_flat(predicted))
         labels = [t for t in self.tags if t in seen] + sorted(seen - set(self.tags))  # a tag unseen in training too
         png = self.inputs.folder / f"confusion_matrix_{split}.png"
         plot_confusion_matrix(
-            metrics.confusion_matrix(gold, predicted, labels), labels, png, title=f"Confusion matrix, {split} split"
+            confusion_matrix(gold, predicted, labels), labels, png, title=f"Confusion matrix, {split} split"
         )
         predictions = [{"tokens": s, "tags": t} for s, t in zip(tokens, predicted, strict=True)]
         return SplitEvaluation(scores, predictions, [png])
@@ -83,8 +85,8 @@ def predict(model: keras.Model, dataset, tags: Sequence[str]) -> tuple[list, lis
     return tokens, gold, predicted
 
 
-def score(gold: list[list[str]], predicted: list[list[str]], oov: list[list[bool]]) -> dict[str, Any]:
-    """Token accuracy, OOV accuracy, per-tag scores and, for BIO tag sets, conlleval entity scores."""
+def score(gold: list[list[str]], predicted: list[list[str]], oov: list[list[bool]], bio: bool) -> dict[str, Any]:
+    """Token accuracy, OOV accuracy, per-tag scores and, for BIO tags (`bio`), conlleval entity scores."""
     result: dict[str, Any] = {
         "token_accuracy": metrics.token_accuracy(gold, predicted),
         "oov_accuracy": metrics.masked_token_accuracy(gold, predicted, oov),
@@ -95,7 +97,7 @@ def score(gold: list[list[str]], predicted: list[list[str]], oov: list[list[bool
             for tag, s in sorted(metrics.per_tag_scores(gold, predicted).items())
         },
     }
-    if metrics.is_bio_tagset(_flat(gold)):
+    if bio:
         entities = metrics.entity_scores(gold, predicted)
         result["entity"] = {"precision": entities.precision, "recall": entities.recall, "f1": entities.f1}
     return result

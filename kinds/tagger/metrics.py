@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
+from kinds.base.metrics import check_aligned, most_frequent
 
 OUTSIDE = "O"
 """The tag of a token outside every chunk."""
@@ -82,38 +82,9 @@ class EntityScores:
 # --------------------------------------------------------------------------- helpers
 
 
-def _check_aligned(
-    gold: Sequence[Sequence[object]],
-    pred: Sequence[Sequence[object]],
-    names: tuple[str, str] = ("gold", "pred"),
-) -> None:
-    """Raises unless ``gold`` and ``pred`` have the same number of sentences and sentence lengths.
-
-    Args:
-        gold: Sentences of the reference corpus.
-        pred: Sentences of the corpus aligned with it (predictions, a mask, tags).
-        names: How the two corpora are called in error messages.
-
-    Raises:
-        TypeError: A sentence is a ``str``: a single sentence was passed instead of a corpus,
-            which would otherwise be scored character by character.
-        ValueError: The sentence counts differ, or the lengths of sentence ``i`` differ.
-    """
-    left, right = names
-    if len(gold) != len(pred):
-        raise ValueError(f"{left} has {len(gold)} sentences but {right} has {len(pred)}")
-    for index, (gold_sentence, pred_sentence) in enumerate(zip(gold, pred, strict=True)):
-        if isinstance(gold_sentence, str) or isinstance(pred_sentence, str):
-            raise TypeError(f"sentence {index} is a str; expected a sequence of sentences of tags")
-        if len(gold_sentence) != len(pred_sentence):
-            raise ValueError(
-                f"sentence {index}: {left} has {len(gold_sentence)} tokens but {right} has {len(pred_sentence)}"
-            )
-
-
 def _aligned_pairs(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> Iterator[tuple[str, str]]:
     """Checks alignment eagerly, then returns the (gold, pred) tag pairs of the whole corpus."""
-    _check_aligned(gold, pred)
+    check_aligned(gold, pred)
     return (
         pair for gold_tags, pred_tags in zip(gold, pred, strict=True) for pair in zip(gold_tags, pred_tags, strict=True)
     )
@@ -178,7 +149,7 @@ def masked_token_accuracy(
         ValueError: ``pred`` or ``mask`` is not aligned with ``gold``.
     """
     pairs = _aligned_pairs(gold, pred)
-    _check_aligned(gold, mask, names=("gold", "mask"))
+    check_aligned(gold, mask, names=("gold", "mask"))
     flat_mask = (selected for sentence_mask in mask for selected in sentence_mask)
     return _accuracy(
         gold_tag == pred_tag for (gold_tag, pred_tag), selected in zip(pairs, flat_mask, strict=True) if selected
@@ -211,41 +182,6 @@ def per_tag_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]])
         tag: _score(correct_counts[tag], pred_counts[tag], gold_counts[tag])
         for tag in sorted(gold_counts.keys() | pred_counts.keys())
     }
-
-
-def confusion_matrix(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], labels: Sequence[str]) -> np.ndarray:
-    """Counts of (gold tag, predicted tag) pairs.
-
-    Args:
-        gold: Gold tags, ``[num_sentences][sentence_length]``.
-        pred: Predicted tags, aligned with ``gold``.
-        labels: The tags, in row and column order; must be unique.
-
-    Returns:
-        ``int64`` array of shape ``[len(labels), len(labels)]``: entry ``[i, j]`` counts tokens
-        with gold tag ``labels[i]`` predicted as ``labels[j]`` (rows gold, columns predicted).
-
-    Raises:
-        ValueError: The corpora are not aligned, ``labels`` has duplicates, or a gold or
-            predicted tag is not in ``labels`` (silently dropping it would hide errors).
-    """
-    index = {label: position for position, label in enumerate(labels)}
-    if len(index) != len(labels):
-        duplicates = sorted(label for label, count in Counter(labels).items() if count > 1)
-        raise ValueError(f"labels must be unique; repeated: {duplicates}")
-    _check_aligned(gold, pred)
-    num_labels = len(labels)
-    # Encode each pair as one integer so that a single bincount does the counting in C.
-    codes: list[int] = []
-    for sentence_index, (gold_tags, pred_tags) in enumerate(zip(gold, pred, strict=True)):
-        for gold_tag, pred_tag in zip(gold_tags, pred_tags, strict=True):
-            row, column = index.get(gold_tag), index.get(pred_tag)
-            if row is None or column is None:
-                unknown = gold_tag if row is None else pred_tag
-                raise ValueError(f"sentence {sentence_index}: tag {unknown!r} is not in labels")
-            codes.append(row * num_labels + column)
-    counts = np.bincount(np.asarray(codes, dtype=np.int64), minlength=num_labels * num_labels)
-    return counts.astype(np.int64).reshape(num_labels, num_labels)
 
 
 # --------------------------------------------------------------------------- chunks (conlleval)
@@ -388,7 +324,7 @@ def entity_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) 
     Raises:
         ValueError: The corpora are not aligned; the message names the sentence index.
     """
-    _check_aligned(gold, pred)
+    check_aligned(gold, pred)
     gold_counts: Counter[str] = Counter()
     pred_counts: Counter[str] = Counter()
     correct_counts: Counter[str] = Counter()
@@ -416,11 +352,6 @@ def entity_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) 
 
 
 # --------------------------------------------------------------------------- baseline
-
-
-def _most_frequent(counts: Mapping[str, int]) -> str:
-    """The key with the highest count; ties go to the smallest key, so results are reproducible."""
-    return min(counts.items(), key=lambda item: (-item[1], item[0]))[0]
 
 
 class MostFrequentTagBaseline:
@@ -460,7 +391,7 @@ class MostFrequentTagBaseline:
         Raises:
             ValueError: ``tokens`` and ``tags`` are not aligned, or there are no tokens.
         """
-        _check_aligned(tokens, tags, names=("tokens", "tags"))
+        check_aligned(tokens, tags, names=("tokens", "tags"))
         # One Counter over (word, tag) pairs: counting happens in C, linear in the corpus size.
         pair_counts = Counter(
             pair for words, word_tags in zip(tokens, tags, strict=True) for pair in zip(words, word_tags, strict=True)
@@ -472,8 +403,8 @@ class MostFrequentTagBaseline:
         for (word, tag), count in pair_counts.items():
             tags_by_word.setdefault(word, {})[tag] = count
             tag_counts[tag] += count
-        word_tags = {word: _most_frequent(counts) for word, counts in tags_by_word.items()}
-        return cls(word_tags, _most_frequent(tag_counts))
+        word_tags = {word: most_frequent(counts) for word, counts in tags_by_word.items()}
+        return cls(word_tags, most_frequent(tag_counts))
 
     def predict(self, tokens: Sequence[Sequence[str]]) -> list[list[str]]:
         """Tags every word of every sentence.

@@ -11,6 +11,7 @@ import pathlib
 import keras
 import tensorflow as tf
 
+from kinds.base.epoch_score import EpochScore
 from kinds.base.recipe import Choice, Monitor, Recipe
 from kinds.tagger.metrics import entity_scores, is_bio_tagset
 from models import crf, input_pipeline, text
@@ -87,11 +88,15 @@ class TaggerRecipe(Recipe):
             reason = f"IOB2 tags of {len(types)} types: decoding never puts I-X after O or after another type"
         return Choice("model.constrain_bio", self.bio, reason)
 
+    def facts(self) -> dict[str, bool]:
+        """Whether the tags are BIO (`bio_tags`): the evaluator blesses them by entity F1, export ranks by it."""
+        return {"bio_tags": self.bio_tags}
+
     def monitor(self) -> Monitor:
         return Monitor("val_entity_f1") if self.bio_tags else super().monitor()
 
     def callbacks(self, context, model: keras.Model, eval_files, folder: pathlib.Path) -> list:
-        return [EvalEntityF1(self.dataset(eval_files), self.tags)] if self.bio_tags and eval_files else []
+        return [eval_entity_f1(self.dataset(eval_files), self.tags)] if self.bio_tags and eval_files else []
 
     def build(self) -> keras.Model:
         model = dataclasses.replace(self.params.model, output="crf" if self.crf else "softmax")
@@ -119,22 +124,14 @@ class TaggerRecipe(Recipe):
         )
 
 
-class EvalEntityF1(keras.callbacks.Callback):
+def eval_entity_f1(dataset: tf.data.Dataset, tags: list[str]) -> EpochScore:
     """After each epoch, `val_entity_f1`: conlleval's entity F1 on the eval split, tagged as the evaluator tags."""
 
-    def __init__(self, dataset: tf.data.Dataset, tags: list[str]) -> None:
-        super().__init__()
-        self.dataset = dataset
-        self.tags = tags
-        self.forward = None
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is None:
-            return
-        if self.forward is None:
-            self.forward = tf.function(lambda inputs: tag_ids(self.model, inputs), reduce_retracing=True)
+    def f1(forward) -> float:
         gold, predicted = [], []
-        for inputs, tag_batch, weights in self.dataset:
-            gold += tag_strings(tag_batch, weights, self.tags)
-            predicted += tag_strings(self.forward(inputs), weights, self.tags)
-        logs["val_entity_f1"] = entity_scores(gold, predicted).f1
+        for inputs, tag_batch, weights in dataset:
+            gold += tag_strings(tag_batch, weights, tags)
+            predicted += tag_strings(forward(inputs), weights, tags)
+        return entity_scores(gold, predicted).f1
+
+    return EpochScore("val_entity_f1", tag_ids, f1)

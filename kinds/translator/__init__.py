@@ -6,20 +6,18 @@ states, one decoder step serving teacher forcing, scheduled sampling (the curric
 copying the source.
 """
 
-from kinds.base.kind import PROJECT_ROOT, BlessingRule, Kind, StatisticsLayout
+from kinds.base.kind import BlessingRule, Kind, StatisticsLayout
 from kinds.translator.settings import TranslatorTask
 
 KIND = Kind(
     name="translator",
     description="a text for each text (sequence to sequence, with attention)",
-    formats=("parallel_tsv",),
-    tokenizers=("regex", "whitespace", "unicode_script", "characters", "wordpiece"),
+    formats={"parallel_tsv": "kinds.translator.readers:PARALLEL_TSV"},
     statistics=StatisticsLayout(sequences=(("source", "source", False), ("target", "target", False))),
     layout="kinds.translator.preprocess:TextPairs",
     recipe="kinds.translator.train:TranslatorRecipe",
     evaluator="kinds.translator.evaluate:TranslatorEvaluator",
     export="kinds.translator.export:EXPORT",
-    client=PROJECT_ROOT / "kinds" / "translator" / "client.py",
     # The bar: `evaluate.bless_margin` x 100 BLEU points above copying the source.
     blessing=BlessingRule(metric="bleu", baselines=("copy_source",), margin_scale=100.0),
     compare_metrics=(

@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from kinds.base.evaluator import Evaluator, SplitEvaluation
 from kinds.base.plots import _new_figure, _save
-from models import input_pipeline, seq2seq, text  # seq2seq: registers the model for loading
+from models import attentional_decoder, input_pipeline, seq2seq, text  # seq2seq: registers the model for loading
 from pipeline import artifacts
 
 HEATMAPS = 4
@@ -89,7 +89,7 @@ class Decoder:
         return seq2seq.decode(self.model, source_ids, self.decode, strategy)
 
     def tokens(self, ids: tf.Tensor) -> tf.RaggedTensor:
-        return seq2seq.output_tokens(ids, self.target_words)
+        return attentional_decoder.output_tokens(ids, self.target_words)
 
     def translate(self, batches: list[tf.Tensor], strategy: str) -> list[str]:
         out = []

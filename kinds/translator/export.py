@@ -10,11 +10,10 @@ import keras
 import sacrebleu
 import tensorflow as tf
 
-from kinds.base.export import Export
+from kinds.base.export import Export, require_alike
 from kinds.base.serving import TextServingModule
-from models import seq2seq, text  # seq2seq: registers the model for loading
+from models import attentional_decoder, seq2seq, text  # seq2seq: registers the model for loading
 from pipeline import artifacts
-from pipeline.errors import ValidationError
 
 
 class TranslatorServingModule(TextServingModule):
@@ -35,7 +34,11 @@ class TranslatorServingModule(TextServingModule):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")], autograph=False)
     def serve_text(self, text_batch):
         ids = seq2seq.decode(self.model, self.token_ids(text_batch), self.decode_config)
-        return {"translation": text.detokenize(seq2seq.output_tokens(ids, self.target_words), self.tokenizer.kind)}
+        return {
+            "translation": text.detokenize(
+                attentional_decoder.output_tokens(ids, self.target_words), self.tokenizer.kind
+            )
+        }
 
 
 def serving_module(
@@ -66,21 +69,12 @@ def check(expected: Sequence[dict], answers: Sequence[dict]) -> dict[str, int]:
     Raises:
         ValidationError: a source was translated differently.
     """
-    mismatches = [
-        i for i, (e, a) in enumerate(zip(expected, answers, strict=True)) if e["translation"] != a["translation"]
-    ]
-    if mismatches:
-        first = mismatches[0]
-        raise ValidationError(
-            f"export: the SavedModel translates {len(mismatches)} of {len(expected)} sources unlike the Keras model "
-            f"(first: {expected[first]['source'][:60]!r}: {answers[first]['translation'][:60]!r} instead of "
-            f"{expected[first]['translation'][:60]!r}); nothing pushed"
-        )
+    require_alike(expected, answers, "translation", "source", "translates sources")
     return {"sources": len(expected)}
 
 
 def saved_model_bleu(
-    saved_model: pathlib.Path, examples: Sequence[dict], *, lowercase: bool = False, batch: int = 128
+    saved_model: pathlib.Path, examples: Sequence[dict], *, metric: str = "", lowercase: bool = False, batch: int = 128
 ) -> float:
     """Corpus BLEU of a SavedModel's translations of examples with `source` and reference `target`, ignoring
     case when `lowercase` (as the evaluate stage scores a lowercase model)."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from kinds.base.settings import CurriculumConfig, DecodeConfig, DecoderModel
-from pipeline.config import PreprocessConfig, TaskConfig
+from kinds.base.settings import DecoderTask
+from pipeline.config import PreprocessConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -16,8 +16,5 @@ class TranslatorPreprocess(PreprocessConfig):
 
 
 @dataclasses.dataclass(frozen=True)
-class TranslatorTask(TaskConfig):
+class TranslatorTask(DecoderTask):
     preprocess: TranslatorPreprocess = TranslatorPreprocess()
-    model: DecoderModel = DecoderModel()
-    decode: DecodeConfig = DecodeConfig()
-    curriculum: CurriculumConfig = CurriculumConfig()

@@ -8,10 +8,11 @@ import keras
 import sacrebleu
 import tensorflow as tf
 
+from kinds.base.epoch_score import GREEDY_BLEU, EpochScore
 from kinds.base.recipe import Monitor, Recipe
 from kinds.base.scheduled_sampling import ScheduledSampling
 from kinds.base.settings import DecodeConfig
-from models import input_pipeline, seq2seq, text
+from models import attentional_decoder, input_pipeline, seq2seq, text
 from models.seq2seq import TranslatorSizes, build_translator
 from pipeline.component import StageContext
 
@@ -32,7 +33,7 @@ class TranslatorRecipe(Recipe):
     def monitor(self) -> Monitor:
         # BLEU of greedy translations: the eval loss (teacher forced) kept epoch 7 of the default 8, whose
         # beam BLEU was 1.2 below the last epoch's; a beam search of the eval split each epoch is too slow.
-        return Monitor(EvalGreedyBleu.KEY)
+        return Monitor(GREEDY_BLEU)
 
     def callbacks(self, context: StageContext, model: keras.Model, eval_files, folder: pathlib.Path) -> list:
         callbacks = [] if self.schedule is None else [ScheduledSampling(self.schedule, model)]
@@ -40,9 +41,8 @@ class TranslatorRecipe(Recipe):
             names = ("words",) if "words" in self.vocabulary.names() else ("target_words",)
             dataset = input_pipeline.translator_dataset(eval_files, self.params.train.batch_size, with_strings=True)
             words = self.vocabulary.tokens(names[0])
-            callbacks.append(
-                EvalGreedyBleu(dataset, words, self.params.preprocess.tokenizer, self.params.sections["decode"])
-            )
+            decode = self.params.sections["decode"]
+            callbacks.append(greedy_bleu(dataset, words, self.params.preprocess.tokenizer, decode))
         return callbacks
 
     def dataset(self, files: list[pathlib.Path], seed: int | None = None) -> tf.data.Dataset:
@@ -54,33 +54,17 @@ class TranslatorRecipe(Recipe):
         )
 
 
-class EvalGreedyBleu(keras.callbacks.Callback):
-    """After each epoch, `val_greedy_bleu`: corpus BLEU (sacrebleu, case-insensitive) of the eval split's
-    greedy translations, the score the best epoch is chosen by. Case-insensitive, since the train stage
-    does not know whether the model was trained on lowercased text; the evaluate stage scores like-cased."""
+def greedy_bleu(dataset: tf.data.Dataset, target_words: list[str], tokenizer: str, decode: DecodeConfig) -> EpochScore:
+    """The eval split's greedy BLEU after each epoch, with the decode config's length limits."""
+    words = tf.constant(target_words)
 
-    KEY = "val_greedy_bleu"
-
-    def __init__(self, dataset: tf.data.Dataset, target_words: list[str], tokenizer: str, decode: DecodeConfig) -> None:
-        super().__init__()
-        self.dataset = dataset
-        self.decode = decode  # its length limits; the strategy is greedy whatever the config's
-        self.target_words = tf.constant(target_words)
-        self.tokenizer = tokenizer
-        self.translate = None
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is None:
-            return
-        if self.translate is None:  # traced once, on the trained model
-            self.translate = tf.function(
-                lambda ids: seq2seq.decode(self.model, ids, self.decode, "greedy"),
-                input_signature=[tf.TensorSpec([None, None], tf.int32)],
-                autograph=False,  # see models/decoding.py
-            )
+    def bleu(greedy) -> float:
         hypotheses, references = [], []
-        for inputs, _, _ in self.dataset:
-            tokens = seq2seq.output_tokens(self.translate(inputs[text.SOURCE_IDS]), self.target_words)
-            hypotheses += [t.decode("utf-8") for t in text.detokenize(tokens, self.tokenizer).numpy()]
+        for inputs, _, _ in dataset:
+            tokens = attentional_decoder.output_tokens(greedy(inputs[text.SOURCE_IDS]), words)
+            hypotheses += [t.decode("utf-8") for t in text.detokenize(tokens, tokenizer).numpy()]
             references += [t.decode("utf-8") for t in inputs[text.TARGET].numpy()]
-        logs[self.KEY] = sacrebleu.corpus_bleu(hypotheses, [references], lowercase=True).score
+        return sacrebleu.corpus_bleu(hypotheses, [references], lowercase=True).score
+
+    greedy = lambda model, ids: seq2seq.decode(model, ids, decode, "greedy")  # noqa: E731
+    return EpochScore(GREEDY_BLEU, greedy, bleu, tf.TensorSpec([None, None], tf.int32))

@@ -32,11 +32,13 @@ def main(args: argparse.Namespace) -> int:
     # The request parameters a client takes (a language model's), from the flags that set them.
     given = {"max_length": args.length, "temperature": args.temperature}
     params = {name: given[name] for name in client.PARAMS if name in given}
-    # A kind whose inputs are files (a captioner's images) reads them first.
+    # The kind's client reads the command line's arguments into its inputs (a captioner's image files, say),
+    # each with how the answer is labelled; a text kind's arguments are its inputs.
     try:
-        inputs = client.from_arguments(args.text) if hasattr(client, "from_arguments") else args.text
+        pairs = client.from_arguments(args.text) if hasattr(client, "from_arguments") else [(a, a) for a in args.text]
     except OSError as err:
         raise SeqpipeError(f"{err.filename}: cannot read: {err.strerror}") from None
-    for text, prediction in zip(args.text, client.predict(model, inputs, params), strict=True):
-        print(json.dumps(prediction, ensure_ascii=False) if args.json else client.line(text, prediction))
+    shown, inputs = [shown for shown, _ in pairs], [given for _, given in pairs]
+    for argument, prediction in zip(shown, client.predict(model, inputs, params), strict=True):
+        print(json.dumps(prediction, ensure_ascii=False) if args.json else client.line(argument, prediction))
     return 0

@@ -20,6 +20,8 @@ def main(args: argparse.Namespace) -> int:
     for task in (config.variants_of(t.name)[0] for t in config.tasks):
         kind = kinds.get(task.kind)
         advice = kind_lib.load(kind.advice)(task, config) if kind.advice else []
-        for line in [*config_lib.kind_default_lines(task), *advice]:
+        own = ", ".join(f"{key}={config_lib.label(value)}" for key, value in config_lib.own_settings(task).items())
+        settings = [f"{task.kind} settings: {own}"] if own else []
+        for line in [*settings, *config_lib.kind_default_lines(task), *advice]:
             print(f"[{task.name}] {line}")
     return 0

@@ -8,8 +8,7 @@ import pathlib
 from collections.abc import Mapping
 from typing import Any
 
-from components.ingest import content
-from pipeline import artifacts, tracking
+from pipeline import artifacts, content, tracking
 from pipeline.component import Component, StageContext
 from pipeline.config import BeamConfig
 

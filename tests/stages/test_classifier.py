@@ -34,7 +34,6 @@ import tensorflow as tf
 import models.classifier  # noqa: F401  (registers the custom layers for loading)
 from components.evaluate import spec as evaluate
 from components.export import spec as export
-from components.ingest import content
 from components.ingest import spec as ingest
 from components.preprocess import spec as preprocess
 from components.statistics import spec as statistics
@@ -44,7 +43,7 @@ from kinds.classifier import export as export_classifier
 from kinds.classifier.settings import ClassifierModel, ClassifierTask
 from models import text
 from models.pooling import AttentionPooling, LastStatePooling, MaskedMaxPooling, MaskedMeanPooling
-from pipeline import artifacts
+from pipeline import artifacts, content
 from pipeline.config import (
     BeamConfig,
     DataConfig,

@@ -10,8 +10,10 @@ import hypothesis
 import pytest
 from hypothesis import strategies as st
 
-from components.ingest import content, executor, readers, spec
+from components.ingest import executor, spec
 from components.ingest.executor import assign_split
+from kinds.base import readers
+from pipeline import content
 from pipeline.config import DataConfig, PipelineConfig, SplitConfig, TaskConfig
 from tests.stages.support import StageHarness, StageRun
 

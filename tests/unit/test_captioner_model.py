@@ -10,8 +10,7 @@ from kinds.base.recipe import token_loss
 from kinds.base.settings import DecodeConfig
 from models import captioner, images
 from models.captioner import Captioner
-from models.seq2seq import TARGET_IN
-from models.text import END_ID, START_ID
+from models.text import END_ID, START_ID, TARGET_IN
 
 SIZE = 32
 WORDS = 12

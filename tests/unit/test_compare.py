@@ -1,6 +1,6 @@
 """The console compare view: params that differ, metrics, best first."""
 
-from pipeline.compare import RunSummary, by_test_data, comparison_table, mean_table, render
+from pipeline.compare import RunSummary, by_test_data, comparison_table, mean_table, ranked_by, render
 
 
 def run(name, cell, accuracy=None, layers="1"):
@@ -96,3 +96,12 @@ def test_runs_are_grouped_by_the_test_split_they_were_scored_on_the_largest_grou
         ("d1", ["a"]),
         ("", ["old"]),
     ]
+
+
+def test_runs_are_ranked_by_the_metric_they_were_blessed_by():
+    metrics = ["test.token_accuracy", "test.entity.f1"]
+    bio = [RunSummary(n, "FINISHED", "", {"blessing.metric": "entity.f1"}, {}) for n in "ab"]
+    older = [*bio, RunSummary("c", "FINISHED", "", {}, {})]
+
+    assert ranked_by(bio, metrics) == ["test.entity.f1", "test.token_accuracy"]
+    assert ranked_by(older, metrics) == metrics

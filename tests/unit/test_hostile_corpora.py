@@ -23,15 +23,17 @@ import time
 import pytest
 
 import kinds
-from components.ingest import readers
 from components.ingest import spec as ingest
-from components.ingest.readers import MAX_REJECT_TEXT, Record, Reject, read_file
 from components.preprocess import spec as preprocess
 from components.statistics import spec as statistics
+from kinds import read_file
+from kinds.base.readers import MAX_REJECT_TEXT, Record, Reject
 from kinds.tagger.settings import TaggerTask
 from pipeline.config import BeamConfig, DataConfig, PipelineConfig, SplitConfig, TaskConfig
 from pipeline.errors import DataError
 from tests.stages.support import StageHarness, StageRun
+
+FORMATS = tuple(kinds.formats())
 
 BAD = pathlib.Path(__file__).resolve().parents[1] / "data" / "bad"
 TINY_BROWN = pathlib.Path(__file__).resolve().parents[1] / "data" / "tiny" / "brown.txt"
@@ -84,8 +86,13 @@ EXPECTED: dict[tuple[str, str], list[tuple]] = {
     # A -DOCSTART- line and a blank line first.
     ("crlf.conll", "conll"): [("record", 3, ("EU", "rejects")), ("record", 6, ("Peter",))],
     # A text file read whole is one document even when empty: an "empty document" reject, not silence.
-    **{("empty.txt", fmt): [] if fmt != "text" else [("reject", 1, "empty document")] for fmt in readers.FORMATS},
-    **{("blank_lines.txt", fmt): [] if fmt != "text" else [("reject", 1, "empty document")] for fmt in readers.FORMATS},
+    **{
+        ("empty.txt", fmt): [] if fmt != "text" else [("reject", 1, "empty document")] for fmt in tuple(kinds.formats())
+    },
+    **{
+        ("blank_lines.txt", fmt): [] if fmt != "text" else [("reject", 1, "empty document")]
+        for fmt in tuple(kinds.formats())
+    },
     ("nul.brown.txt", "brown"): [
         ("record", 1, ("The", "dog", "barks", ".")),
         ("reject", 2, "NUL byte at byte 3"),
@@ -359,7 +366,7 @@ def _one_megabyte_line(fmt: str, *, valid: bool) -> bytes:
     return (first + huge if valid else huge) + b"\n"
 
 
-@pytest.mark.parametrize("fmt", readers.FORMATS)
+@pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("valid", [True, False], ids=["usable", "broken"])
 def test_one_megabyte_line_is_one_record_or_one_reject(tmp_path, fmt, valid):
     path = tmp_path / "huge.txt"
@@ -675,7 +682,7 @@ def _check_units(results: list[Record | Reject], expected: list[tuple], name: st
     for result, (kind, _, detail) in zip(results, expected, strict=True):
         if kind == "record":
             assert result.fields == detail
-            assert list(result.fields) == list(readers.FIELDS[fmt])
+            assert list(result.fields) == list(kinds.format(fmt).fields)
         else:
             assert detail in result.reason, result
             assert len(result.text) <= MAX_REJECT_TEXT and "\n" not in result.reason
@@ -684,7 +691,7 @@ def _check_units(results: list[Record | Reject], expected: list[tuple], name: st
 def test_every_untagged_file_is_tested():
     assert {name for name, _, _ in UNTAGGED_CASES} == set(UNTAGGED_FILES)
     # image_captions lines name image files: tests/unit/test_readers_images.py writes them and its hostile cases.
-    assert {fmt for _, fmt, _ in UNTAGGED_CASES} == set(readers.FORMATS) - set(TAGGED) - {"image_captions"}
+    assert {fmt for _, fmt, _ in UNTAGGED_CASES} == set(FORMATS) - set(TAGGED) - {"image_captions"}
 
 
 @pytest.mark.parametrize(("name", "fmt", "documents"), UNTAGGED_CASES, ids=["-".join(c) for c in UNTAGGED_CASES])
@@ -711,7 +718,7 @@ def test_ingest_of_untagged_files_counts_every_input_record_as_accepted_or_rejec
     assert (sum(examples.properties["records"].values()), rejected.properties["rejects"]) == (records, rejects)
     assert rejected.properties["input_records"] == records + rejects
     assert examples.properties["format"] == fmt
-    assert examples.properties["fields"] == list(readers.FIELDS[fmt])
+    assert examples.properties["fields"] == list(kinds.format(fmt).fields)
     # Each record under its key, "file:line" with the file's name as globbed (hostile.tsv.gz keeps its .gz).
     written = {
         r.pop("key"): r for split in ("train", "eval", "test") for r in examples.read(split) if r.pop("input_hash")

@@ -22,8 +22,9 @@ from models.crf import CRF
 from models.encoder import RecurrentEncoder
 from models.language_model import ResettableCell
 from models.pooling import AttentionPooling, LastStatePooling, MaskedMaxPooling, MaskedMeanPooling
-from models.seq2seq import SOURCE_IDS, TARGET_IN, Seq2Seq
+from models.seq2seq import Seq2Seq
 from models.tagger import CharacterBiLSTM, CharacterCNN
+from models.text import SOURCE_IDS, TARGET_IN
 
 RNG = np.random.default_rng(0)
 # Two sequences of 3 steps, 3 and 1 of them real.

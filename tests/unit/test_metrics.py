@@ -6,12 +6,12 @@ import math
 import numpy as np
 import pytest
 
+from kinds.base.metrics import confusion_matrix
 from kinds.tagger.metrics import (
     Chunk,
     EntityScores,
     MostFrequentTagBaseline,
     TagScore,
-    confusion_matrix,
     entity_chunks,
     entity_scores,
     is_bio_tagset,

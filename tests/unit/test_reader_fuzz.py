@@ -4,7 +4,7 @@ Whatever the bytes, `read_file` on a regular file yields only `Record` and `Reje
 `DataError` may escape it), one of them for each unit (sentence, line or document), in file order.
 
 The units are counted here from the bytes, following the module docstring of
-`components/ingest/readers.py`: the file is split on ``\\n``, a BOM at its start and one ``\\r`` at the end of
+`kinds/base/readers.py`: the file is split on ``\\n``, a BOM at its start and one ``\\r`` at the end of
 each line are removed, and a line is blank when it is clean UTF-8 without NUL and only white space. A unit
 is then a non-blank line (brown, tsv, parallel_tsv), a maximal run of non-blank lines (conllu, and text
 with ``documents="blank_line"``; conll also ends a run at a clean ``-DOCSTART-`` line, a document marker,
@@ -25,17 +25,13 @@ import tensorflow as tf
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from components.ingest.readers import (
-    DOCUMENTS,
-    FIELDS,
-    FORMATS,
-    MAX_REJECT_TEXT,
-    TAG_COLUMNS,
-    Record,
-    Reject,
-    read_file,
-)
+import kinds
+from kinds import read_file
+from kinds.base.readers import DOCUMENTS, MAX_REJECT_TEXT, TAG_COLUMNS, Record, Reject
 from pipeline.errors import DataError
+
+FORMATS = tuple(kinds.formats())
+FIELDS = {name: fmt.fields for name, fmt in kinds.formats().items()}
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 BOM = b"\xef\xbb\xbf"

@@ -13,9 +13,13 @@ import random
 import pytest
 
 import kinds
-from components.ingest.readers import DOCUMENTS, FIELDS, FORMATS, MAX_REJECT_TEXT, Record, Reject, read_file
+from kinds import read_file
+from kinds.base.readers import DOCUMENTS, MAX_REJECT_TEXT, Record, Reject
 from pipeline import config
 from pipeline.errors import DataError
+
+FORMATS = tuple(kinds.formats())
+FIELDS = {name: fmt.fields for name, fmt in kinds.formats().items()}
 
 TAGGED = ("brown", "conllu", "conll")
 

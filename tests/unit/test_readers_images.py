@@ -4,8 +4,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.ingest import content, executor, readers
-from components.ingest.readers import Record, Reject, read_file
+import kinds
+from components.ingest import executor
+from kinds import read_file
+from kinds.base.readers import Record, Reject
+from pipeline import content
 from pipeline.config import SplitConfig
 
 
@@ -62,7 +65,7 @@ def test_each_line_is_a_record_or_a_reject_that_names_its_image(corpus):
 def test_a_record_holds_the_resolved_image_and_is_grouped_by_its_bytes(corpus):
     records = [r for r in read_file(corpus, "image_captions", source="captions.tsv") if isinstance(r, Record)]
     assert records[0].fields == {"image": str(corpus.parent / "images" / "dog.png"), "caption": "a dog runs"}
-    assert list(records[0].fields) == list(readers.FIELDS["image_captions"])
+    assert list(records[0].fields) == list(kinds.format("image_captions").fields)
     assert records[0].key == "captions.tsv:1" != records[1].key
     assert records[0].group == records[1].group == content.hash_bytes(_png())
     assert records[2].group == content.hash_bytes((corpus.parent / "images" / "cat.jpg").read_bytes())

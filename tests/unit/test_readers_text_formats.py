@@ -9,7 +9,8 @@ import pathlib
 
 import pytest
 
-from components.ingest.readers import Record, Reject, read_file
+from kinds import read_file
+from kinds.base.readers import Record, Reject
 
 BOM = b"\xef\xbb\xbf"
 

@@ -20,8 +20,8 @@ from models.attention import (
     masked_softmax,
 )
 from models.decoding import beam_search, dynamic_decode, greedy_choice, length_penalty, wrong_start_choice
-from models.seq2seq import SOURCE_IDS, TARGET_IN, Seq2Seq, TranslatorSizes, build_translator
-from models.text import END_ID, PAD_ID, START_ID
+from models.seq2seq import Seq2Seq, TranslatorSizes, build_translator
+from models.text import END_ID, PAD_ID, SOURCE_IDS, START_ID, TARGET_IN
 from pipeline.config import ModelConfig, TrainConfig
 
 SIZES = TranslatorSizes(source_words=11, target_words=9)
