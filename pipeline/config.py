@@ -473,9 +473,9 @@ def expand_sweeps(config: PipelineConfig, raw: dict[str, Any], settings: _Settin
             task_raw = copy.deepcopy(raw["tasks"][position])
             for key, value in zip(keys, values, strict=True):
                 set_key(task_raw, key, value)
-            label = ",".join(f"{key}={label(value)}" for key, value in zip(keys, values, strict=True))
-            variant = from_dict(TaskConfig, task_raw, f"sweeps.{task.name}[{label}]", settings)
-            variants.append(dataclasses.replace(variant, variant=label))
+            shown = ",".join(f"{key}={label(value)}" for key, value in zip(keys, values, strict=True))
+            variant = from_dict(TaskConfig, task_raw, f"sweeps.{task.name}[{shown}]", settings)
+            variants.append(dataclasses.replace(variant, variant=shown))
     return tuple(variants)
 
 

@@ -18,8 +18,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import kinds
-from kinds.base.evaluator import MODEL, EvaluateParameters, EvaluatorInputs
+from kinds.base.evaluator import MODEL, EvaluatorInputs
 from kinds.base.kind import BlessingRule
+from kinds.base.parameters import EvaluateParameters
 from pipeline import artifacts
 from pipeline.component import StageContext
 from pipeline.errors import EvaluationError

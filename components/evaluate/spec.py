@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import kinds
-from kinds.base.evaluator import EvaluateParameters
+from kinds.base.parameters import EvaluateParameters
 from pipeline import artifacts
 from pipeline.component import Component, ComponentSpec
 from pipeline.config import PipelineConfig, TaskConfig, resolve_paths

@@ -30,8 +30,9 @@ import tensorflow as tf
 import kinds
 from components.export.client_loader import load_client
 from components.export.fresh_process import answers_from_a_fresh_process
-from kinds.base.export import Export, ExportParameters
+from kinds.base.export import Export
 from kinds.base.kind import BlessingRule
+from kinds.base.parameters import ExportParameters
 from pipeline import artifacts, tracking
 from pipeline.component import StageContext
 

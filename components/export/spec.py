@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import kinds
-from kinds.base.export import ExportParameters
+from kinds.base.parameters import ExportParameters
 from pipeline import artifacts
 from pipeline.component import Component, ComponentSpec
 from pipeline.config import PipelineConfig, TaskConfig

@@ -24,8 +24,9 @@ from components.train.callbacks import (
     NonFiniteLossGuard,
     TrainingCheckpoint,
 )
+from kinds.base.parameters import TrainParameters
 from kinds.base.plots import plot_learning_curves
-from kinds.base.recipe import TrainParameters, compile_model
+from kinds.base.recipe import compile_model
 from pipeline import artifacts, config, runtime
 from pipeline.component import StageContext
 from pipeline.errors import TrainingError

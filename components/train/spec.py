@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import kinds
-from kinds.base.recipe import TrainParameters
+from kinds.base.parameters import TrainParameters
 from pipeline import artifacts
 from pipeline.component import Component, ComponentSpec
 from pipeline.config import PipelineConfig, TaskConfig, resolve_paths

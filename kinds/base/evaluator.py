@@ -8,36 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
-from collections.abc import Mapping
 from typing import Any
 
 from kinds.base.kind import BlessingRule
+from kinds.base.parameters import EvaluateParameters
 from pipeline import artifacts
-from pipeline.config import EvaluateConfig, PreprocessConfig
 
 MODEL = "model"
-
-
-@dataclasses.dataclass(frozen=True)
-class EvaluateParameters:
-    """What the evaluate stage hands a kind's evaluator: the settings of the task that evaluation reads.
-
-    Attributes:
-        kind: the task's kind.
-        evaluate: the kind's evaluate settings.
-        preprocess: the task's tokenizer and casing: baselines read the tokens the model reads, and a token is
-            out of vocabulary when its (lowercased) form was not in training.
-        sections: the kind's own sections of the task (a decoder's `decode`: its decoding strategy).
-    """
-
-    kind: str
-    evaluate: EvaluateConfig
-    preprocess: PreprocessConfig = PreprocessConfig()
-    sections: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-
-    @property
-    def lowercase(self) -> bool:
-        return self.preprocess.lowercase
 
 
 @dataclasses.dataclass

@@ -3,32 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pipeline import artifacts
-from pipeline.config import ExportConfig, PreprocessConfig
 from pipeline.errors import ValidationError
-
-
-@dataclasses.dataclass(frozen=True)
-class ExportParameters:
-    """What the export stage hands a kind's hooks: the settings of the task that exporting reads.
-
-    Attributes:
-        kind: the task's kind.
-        export: the export settings.
-        preprocess: the tokenizer and casing of the serving graph.
-        evaluate_batch_size: the evaluate stage's batches (a decoder's length limits follow each batch's longest
-            input, so the SavedModel is checked in the same batches).
-        sections: the kind's own sections of the task (a decoder's `decode`: the decoder inside the graph).
-    """
-
-    kind: str
-    export: ExportConfig
-    preprocess: PreprocessConfig
-    evaluate_batch_size: int = 128
-    sections: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,38 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
-from collections.abc import Mapping
 from typing import Any
 
 import keras
 import tensorflow as tf
 
+from kinds.base.parameters import TrainParameters
 from pipeline import artifacts
 from pipeline.component import StageContext
-from pipeline.config import ModelConfig, PreprocessConfig, TrainConfig
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainParameters:
-    """What the train stage hands a kind's recipe: the settings of the task that training reads.
-
-    Attributes:
-        kind: the task's kind.
-        model: the kind's model settings.
-        train: the kind's train settings.
-        preprocess: how the units were made (a language model joins its samples as its tokenizer cut them; a
-            captioner's images are `image_size` pixels a side).
-        chosen_by_kind: the keys of `train` the kind chose because the config left them out: a recipe may fit
-            those to the corpus.
-        sections: the kind's own sections of the task (a decoder's `decode`, for its per-epoch scores).
-    """
-
-    kind: str
-    model: ModelConfig
-    train: TrainConfig
-    preprocess: PreprocessConfig = PreprocessConfig()
-    chosen_by_kind: tuple[str, ...] = ()
-    sections: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+from pipeline.config import TrainConfig
 
 
 @dataclasses.dataclass(frozen=True)

@@ -658,3 +658,15 @@ def test_a_character_bilstm_of_odd_size_is_a_config_error(tmp_path):
 def test_a_captioner_refuses_attention_none(tmp_path):
     text = "tasks:\n  - name: c\n    kind: captioner\n    data: {train: captions.tsv}\n    model: {attention: none}\n"
     assert load_error(tmp_path, text).startswith("tasks.c.model.attention: a captioner attends over the image's grid")
+
+
+def test_the_readmes_example_config_loads(tmp_path):
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("\n## Config\n") :]
+    example = section[section.index("```yaml\n") + len("```yaml\n") : section.index("```\n", section.index("```yaml"))]
+
+    loaded = kinds.load_config(write(tmp_path, example))
+
+    (task,) = loaded.tasks
+    assert task.kind == "tagger" and task.model.char_encoder == "cnn" and task.train.tokens_per_batch == 0
+    assert [variant.model.cell for variant in loaded.variants] == ["rnn", "gru", "lstm"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pathlib
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -146,3 +148,15 @@ def test_a_stages_code_holds_what_its_executor_imports_inside_functions_and_the_
     assert "apache-beam" in {name for name, _ in preprocess.libraries}
     captioner = {name for name in train.files if name.startswith("kinds/captioner/")}
     assert captioner == {"kinds/captioner/__init__.py", "kinds/captioner/settings.py"}  # what the registry imports
+
+
+def test_loading_a_config_and_building_every_kinds_dag_imports_neither_tensorflow_nor_beam(config):
+    script = (
+        "import sys, dag, kinds\n"
+        f"config = kinds.load_config({str(config.base_dir / 'pipeline_config.yaml')!r})\n"
+        "for task in config.variants:\n"
+        "    dag.build(task, config)\n"
+        "print(sorted(m for m in ('tensorflow', 'keras', 'apache_beam') if m in sys.modules))\n"
+    )
+    found = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]"

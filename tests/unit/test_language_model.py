@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kinds.base.recipe import TrainParameters, compile_model
+from kinds.base.parameters import TrainParameters
+from kinds.base.recipe import compile_model
 from kinds.language_model import train as lm_train
 from kinds.language_model.settings import LanguageModelTrain
 from models import input_pipeline, text

@@ -3,7 +3,7 @@ it, and the notice when a config's batch size leaves an epoch only a few updates
 
 from __future__ import annotations
 
-from kinds.base.recipe import TrainParameters
+from kinds.base.parameters import TrainParameters
 from kinds.base.settings import TokenBudgetTrain
 from kinds.tagger import train as tagger_train
 from kinds.tagger.settings import TaggerModel, TaggerPreprocess
