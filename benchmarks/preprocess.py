@@ -11,8 +11,8 @@ The reference does the same work on the same ingested examples without Beam, in 
 and parses the JSON lines, counts words (`text.normalize_words`), characters (`text.split_chars`)
 and tags over train, orders them with `layout.ordered_vocabulary`, encodes every split into the
 same SequenceExamples (`text.TaggerFeaturizer`), and writes N TFRecord shards per split (a record's
-shard by `executor.shard_of`, each shard sorted by key) plus the vocabularies and a manifest. It
-turns ragged ids into lists through numpy and builds the SequenceExamples as `tf.train` objects.
+shard by `executor.shard_of` of its input hash, each shard sorted by input hash) plus the vocabularies
+and a manifest. It turns ragged ids into lists through numpy and builds the SequenceExamples as `tf.train` objects.
 `--stage-like-reference` also times it counting and encoding with the stage's own layout code
 (`kinds/tagger/preprocess.py`'s `TaggedSentences`: per-batch counts, SequenceExamples written by `sequence_example`), to
 tell Beam's own cost from that of the encoding code. TensorFlow is imported
@@ -293,7 +293,7 @@ def plain_vocabularies(train: list[dict], params, batch: int) -> dict[str, list[
 
 
 def plain_encoder(vocabularies: dict[str, list[tuple[str, int]]], params):
-    """A function from a chunk of examples to (key, serialized SequenceExample, tokens): `tf.train` protos."""
+    """A function from a chunk of examples to (input hash, serialized SequenceExample, tokens): `tf.train` protos."""
     import tensorflow as tf
 
     from models import text
@@ -324,7 +324,7 @@ def plain_encoder(vocabularies: dict[str, list[tuple[str, int]]], params):
                     }
                 ),
             )
-            yield r["key"], example.SerializeToString(deterministic=True), len(words)
+            yield r["input_hash"], example.SerializeToString(deterministic=True), len(words)
 
     return encode
 
@@ -375,8 +375,8 @@ def reference(
     for split in splits:
         by_shard: list[list[tuple[str, bytes, int]]] = [[] for _ in range(params.num_shards)]
         for chunk in _batches(records[split], batch):
-            for key, serialized, length in encode(chunk):
-                by_shard[shard_of(key, params.num_shards)].append((key, serialized, length))
+            for input_hash, serialized, length in encode(chunk):
+                by_shard[shard_of(input_hash, params.num_shards)].append((input_hash, serialized, length))
         entry = manifest[split] = {"files": [], "records": 0, "tokens": 0}
         for shard, items in enumerate(by_shard):
             items.sort()

@@ -6,8 +6,10 @@ What is counted and encoded is the task kind's layout (`kinds/<kind>/preprocess.
 helpers of `layout.py`); text becomes ids through `models.text`, the same TensorFlow code the exported
 model runs.
 
-Shards are deterministic: a record goes to the shard picked by a hash of its key, and each shard is
-written sorted by key, so the same examples give byte-identical files whatever the runner and worker count.
+Shards are deterministic and follow the content: a record goes to the shard picked by its input's hash,
+and each shard is written sorted by (input hash, serialized example), so the same examples give the same
+files whatever the runner and worker count, and the same examples in the same order whatever the corpus
+files are called or the order they are read in (only the keys they hold, `file:line`, differ).
 """
 
 from __future__ import annotations
@@ -117,13 +119,13 @@ def _write_vocabularies(vocabularies: dict[str, Entries], folder: str) -> dict:
 
 
 def _encode(batch: Sequence[dict[str, Any]], layout, vocabularies: dict[str, Entries]) -> Iterator[tuple]:
-    """(key, serialized SequenceExample, token count) for each example; the layout keeps its TF objects."""
+    """(input hash, serialized SequenceExample, token count) for each example; the layout keeps its TF objects."""
     return layout.encode(batch, vocabularies)
 
 
-def shard_of(key: str, num_shards: int) -> int:
-    """The shard of a record: a stable hash of its key, so it does not move when other records change."""
-    return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big") % num_shards
+def shard_of(input_hash: str, num_shards: int) -> int:
+    """The shard of a record: a stable hash of its input, so it does not move when other records change."""
+    return int.from_bytes(hashlib.sha256(input_hash.encode("utf-8")).digest()[:8], "big") % num_shards
 
 
 def shard_name(split: str, shard: int, num_shards: int) -> str:

@@ -4,7 +4,10 @@ exposure-bias probe), against two baselines a practitioner would try first:
 
 * `frequent_caption`: the most frequent training caption, for every image;
 * `nearest_image`: the caption of the training image nearest in pixels (Euclidean distance over the stored
-  images; its first caption), the retrieval baseline of the captioning literature (Devlin et al. 2015).
+  images; its most frequent caption), the retrieval baseline of the captioning literature (Devlin et al. 2015).
+
+Ties (between captions, and between images at the same distance) go the same way whatever the corpus files
+are called: captions by `metrics.most_frequent`, images in the shards' order, which is their content's.
 
 With `evaluate.objects` (where each image's objects are), the test split also measures the attention
 (`attention_on_object`): at each word of the greedy caption that names an object of the image, does the
@@ -23,6 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kinds.base import metrics
 from kinds.base.evaluator import Evaluator, SplitEvaluation
 from kinds.base.plots import _new_figure, _save
 from kinds.captioner import scores
@@ -56,7 +60,7 @@ class CaptionerEvaluator(Evaluator):
         self.split_images: dict[str, scores.ImageSet] = {}  # each split's images, read once
         self.train = self.images("train")
         counts = collections.Counter(caption for refs in self.train.references for caption in refs)
-        self.frequent = counts.most_common(1)[0][0] if counts else ""
+        self.frequent = metrics.most_frequent(counts) if counts else ""
         self.objects = read_objects(pathlib.Path(params.evaluate.objects)) if params.evaluate.objects else None
         progress(
             f"baselines from {len(self.train.paths):,} training images: the most frequent caption "
@@ -83,7 +87,10 @@ class CaptionerEvaluator(Evaluator):
             outputs["greedy"] = self.caption(held_out, "greedy")
         outputs["wrong_start"] = self.caption(held_out, "wrong_start")
         outputs["frequent_caption"] = [self.frequent] * len(held_out.paths)
-        outputs["nearest_image"] = [self.train.references[i][0] for i in nearest(held_out.pixels, self.train.pixels)]
+        outputs["nearest_image"] = [
+            metrics.most_frequent(collections.Counter(self.train.references[i]))
+            for i in nearest(held_out.pixels, self.train.pixels)
+        ]
         found = {system: scores.score(out, held_out.references, self.lowercase) for system, out in outputs.items()}
         if self.objects is not None and split == "test":
             found["model"].update(self.attention_on_objects(held_out))

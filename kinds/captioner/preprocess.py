@@ -72,4 +72,4 @@ class ImageCaptions(layout.TextLayout):
                 IMAGE_PATH: sequence_example.bytes_feature(record["image"]),
                 text.TARGET: sequence_example.bytes_feature(record["caption"]),
             }
-            yield record["key"], sequence_example.serialize(context, example_lists), length
+            yield record["input_hash"], sequence_example.serialize(context, example_lists), length

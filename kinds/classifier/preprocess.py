@@ -71,4 +71,4 @@ class LabeledTexts(layout.TextLayout):
                 text.LABEL: sequence_example.bytes_feature(record["label"]),
                 text.LABEL_ID: sequence_example.int64_feature([label_id]),
             }
-            yield record["key"], sequence_example.serialize(context, example_lists), length
+            yield record["input_hash"], sequence_example.serialize(context, example_lists), length

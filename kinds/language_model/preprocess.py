@@ -55,4 +55,4 @@ class Documents(layout.TextLayout):
             batch, sequence_example.feature_lists(ids), layout.row_lengths(ids), strict=True
         ):
             context = {text.KEY: sequence_example.bytes_feature(record["key"])}
-            yield record["key"], sequence_example.serialize(context, {text.TOKEN_IDS: start + unit_ids}), length
+            yield record["input_hash"], sequence_example.serialize(context, {text.TOKEN_IDS: start + unit_ids}), length

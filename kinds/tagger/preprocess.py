@@ -47,7 +47,7 @@ class TaggedSentences:
         }
 
     def encode(self, batch: Sequence[dict[str, Any]], vocabularies: dict[str, layout.Entries]) -> Iterator[tuple]:
-        """(key, serialized SequenceExample, tokens) for each example of the batch."""
+        """(input hash, serialized SequenceExample, tokens) for each example of the batch."""
         from models import text
 
         if self._featurizer is None:
@@ -67,4 +67,4 @@ class TaggedSentences:
         }
         for record, example_lists in zip(batch, layout.examples_of(lists), strict=True):
             context = {text.KEY: sequence_example.bytes_feature(record["key"])}
-            yield record["key"], sequence_example.serialize(context, example_lists), len(record["tokens"])
+            yield record["input_hash"], sequence_example.serialize(context, example_lists), len(record["tokens"])

@@ -82,4 +82,4 @@ class TextPairs(layout.TextLayout):
                 text.SOURCE: sequence_example.bytes_feature(record["source"]),
                 text.TARGET: sequence_example.bytes_feature(record["target"]),
             }
-            yield record["key"], sequence_example.serialize(context, example_lists), length
+            yield record["input_hash"], sequence_example.serialize(context, example_lists), length

@@ -42,4 +42,4 @@ class Lines(layout.TextLayout):
                 text.TEXT: sequence_example.bytes_feature(record["text"]),
                 LENGTH: sequence_example.int64_feature([length]),
             }
-            yield record["key"], sequence_example.serialize(context, example_lists), length
+            yield record["input_hash"], sequence_example.serialize(context, example_lists), length
