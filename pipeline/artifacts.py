@@ -295,6 +295,16 @@ class Blessing(Artifact):
     def blessed(self) -> bool:
         return bool(self.properties.get("blessed"))
 
+    def way_out(self, task: str) -> str:
+        """How to export a model that was not blessed anyway: the margin it would pass with, as a command."""
+        margin = self.properties.get("margin_to_pass")
+        if margin is None:  # a verdict from before the margin was kept
+            return f"to export it anyway, lower tasks.{task}.evaluate.bless_margin (below 0 lets a worse model through)"
+        return (
+            f"to export it anyway: python -m pipeline run --tasks {task} "
+            f"--set tasks.{task}.evaluate.bless_margin={margin:g}"
+        )
+
 
 class PushedModel(Artifact):
     """The exported SavedModel and, when blessed, the serving version it was pushed to."""

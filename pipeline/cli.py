@@ -12,6 +12,7 @@ import pathlib
 import sys
 from collections.abc import Sequence
 
+from pipeline import console
 from pipeline.errors import SeqpipeError
 
 DEFAULT_CONFIG = "pipeline_config.yaml"
@@ -20,6 +21,7 @@ DEFAULT_CONFIG = "pipeline_config.yaml"
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    console.quiet(args.verbose)  # before any library loads
     try:
         return importlib.import_module(f"pipeline.commands.{args.command}").main(args)
     except SeqpipeError as error:
@@ -92,7 +94,16 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--json", action="store_true", help="one JSON object a line instead of plain text")
     predict.add_argument("--length", type=int, default=200, help="language models: units to generate")
     predict.add_argument("--temperature", type=float, default=0.8, help="language models: 0 for greedy decoding")
-    predict.add_argument("text", nargs="+", metavar="TEXT", help="texts to tag or classify, or prompts to continue")
+    predict.add_argument(
+        "--file", metavar="PATH", help="also answer each line of this UTF-8 file (- for standard input)"
+    )
+    predict.add_argument(
+        "text",
+        nargs="*",
+        metavar="TEXT",
+        help="texts to tag, classify or translate, prompts to continue, or image files to caption (- reads lines "
+        "of standard input)",
+    )
     predict.set_defaults(command="predict")
 
     cells = commands.add_parser(
@@ -104,6 +115,13 @@ def _parser() -> argparse.ArgumentParser:
     cells.add_argument("--unit", type=int, help="the hidden unit to show (default: the units most tied to a feature)")
     cells.add_argument("--layer", type=int, default=0, help="the recurrent layer of --unit (default: %(default)s)")
     cells.add_argument("--top", type=int, default=5, help="units listed per feature (default: %(default)s)")
+    cells.add_argument(
+        "--max-chars",
+        type=int,
+        default=20_000,
+        metavar="N",
+        help="read at most the first N characters of the text (default: %(default)s, a page of about 5 MB)",
+    )
     cells.set_defaults(command="inspect_cells")
 
     ui = commands.add_parser("ui", help="start the MLflow UI over the configured tracking store")
@@ -111,6 +129,10 @@ def _parser() -> argparse.ArgumentParser:
     ui.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
     ui.add_argument("--port", type=int, default=5000, help="port (default: %(default)s)")
     ui.set_defaults(command="ui")
+    for command in commands.choices.values():
+        command.add_argument(
+            "--verbose", action="store_true", help="also show the logs and warnings of TensorFlow, Beam and MLflow"
+        )
     return parser
 
 

@@ -101,6 +101,12 @@ class StatisticsConfig:
     # An eval or test input that is a training input too (held-out files that repeat training records;
     # records split by hash never do).
     shared_inputs: str = dataclasses.field(default="warn", metadata=_ACTION)
+    # A label on a few records that is one slip away from a label on many (`postive` beside `positive`).
+    label_typo: str = dataclasses.field(default="warn", metadata=_ACTION)
+    # A file whose first line looks like a header (column names, or a label seen nowhere else).
+    header_line: str = dataclasses.field(default="warn", metadata=_ACTION)
+    # Nearly as many distinct labels as records: the text is read as the label.
+    swapped_columns: str = dataclasses.field(default="warn", metadata=_ACTION)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,6 +20,7 @@ from typing import Any
 
 RECORD_FILE = "tracking.json"
 DATA_CONTEXT = "mlflow.data.context"  # the tag of a dataset input that says what the run used it for
+INSPECTION_TAG = "seqpipe.inspection"  # a run that inspected a trained model (inspect-cells), not one that trained
 DATASETS = "datasets"  # the run's folder of record hashes, `<split>.txt` (written by the ingest stage)
 SQLITE = "sqlite:///"
 _BATCH = 100  # MLflow accepts at most 100 params or 1000 metrics per log_batch call.

@@ -27,12 +27,13 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineResult, PipelineRunner
 
 from components.beam import io
+from pipeline import console
 from pipeline.config import BeamConfig
 from pipeline.errors import SeqpipeError
 
 DASK = "DaskRunner"
 # What a local Dask worker process takes from this one: the path to import the stage's code, TF's log level.
-_WORKER_ENVIRONMENT = ("PYTHONPATH", "TF_CPP_MIN_LOG_LEVEL")
+_WORKER_ENVIRONMENT = ("PYTHONPATH", *console.ENVIRONMENT)  # as quiet as the stage's process
 LOCAL_WORKERS = "dask_local_workers"
 
 

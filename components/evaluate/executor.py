@@ -104,7 +104,17 @@ def bless(results: Mapping[str, Any], rule: BlessingRule, margin: float) -> dict
     reason = f"{split} {rule.label} {model:.4f} {relation} the {name} baseline's {baseline:.4f} {bar}"
     if missing:
         reason += f" (no {rule.metric} for {', '.join(missing)})"
-    return {"blessed": blessed, "reason": reason, "split": split, "model": model, "baseline": baseline, "against": name}
+    # The bless_margin at which this model would pass, rounded down (the way out a user may take for a trial).
+    passing = math.floor(sign * (model - baseline) / rule.margin_scale * 10_000) / 10_000
+    return {
+        "blessed": blessed,
+        "reason": reason,
+        "split": split,
+        "model": model,
+        "baseline": baseline,
+        "against": name,
+        "margin_to_pass": passing,
+    }
 
 
 def _known(value: Any) -> float | None:

@@ -48,6 +48,7 @@ def run(context: StageContext) -> None:
     if not blessing.blessed:
         pushed.properties.update({"pushed": False, "reason": f"not blessed: {blessing.properties['reason']}"})
         context.progress(f"nothing exported: the model is not blessed ({blessing.properties['reason']})")
+        context.progress(blessing.way_out(context.task))
         return
 
     kind = kinds.get(params.kind)

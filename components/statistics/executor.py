@@ -15,7 +15,7 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from components.statistics import inputs, plots
+from components.statistics import inputs, labels, plots
 from components.statistics.spec import StatisticsParameters
 from pipeline import artifacts
 from pipeline.component import StageContext
@@ -59,6 +59,8 @@ def run(context: StageContext) -> None:
         oov = ", ".join(f"{split} {rate:.1%}" for split, rate in sequence["oov_rate"].items())
         context.progress(f"{field}: tokens {sequence['tokens']}; OOV rate {oov}")
     context.progress(f"records {stats['records']} (split by {stats['split_by']}); rejects {stats['rejects']}")
+    if stats["labels"].get("train"):
+        context.progress(labels_line(stats["labels"]["train"]))
     context.progress(inputs_line(stats["inputs"]))
     if "groups" in stats:
         field, counts = stats["groups"]["field"], {s: g for s, g in stats["groups"].items() if s != "field"}
@@ -119,6 +121,7 @@ def summarize(examples: artifacts.Examples, params: StatisticsParameters) -> dic
         sequences: dict[str, _Sequence] = collections.defaultdict(_Sequence)
         labels: collections.Counter[str] = collections.Counter()
         first_unseen: dict[str, str] = {}
+        first_seen: dict[str, str] = stats.setdefault("first_label", {})  # over all splits, train first
         groups: collections.Counter[str] = collections.Counter()
         records = 0
         for batch in _batches(examples.read(split)):
@@ -139,8 +142,11 @@ def summarize(examples: artifacts.Examples, params: StatisticsParameters) -> dic
                     groups[record[params.layout.groups]] += 1
                 for label in _labels(record, params.layout.labels):
                     labels[label] += 1
+                    first_seen.setdefault(label, record["key"])
                     if label not in stats["labels"].get("train", {label: 0}):
                         first_unseen.setdefault(label, record["key"])
+                if record["key"].endswith(":1"):  # a file's first line: a header read as a record?
+                    stats.setdefault("first_lines", {})[record["key"]] = _first_line(record, params.layout.labels)
         stats["records"][split] = records
         if params.layout.groups:
             per_group = list(groups.values())
@@ -183,6 +189,14 @@ def _batches(records: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]
             batch = []
     if batch:
         yield batch
+
+
+def _first_line(record: dict[str, Any], label_field: str | None) -> tuple[list[str], str | None]:
+    """The words of a file's first record when it has a few (what a header has), and its label if it has one."""
+    values = [value for name, value in record.items() if name not in ("key", "input_hash")]
+    words = [str(word) for value in values for word in (value if isinstance(value, list) else [value])]
+    label = record.get(label_field) if label_field else None
+    return (words if len(words) <= 6 else []), (label if isinstance(label, str) else None)
 
 
 def _labels(record: dict[str, Any], field: str | None) -> list[str]:
@@ -235,6 +249,13 @@ def _next_round(width: int) -> int:
     return {1: 2, 2: 5, 5: 10}[width // power] * power
 
 
+def labels_line(counts: dict[str, int], shown: int = 12) -> str:
+    """The console line of the training labels' counts, most frequent first (the rest in statistics.json)."""
+    listed = ", ".join(f"{labels.cut(label, 24)} {count:,}" for label, count in list(counts.items())[:shown])
+    more = f" and {len(counts) - shown:,} more (statistics.json)" if len(counts) > shown else ""
+    return f"labels in train: {listed}{more}"
+
+
 def inputs_line(found: dict[str, Any]) -> str:
     """The console line of the inputs' count: how many distinct, repeated, and shared between splits."""
     repeated = (
@@ -265,8 +286,9 @@ def find_anomalies(stats: dict[str, Any], params: StatisticsParameters) -> list[
             first = stats["first_unseen_label"][split][unseen[0]]
             add(
                 "unseen_label",
-                f"{split} has {len(unseen)} label(s) never seen in train: {', '.join(unseen[:10])} "
-                f"(first {unseen[0]!r} at {first})",
+                f"{split} has {len(unseen):,} label(s) never seen in train: "
+                f"{', '.join(labels.cut(label, 24) for label in unseen[:5])}{', ...' if len(unseen) > 5 else ''} "
+                f"(first {labels.shown(unseen[0])} at {first})",
             )
         if not stats["records"][split]:
             add("empty_split", f"the {split} split is empty")
@@ -284,6 +306,16 @@ def find_anomalies(stats: dict[str, Any], params: StatisticsParameters) -> list[
                     "oov_rate",
                     f"{split} {field} OOV rate {rate:.1%} is above statistics.max_oov_rate {checks.max_oov_rate:.1%}",
                 )
+    counts: collections.Counter[str] = collections.Counter()
+    for by_label in stats["labels"].values():
+        counts.update(by_label)
+    for message in labels.typos(counts, stats.get("first_label", {})):
+        add("label_typo", message)
+    for message in labels.header(stats.get("first_lines", {}), counts):
+        add("header_line", message)
+    if params.layout.columns:  # a format of columns, one label a record
+        for message in labels.swapped(counts, sum(stats["records"].values()), params.layout.columns):
+            add("swapped_columns", message)
     if params.layout.checks_length:
         for where, entry in sorted(stats["too_long"].items()):
             add(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
 
 # A label seen this many times or fewer, and at least TYPO_RATIO times less often than a label it is close
 # to, looks like a typo of it.
@@ -27,9 +26,14 @@ HEADER_WORDS = frozenset(
 _BIO = re.compile(r"^[BIES]-")
 
 
+def cut(text: str, width: int) -> str:
+    """`text`, cut to `width` characters (the last an ellipsis)."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def shown(label: str, width: int = 40) -> str:
     """A label as a message shows it: quoted, and cut to `width` characters."""
-    return repr(label if len(label) <= width else label[: width - 1] + "…")
+    return repr(cut(label, width))
 
 
 def distance(a: str, b: str, limit: int = 2) -> int:
@@ -79,23 +83,17 @@ def typos(counts: Mapping[str, int], first: Mapping[str, str]) -> list[str]:
     return found
 
 
-def header(
-    first_lines: Mapping[str, Mapping[str, Any]], counts: Mapping[str, int], label_field: str | None
-) -> list[str]:
+def header(first_lines: Mapping[str, tuple[list[str], str | None]], counts: Mapping[str, int]) -> list[str]:
     """A line for each file whose first record looks like a header (`first_lines`: the key of each file's
-    first record -> its fields): all its words are column names, or its one label is seen nowhere else in
-    a corpus of a few labels used many times each."""
+    first record -> its words, when a few, and its one label or None): all its words are column names, or
+    its label is seen nowhere else in a corpus of a few labels used many times each."""
     found = []
     many_uses = len(counts) > 1 and sum(counts.values()) >= 5 * len(counts)
-    for key, fields in sorted(first_lines.items()):
-        values = [[v] if isinstance(v, str) else v if isinstance(v, list) else [] for v in fields.values()]
-        words = [str(word) for value in values for word in value]
-        named = 0 < len(words) <= 6 and all(word.strip().lower() in HEADER_WORDS for word in words)
-        label = fields.get(label_field) if label_field else None
-        alone = isinstance(label, str) and counts.get(label) == 1 and many_uses
-        if named or alone:
-            what = " ".join(shown(word, 24) for word in words[:6])
-            found.append(f"the first line of {key.rsplit(':', 1)[0]} looks like a header ({what}): remove it")
+    for key, (words, label) in sorted(first_lines.items()):
+        named = bool(words) and all(word.strip().lower() in HEADER_WORDS for word in words)
+        if named or (label is not None and counts.get(label) == 1 and many_uses):
+            shown_words = " ".join(shown(word, 24) for word in words)
+            found.append(f"the first line of {key.rsplit(':', 1)[0]} looks like a header ({shown_words}): remove it")
     return found
 
 

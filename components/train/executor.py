@@ -69,7 +69,7 @@ def run(context: StageContext) -> None:
             context.log.metrics(logs, step=epoch, forward=not context.log.continues_run)
     context.progress(
         f"{model.name}: {model.count_params():,} parameters; {manifest['train']['records']:,} examples, "
-        f"{manifest['train']['tokens']:,} tokens a epoch"
+        f"{manifest['train']['tokens']:,} tokens an epoch"
     )
     guard = NonFiniteLossGuard()
     monitor, train_config = recipe.monitor(), params.train

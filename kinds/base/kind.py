@@ -78,12 +78,15 @@ class StatisticsLayout:
         checks_length: whether `statistics.max_length` applies (not to documents, which training cuts).
         groups: the field whose value several records share (a captioner's image), counted with the records
             each has; or None.
+        columns: a line of the kind's format as messages show it (``label<TAB>text``), when it has columns
+            that can be swapped.
     """
 
     sequences: tuple[tuple[str, str, bool], ...]
     labels: str | None = None
     checks_length: bool = True
     groups: str | None = None
+    columns: str = ""
 
 
 @dataclasses.dataclass(frozen=True)

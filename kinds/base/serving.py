@@ -13,7 +13,9 @@ class TextServingModule(tf.Module):
     """A `tf.Module` to save, holding a trained model, its tokenizer and its input vocabulary.
 
     Subclasses define `serve_text` (a `tf.function` of `text` string [batch]); `signatures` serves it as
-    `serving_default`.
+    `serving_default`. The built-in kinds' outputs include `input_tokens` int32 [batch] (from `read`), the
+    tokens of each raw text, of which the model reads the first `max_length` (saved as the variable
+    `max_length`), so that a caller can say when a text was cut.
 
     Args:
         name: the module's name in the SavedModel.
@@ -32,16 +34,22 @@ class TextServingModule(tf.Module):
         self.tokenizer = tokenizer
         self.word_table = text.lookup_table(words)
         self.lowercase = lowercase
-        self.max_length = max_length
+        self.cut = max_length  # ragged slicing takes a Python int; callers read the saved variable
+        self.max_length = tf.Variable(max_length, dtype=tf.int32, trainable=False, name="max_length")
 
-    def token_ids(self, text_batch: tf.Tensor) -> tf.Tensor:
-        """Ids of raw texts string [batch] -> int32 [batch, time + 1], right padded with 0.
+    def read(self, text_batch: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Raw texts string [batch] -> (their ids, int32 [batch, time + 1], right padded with 0; the number of
+        tokens of each text, int32 [batch], before the cut to `max_length`: serve it as `input_tokens`).
 
         One padding column more than needed, so that an empty text still has a (masked) time step.
         """
-        tokens = text.normalize_words(self.tokenizer(text_batch), self.lowercase)[:, : self.max_length]
-        ids = tf.cast(tf.ragged.map_flat_values(self.word_table.lookup, tokens), tf.int32)
-        return tf.pad(ids.to_tensor(0), [[0, 0], [0, 1]])
+        tokens = text.normalize_words(self.tokenizer(text_batch), self.lowercase)
+        ids = tf.cast(tf.ragged.map_flat_values(self.word_table.lookup, tokens[:, : self.cut]), tf.int32)
+        return tf.pad(ids.to_tensor(0), [[0, 0], [0, 1]]), tf.cast(tokens.row_lengths(), tf.int32)
+
+    def token_ids(self, text_batch: tf.Tensor) -> tf.Tensor:
+        """The ids `read` gives, for a module that does not say how long its inputs were."""
+        return self.read(text_batch)[0]
 
     def signatures(self) -> dict:
         return {"serving_default": self.serve_text.get_concrete_function()}

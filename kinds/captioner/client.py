@@ -7,6 +7,7 @@ model and by `pipeline predict` (`from_arguments`, `predict`, `line`).
 """
 
 import base64
+import binascii
 import pathlib
 
 import tensorflow as tf
@@ -22,10 +23,27 @@ def from_arguments(paths: list[str]) -> list[tuple[str, str]]:
 
 
 def predict(model, images: list[str], params: dict) -> list[dict]:
-    """`serving_default` on base64-encoded image files: each one's caption, decoded in the graph."""
-    encoded = tf.constant([base64.b64decode(image) for image in images], tf.string)
-    out = model.signatures["serving_default"](image=encoded)
-    return [{"caption": caption.decode("utf-8")} for caption in out["caption"].numpy()]
+    """`serving_default` on base64-encoded image files: each one's caption, decoded in the graph. Each image
+    is checked first: one that is not an image gets `{"error": why}` and the others are still captioned."""
+    checked = [image_bytes(image) for image in images]
+    good = [data for data, problem in checked if problem is None]
+    captions = iter(model.signatures["serving_default"](image=tf.constant(good, tf.string))["caption"].numpy())
+    return [{"error": problem} if problem else {"caption": next(captions).decode("utf-8")} for _, problem in checked]
+
+
+def image_bytes(image: str) -> tuple[bytes, str | None]:
+    """The bytes of a base64-encoded image file, and what is wrong with them (None: an image the graph decodes)."""
+    try:
+        data = base64.b64decode(image, validate=True)
+    except (binascii.Error, ValueError, TypeError):
+        return b"", "not base64: an image is sent as its file's bytes, base64-encoded"
+    if not data:
+        return data, "empty: no bytes"
+    try:
+        tf.io.decode_image(data, channels=3, expand_animations=False)  # as the graph decodes it
+    except tf.errors.OpError:
+        return data, f"not an image (JPEG, PNG, GIF or BMP): its bytes start {data[:12]!r}"
+    return data, None
 
 
 def line(argument: str, prediction: dict) -> str:

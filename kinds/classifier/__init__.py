@@ -12,7 +12,7 @@ KIND = Kind(
     name="classifier",
     description="a label for each text (many to one)",
     formats={"tsv": "kinds.classifier.readers:TSV"},
-    statistics=StatisticsLayout(sequences=(("text", "text", False),), labels="label"),
+    statistics=StatisticsLayout(sequences=(("text", "text", False),), labels="label", columns="label<TAB>text"),
     layout="kinds.classifier.preprocess:LabeledTexts",
     recipe="kinds.classifier.train:ClassifierRecipe",
     evaluator="kinds.classifier.evaluate:ClassifierEvaluator",

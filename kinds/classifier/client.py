@@ -14,12 +14,17 @@ PARAMS = {}
 
 def predict(model, texts: list[str], params: dict, labels: list[str] | None = None) -> list[dict]:
     """`serving_default` on raw texts: each one's label and its probabilities (by label name when `labels`
-    gives the names, in the order of the `labels` vocabulary)."""
+    gives the names, in the order of the `labels` vocabulary), and `input_tokens`, of which the model read
+    the first `export.max_length`."""
     out = model.signatures["serving_default"](text=tf.constant(texts, tf.string))
+    lengths = out["input_tokens"].numpy().tolist() if "input_tokens" in out else [None] * len(texts)
     results = []
-    for text, label, row in zip(texts, out["label"].numpy(), out["probabilities"].numpy(), strict=True):
+    rows = zip(texts, out["label"].numpy(), out["probabilities"].numpy(), lengths, strict=True)
+    for text, label, row, n in rows:
         probabilities = dict(zip(labels, map(float, row), strict=True)) if labels else [float(p) for p in row]
-        results.append({"text": text, "label": label.decode("utf-8"), "probabilities": probabilities})
+        results.append(
+            {"text": text, "label": label.decode("utf-8"), "probabilities": probabilities, "input_tokens": n}
+        )
     return results
 
 

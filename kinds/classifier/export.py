@@ -25,7 +25,7 @@ class ClassifierServingModule(TextServingModule):
 
     Signature (the serving contract):
         serving_default: `text` string [batch] -> `label` string [batch], `probabilities` float32
-        [batch, classes] (classes in the order of the `labels` vocabulary).
+        [batch, classes] (classes in the order of the `labels` vocabulary), `input_tokens` int32 [batch].
     """
 
     def __init__(self, model, tokenizer, words: list[str], labels: list[str], *, lowercase: bool, max_length: int):
@@ -34,9 +34,10 @@ class ClassifierServingModule(TextServingModule):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def serve_text(self, text_batch):
-        probabilities = tf.nn.softmax(self.model({text.TOKEN_IDS: self.token_ids(text_batch)}, training=False))
+        token_ids, input_tokens = self.read(text_batch)
+        probabilities = tf.nn.softmax(self.model({text.TOKEN_IDS: token_ids}, training=False))
         label = tf.gather(self.label_names, tf.argmax(probabilities, axis=-1))
-        return {"label": label, "probabilities": probabilities}
+        return {"label": label, "probabilities": probabilities, "input_tokens": input_tokens}
 
 
 def serving_module(

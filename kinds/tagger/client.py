@@ -13,12 +13,14 @@ PARAMS = {}
 
 
 def predict(model, texts: list[str], params: dict) -> list[dict]:
-    """`serving_default` on raw texts: the tokens and tags of each, padding left out."""
+    """`serving_default` on raw texts: the tokens and tags of each, padding left out (and `input_tokens`,
+    of which the model read the first `export.max_length`)."""
     out = model.signatures["serving_default"](text=tf.constant(texts, tf.string))
+    lengths = out["input_tokens"].numpy().tolist() if "input_tokens" in out else [None] * len(texts)
     results = []
-    for tokens, tags in zip(out["tokens"].numpy(), out["tags"].numpy(), strict=True):
+    for tokens, tags, n in zip(out["tokens"].numpy(), out["tags"].numpy(), lengths, strict=True):
         kept = [(t.decode("utf-8"), g.decode("utf-8")) for t, g in zip(tokens, tags, strict=True) if t]
-        results.append({"tokens": [t for t, _ in kept], "tags": [g for _, g in kept]})
+        results.append({"tokens": [t for t, _ in kept], "tags": [g for _, g in kept], "input_tokens": n})
     return results
 
 

@@ -20,7 +20,9 @@ class TaggerServingModule(tf.Module):
     """Wraps a trained tagger with its tokenizer and vocabularies for `tf.saved_model.save`.
 
     Signatures (the serving contract):
-        serving_default: `text` string [batch] -> `tokens`, `tags` string [batch, time], "" on padding.
+        serving_default: `text` string [batch] -> `tokens`, `tags` string [batch, time], "" on padding;
+            `input_tokens` int32 [batch], the tokens of each text, of which the first `max_length` (a saved
+            variable) are read.
         tag_tokens: `tokens` string [batch, time], "" on padding -> `tags` string [batch, time].
     """
 
@@ -37,13 +39,16 @@ class TaggerServingModule(tf.Module):
         self.model = model
         self.featurizer = featurizer
         self.tokenizer = tokenizer
-        self.max_length = max_length
+        self.cut = max_length  # ragged slicing takes a Python int; callers read the saved variable
+        self.max_length = tf.Variable(max_length, dtype=tf.int32, trainable=False, name="max_length")
         self.char_features = char_features
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def serve_text(self, text_batch):
-        tokens = self.tokenizer.tokenize(text_batch)[:, : self.max_length]
-        return {"tokens": tokens.to_tensor(""), "tags": self.tag_ragged(tokens)}
+        tokens = self.tokenizer.tokenize(text_batch)
+        read = tokens[:, : self.cut]
+        input_tokens = tf.cast(tokens.row_lengths(), tf.int32)
+        return {"tokens": read.to_tensor(""), "tags": self.tag_ragged(read), "input_tokens": input_tokens}
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.string, name="tokens")])
     def tag_tokens(self, tokens):

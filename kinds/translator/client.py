@@ -12,11 +12,13 @@ PARAMS = {}
 
 
 def predict(model, texts: list[str], params: dict) -> list[dict]:
-    """`serving_default` on raw texts: each one's translation, decoded in the graph."""
+    """`serving_default` on raw texts: each one's translation, decoded in the graph (and `input_tokens`,
+    of which the model read the first `export.max_length`)."""
     out = model.signatures["serving_default"](text=tf.constant(texts, tf.string))
+    lengths = out["input_tokens"].numpy().tolist() if "input_tokens" in out else [None] * len(texts)
     return [
-        {"text": source, "translation": translation.decode("utf-8")}
-        for source, translation in zip(texts, out["translation"].numpy(), strict=True)
+        {"text": source, "translation": translation.decode("utf-8"), "input_tokens": n}
+        for source, translation, n in zip(texts, out["translation"].numpy(), lengths, strict=True)
     ]
 
 

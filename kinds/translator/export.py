@@ -21,7 +21,7 @@ class TranslatorServingModule(TextServingModule):
 
     Signature (the serving contract):
         serving_default: `text` string [batch] -> `translation` string [batch], decoded inside the graph by
-        the configured strategy (beam search by default) and detokenized.
+        the configured strategy (beam search by default) and detokenized; `input_tokens` int32 [batch].
     """
 
     def __init__(
@@ -33,12 +33,10 @@ class TranslatorServingModule(TextServingModule):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")], autograph=False)
     def serve_text(self, text_batch):
-        ids = seq2seq.decode(self.model, self.token_ids(text_batch), self.decode_config)
-        return {
-            "translation": text.detokenize(
-                attentional_decoder.output_tokens(ids, self.target_words), self.tokenizer.kind
-            )
-        }
+        token_ids, input_tokens = self.read(text_batch)
+        ids = seq2seq.decode(self.model, token_ids, self.decode_config)
+        words = attentional_decoder.output_tokens(ids, self.target_words)
+        return {"translation": text.detokenize(words, self.tokenizer.kind), "input_tokens": input_tokens}
 
 
 def serving_module(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline import compare
+from pipeline import compare, tracking
 from pipeline.commands import load_config
 from pipeline.errors import SeqpipeError
 
@@ -22,6 +22,7 @@ def main(args: argparse.Namespace) -> int:
     client = MlflowClient(tracking_uri=config.tracking_uri)
     experiment = client.get_experiment_by_name(task.name)
     runs = client.search_runs([experiment.experiment_id], max_results=1000) if experiment else []
+    runs = [run for run in runs if tracking.INSPECTION_TAG not in run.data.tags]  # inspect-cells runs trained nothing
     if not runs:
         raise SeqpipeError(f"no runs of task {task.name!r} in {config.tracking_uri}; run the pipeline first")
     summaries = [
@@ -63,8 +64,6 @@ def table(runs: list[compare.RunSummary], kind, over: list[str]) -> tuple[list[s
 
 def test_digest(run) -> str:
     """The digest of the test split a run logged as a dataset input (`mlflow.data.context` test), or ""."""
-    from pipeline import tracking
-
     for found in run.inputs.dataset_inputs if run.inputs else ():
         if any(tag.key == tracking.DATA_CONTEXT and tag.value == "test" for tag in found.tags):
             return found.dataset.digest

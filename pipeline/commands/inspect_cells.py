@@ -8,14 +8,14 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
+import time
 
 from pipeline.commands import load_config
 from pipeline.errors import SeqpipeError
+from pipeline.tracking import INSPECTION_TAG
 
 
 def main(args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import kinds
 
     config = load_config(args)
@@ -23,12 +23,17 @@ def main(args: argparse.Namespace) -> int:
     kind = kinds.get(task.kind)
     if kind.inspect_cells is None:
         raise SeqpipeError(f"inspect-cells: task {task.name!r} is a {task.kind}, which has no cells to inspect")
+    if args.max_chars < 1:
+        raise SeqpipeError(f"inspect-cells: --max-chars {args.max_chars}: at least 1")
     try:
         text = args.text.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise SeqpipeError(f"inspect-cells: cannot read {args.text}: {error}") from None
     if task.preprocess.tokenizer != "characters":
         raise SeqpipeError("inspect-cells: colours characters; the task's tokenizer must be `characters`")
+    if len(text) > args.max_chars:
+        say(f"reading the first {args.max_chars:,} of the {len(text):,} characters of {args.text.name} (--max-chars)")
+        text = text[: args.max_chars]
 
     import keras
     import mlflow
@@ -55,13 +60,23 @@ def main(args: argparse.Namespace) -> int:
     shown = "".join(piece.decode("utf-8") for piece in pieces)
     out_dir = task_dir / "inspect" / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     unit = (args.layer, args.unit) if args.unit is not None else None
+    say(f"running {len(unit_ids):,} characters through the cells of {task.name}'s model and correlating them")
+    started = time.perf_counter()
     paths = inspect(model, units, unit_ids, shown, out_dir, unit=unit, top=args.top)
+    say(f"done in {time.perf_counter() - started:.1f}s; the units most tied to each feature:")
     for feature, entries in json.loads(paths["json"].read_text())["features"].items():
         best = entries[0]
         print(f"{feature:<18} layer {best['layer']} unit {best['unit']:<4} r = {best['r']:+.3f}")
     mlflow.set_tracking_uri(config.tracking_uri)
     mlflow.set_experiment(task.name)
-    with mlflow.start_run(run_name=f"inspect-cells {args.text.name}", tags={"task": task.name, "kind": "inspect"}):
+    # A run of its own, tagged so that `compare` leaves it out of the task's table of trained models.
+    tags = {"task": task.name, "kind": task.kind, INSPECTION_TAG: "cells"}
+    with mlflow.start_run(run_name=f"inspect-cells {args.text.name}", tags=tags):
         mlflow.log_artifacts(str(out_dir), "inspect_cells")
-    print(f"wrote {paths['html']} (and logged it to MLflow)")
+    size = paths["html"].stat().st_size / 2**20
+    say(f"wrote {paths['html']} ({size:.1f} MiB), and logged it to MLflow (run 'inspect-cells {args.text.name}')")
     return 0
+
+
+def say(message: str) -> None:
+    print(f"[inspect-cells] {message}", flush=True)

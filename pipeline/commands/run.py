@@ -20,7 +20,6 @@ from pipeline.errors import SeqpipeError
 
 
 def main(args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import dag
     from pipeline import runner, tracking
 
@@ -104,6 +103,7 @@ def run_in_parallel(args: argparse.Namespace, names: Sequence[str]) -> int:
             command += [option, value]
     command += ["--force"] if args.force else []
     command += ["--through", args.through] if args.through else []
+    command += ["--verbose"] if args.verbose else []
     # Whole lines as they come; a crash in native code prints the Python stack of every thread.
     environment = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"}
     pending, running, failed = list(names), {}, []

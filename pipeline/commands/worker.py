@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from pipeline.commands import load_config, selected_variants
 from pipeline.commands.run import start_tensorflow
@@ -12,7 +11,6 @@ from pipeline.errors import SeqpipeError
 
 def main(args: argparse.Namespace) -> int:
     """A non-chief worker: trains each multi-worker task alongside the chief, writing nothing of its own."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import dag
     from pipeline import runner, runtime
 

@@ -63,12 +63,19 @@ def cli_command(workspace: pathlib.Path, *args: str) -> list[str]:
 
 
 def cli_env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    """The environment the CLI runs in: the user's, without TensorFlow's log level (the CLI sets its own)."""
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    environment.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    return environment
 
 
-def run_cli(workspace: pathlib.Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def run_cli(
+    workspace: pathlib.Path, *args: str, check: bool = True, stdin: str | None = None
+) -> subprocess.CompletedProcess:
     command = cli_command(workspace, *args)
-    result = subprocess.run(command, cwd=workspace, env=cli_env(), capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        command, cwd=workspace, env=cli_env(), capture_output=True, text=True, timeout=600, input=stdin
+    )
     if check:
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result

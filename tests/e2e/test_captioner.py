@@ -134,3 +134,30 @@ def test_predict_reads_image_files_and_pyfunc_takes_base64(first_run, workspace)
     (model_dir,) = (workspace / "runs" / TASK / "export").glob("*/pushed_model/mlflow_model")
     pyfunc = mlflow.pyfunc.load_model(str(model_dir))
     assert pyfunc.predict([base64.b64encode(image.read_bytes()).decode()]) == [{"caption": caption}]
+
+
+def test_a_text_file_and_an_empty_file_given_as_images_are_named_and_the_good_image_still_captioned(
+    first_run, workspace
+):
+    image = workspace / "scenes" / "images" / "00000.png"
+    (workspace / "notes.txt").write_text("a note, not an image\n", encoding="utf-8")
+    (workspace / "empty.jpg").write_bytes(b"")
+    alone = run_cli(workspace, "predict", "--task", TASK, str(image)).stdout
+
+    result = run_cli(workspace, "predict", "--task", TASK, "notes.txt", str(image), "empty.jpg", check=False)
+
+    assert (result.returncode, result.stdout) == (1, alone)
+    assert result.stderr == (
+        "error: notes.txt: not an image (JPEG, PNG, GIF or BMP): its bytes start b'a note, not '\n"
+        "error: empty.jpg: empty: no bytes\n"
+    )
+
+    import mlflow
+
+    (model_dir,) = (workspace / "runs" / TASK / "export").glob("*/pushed_model/mlflow_model")
+    pyfunc = mlflow.pyfunc.load_model(str(model_dir))
+    good = base64.b64encode(image.read_bytes()).decode()
+    assert pyfunc.predict(["not base64!", good]) == [
+        {"error": "not base64: an image is sent as its file's bytes, base64-encoded"},
+        {"caption": alone.strip()},
+    ]

@@ -130,3 +130,17 @@ def test_inspect_cells_colours_a_text_by_the_most_telling_units(first_run, works
     assert "inside_quotes" in result.stdout and "bracket_depth" in result.stdout
     (page,) = (workspace / "runs" / TASK / "inspect").glob("*/cells.html")
     assert "&quot;" in page.read_text(encoding="utf-8") or "&#x27;" in page.read_text(encoding="utf-8")
+    assert result.stderr == ""
+
+
+def test_inspect_cells_reads_at_most_max_chars_and_stays_out_of_compare(first_run, workspace):
+    sample = workspace / "long.txt"
+    sample.write_text("The cat sat on the mat. " * 10, encoding="utf-8")
+
+    result = run_cli(workspace, "inspect-cells", "--task", TASK, "--text", str(sample), "--max-chars", "48")
+
+    assert "[inspect-cells] reading the first 48 of the 240 characters of long.txt (--max-chars)" in result.stdout
+    reports = sorted((workspace / "runs" / TASK / "inspect").glob("*/cells.json"), key=lambda p: p.stat().st_mtime)
+    assert json.loads(reports[-1].read_text())["characters"] == 48
+    compared = run_cli(workspace, "compare", "--task", TASK).stdout
+    assert "inspect-cells" not in compared and "test.bits_per_unit" in compared

@@ -16,7 +16,7 @@ import textwrap
 
 import pytest
 
-from tests.e2e.support import STAGES, TASK, make_workspace, run_cli, stage_status
+from tests.e2e.support import STAGES, TASK, cli_command, cli_env, make_workspace, run_cli, stage_status
 
 pytestmark = pytest.mark.slow
 
@@ -34,6 +34,11 @@ def first_run(workspace):
 @pytest.fixture(scope="module")
 def second_run(workspace, first_run):
     return run_cli(workspace, "run")
+
+
+def test_a_run_prints_its_stage_lines_and_nothing_from_the_libraries(first_run):
+    assert first_run.stderr == ""
+    assert all(line.startswith("[") for line in first_run.stdout.splitlines()), first_run.stdout
 
 
 def test_first_run_runs_every_stage_once(first_run):
@@ -117,3 +122,51 @@ def test_user_errors_are_one_line_without_traceback(workspace):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == ["error: --set tasks.nope: no task named 'nope' (tasks: toy-pos)"]
     assert "Traceback" not in result.stderr
+
+
+# ----------------------------------------------------------------------------------------------
+# predict, as a user meets it
+
+
+def test_predict_prints_its_answer_and_nothing_else(workspace, first_run):
+    result = run_cli(workspace, "predict", "--task", TASK, "the dog sleeps .")
+    assert result.stdout == "the/DET dog/NOUN sleeps/VERB ./.\n"
+    assert result.stderr == ""
+
+
+def test_predict_reads_texts_from_a_file_and_from_standard_input(workspace, first_run):
+    (workspace / "texts.txt").write_text("the dog sleeps .\n\nwe run .\n", encoding="utf-8")
+    from_file = run_cli(workspace, "predict", "--task", TASK, "--file", "texts.txt")
+    from_stdin = run_cli(workspace, "predict", "--task", TASK, "-", stdin="the dog sleeps .\nwe run .\n")
+    assert from_file.stdout == from_stdin.stdout and len(from_file.stdout.splitlines()) == 2
+    assert from_file.stderr == from_stdin.stderr == ""
+
+
+def test_predict_names_an_argument_that_is_not_utf8_in_one_line(workspace, first_run):
+    command = [*cli_command(workspace, "predict", "--task", TASK), b"the caf\xe9 ."]
+    result = subprocess.run(command, cwd=workspace, env=cli_env(), capture_output=True, timeout=300)
+    assert result.returncode == 1 and result.stdout == b""
+    assert result.stderr.decode() == "error: argument 1 is not UTF-8 text (byte 0xe9 at position 8): the caf\\xe9 .\n"
+
+
+def test_predict_names_a_line_of_a_file_that_is_not_utf8(workspace, first_run):
+    (workspace / "latin1.txt").write_bytes("the dog sleeps .\nthe café .\n".encode("latin-1"))
+    result = run_cli(workspace, "predict", "--task", TASK, "--file", "latin1.txt", check=False)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == "error: latin1.txt:2: not UTF-8 text (byte 0xe9 at position 8)\n"
+
+
+def test_predict_says_when_a_text_is_cut_to_export_max_length(workspace, first_run):
+    long = " ".join(["the dog sleeps ."] * 70)  # 280 tokens; the model reads 256
+    result = run_cli(workspace, "predict", "--task", TASK, "--json", long)
+    assert len(json.loads(result.stdout)["tags"]) == 256
+    assert result.stderr == (
+        "note: input 1 ('the dog sleeps . the dog sleeps . the d…') has 280 tokens; the model read the first "
+        "256 (export.max_length)\n"
+    )
+
+
+def test_predict_with_nothing_to_answer_says_how_to_give_it(workspace, first_run):
+    result = run_cli(workspace, "predict", "--task", TASK, check=False)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == "error: nothing to answer: give texts as arguments, in --file, or on standard input (-)\n"

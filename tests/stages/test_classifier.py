@@ -23,6 +23,7 @@ import math
 import os
 import pathlib
 import random
+import shutil
 import subprocess
 import sys
 
@@ -865,3 +866,27 @@ def test_an_eval_text_longer_than_export_max_length_does_not_stop_the_export(
     )
 
     assert run.output("pushed_model").properties["pushed"] is True
+
+
+def test_an_unblessed_model_says_the_margin_it_would_pass_with_and_that_margin_blesses_it(
+    tmp_path, clf_config, clf_ingested, clf_preprocessed, clf_trained
+):
+    from pipeline.commands.predict import last_verdict, no_model
+
+    harness = StageHarness(tmp_path / "task")
+    task = classifier_task(evaluate=EvaluateConfig(bless_margin=1.0))
+    refused = run_evaluate(harness, task, clf_config, clf_ingested, clf_preprocessed, clf_trained).output("blessing")
+    margin = refused.properties["margin_to_pass"]
+    way_out = f"--set tasks.{task.name}.evaluate.bless_margin={margin:g}"
+
+    shutil.copytree(refused.uri, tmp_path / "runs" / "evaluate" / "f00d" / "blessing")  # the runner's layout
+    message = no_model(task.name, tmp_path / "runs" / "serving", last_verdict(tmp_path / "runs"))
+    assert message == (
+        f"task {task.name!r} has no exported model: its model was not blessed ({refused.properties['reason']}); "
+        f"to export it anyway: python -m pipeline run --tasks {task.name} {way_out}"
+    )
+    again = classifier_task(evaluate=EvaluateConfig(bless_margin=margin))
+    other = StageHarness(tmp_path / "again")
+    assert (
+        run_evaluate(other, again, clf_config, clf_ingested, clf_preprocessed, clf_trained).output("blessing").blessed
+    )

@@ -322,3 +322,83 @@ def test_the_beam_count_agrees_with_a_count_in_one_process(splits):
     repeated = [seen for seen in where.values() if len(seen) > 1]
     expected = {"distinct": len(where), "repeated": len(repeated), "repeated_records": sum(map(len, repeated))}
     assert found == {**expected, "shared": shared}
+
+
+# ----------------------------------------------------------------------------------------------
+# Label mistakes: a typo, a header line, swapped columns
+
+
+def reviews(count: int, label: str, start: int = 2) -> list[dict]:
+    return [{"key": f"reviews.tsv:{start + i}", "text": f"film number {i} .", "label": label} for i in range(count)]
+
+
+LABEL_CHECKS = {"label_typo", "header_line", "swapped_columns", "unseen_label"}
+
+
+def anomalies_of(harness, component, train, no_rejects, tmp_path, **splits) -> list[dict]:
+    """The anomalies of the label checks."""
+    examples = write_examples(tmp_path / "examples", train=train, **splits)
+    run = harness.run(component, examples=examples, rejects=no_rejects)
+    return [a for a in json.loads(run.output("anomalies").path.read_text()) if a["check"] in LABEL_CHECKS]
+
+
+def test_a_label_on_two_records_one_letter_from_a_frequent_one_is_named_as_a_typo(harness, tmp_path, no_rejects):
+    train = reviews(150, "positive") + reviews(146, "negative", 200) + reviews(2, "postive", 400)
+
+    found = anomalies_of(harness, statistics(kind="classifier"), train, no_rejects, tmp_path)
+
+    assert found == [
+        {
+            "check": "label_typo",
+            "action": "warn",
+            "message": "label 'postive' (2 record(s), first at reviews.tsv:400) looks like a typo of 'positive' "
+            "(150 records)",
+        }
+    ]
+
+
+def test_a_header_line_is_named_whichever_split_it_lands_in(harness, tmp_path, no_rejects):
+    header = {"key": "reviews.tsv:1", "text": "review", "label": "sentiment"}
+    train = reviews(40, "positive") + reviews(40, "negative", 100)
+
+    found = anomalies_of(harness, statistics(kind="classifier"), train, no_rejects, tmp_path, test=[header])
+
+    messages = {a["check"]: a["message"] for a in found}
+    assert (
+        messages["header_line"] == "the first line of reviews.tsv looks like a header ('review' 'sentiment'): remove it"
+    )
+
+
+def test_swapped_columns_are_named_with_the_line_the_format_reads(harness, tmp_path, no_rejects):
+    texts = [f"A film I saw on day {i} of the festival and would gladly see again, twice." for i in range(40)]
+    train = [{"key": f"r.tsv:{i + 2}", "text": "positive", "label": text} for i, text in enumerate(texts[:30])]
+    test = [{"key": f"r.tsv:{i + 40}", "text": "negative", "label": text} for i, text in enumerate(texts[30:])]
+
+    found = anomalies_of(harness, statistics(kind="classifier"), train, no_rejects, tmp_path, test=test)
+
+    messages = {a["check"]: a["message"] for a in found}
+    assert messages["swapped_columns"] == (
+        "40 distinct labels in 40 records (one 'A film I saw on day 10 of the…'): are the columns swapped? the format "
+        "reads label<TAB>text"
+    )
+    assert messages["unseen_label"] == (
+        "test has 10 label(s) never seen in train: A film I saw on day 30 …, A film I saw on day 31 …, A film I saw on "
+        "day 32 …, A film I saw on day 33 …, A film I saw on day 34 …, ... (first 'A film I saw on day 30 of the "
+        "festival …' at r.tsv:40)"
+    )
+
+
+def test_tags_that_differ_by_design_are_not_typos(harness, tmp_path, no_rejects):
+    # Rare tags beside frequent ones one letter away: BIO prefixes, short tags of a tagset, another entity.
+    train = [record(f"t:{i + 2}", "the/DT dogs/NNS bark/VB Paris/I-LOC") for i in range(200)]
+    train += [record("t:300", "the/DT dog/NN barks/VBZ Paris/B-LOC Acme/I-ORG")]
+
+    assert anomalies_of(harness, statistics(), train, no_rejects, tmp_path, test=train[:5]) == []
+
+
+def test_the_labels_of_train_are_printed_most_frequent_first(harness, tmp_path, no_rejects, capsys):
+    train = reviews(150, "positive") + reviews(146, "negative", 200)
+
+    anomalies_of(harness, statistics(kind="classifier"), train, no_rejects, tmp_path)
+
+    assert "labels in train: positive 150, negative 146\n" in capsys.readouterr().out

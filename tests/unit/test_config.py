@@ -670,3 +670,17 @@ def test_the_readmes_example_config_loads(tmp_path):
     (task,) = loaded.tasks
     assert task.kind == "tagger" and task.model.char_encoder == "cnn" and task.train.tokens_per_batch == 0
     assert [variant.model.cell for variant in loaded.variants] == ["rnn", "gru", "lstm"]
+
+
+BUILT_IN_KINDS = ("tagger", "classifier", "language_model", "translator", "captioner")
+
+
+def test_the_readmes_own_data_config_is_one_minimal_task_of_each_kind(tmp_path):
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("\n## Train on your own data\n") :]
+    example = section[section.index("```yaml\n") + len("```yaml\n") : section.index("```\n", section.index("```yaml"))]
+
+    loaded = kinds.load_config(write(tmp_path, example))
+
+    assert sorted(task.kind for task in loaded.tasks) == sorted(BUILT_IN_KINDS)
+    assert {task.data.format for task in loaded.tasks} == {"conll", "tsv", "text", "parallel_tsv", "image_captions"}
