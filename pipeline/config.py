@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import itertools
+import math
 import pathlib
 import re
 import types
@@ -146,7 +147,13 @@ class ModelConfig:
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = dataclasses.field(default=2, metadata=at_least(1))
+    # The number of epochs; null (left out): train to convergence, up to `epochs_to_converge` of the updates
+    # an epoch makes, stopping early on the eval score (`patience`) and lowering the learning rate on its
+    # plateaus (`lr_patience`).
+    epochs: int | None = dataclasses.field(default=None, metadata=at_least(1))
+    # A wall-clock budget for training, in minutes: no epoch is begun that would end past it (the mean epoch
+    # so far says how long one takes); null: none.
+    max_minutes: float | None = dataclasses.field(default=None, metadata={"min": 0.0})
     batch_size: int = dataclasses.field(default=32, metadata=at_least(1))
     learning_rate: float = dataclasses.field(default=2e-3, metadata={"min": 0.0})
     # Gradients are rescaled so that their global norm is at most this (Pascanu et al. 2013).
@@ -161,11 +168,13 @@ class TrainConfig:
     # accuracy, or entity F1 for BIO tags; accuracy; bits per unit; a translator's greedy BLEU).
     # keep_best: the model evaluated and exported is the best epoch's, not the last one's.
     keep_best: bool = True
-    # Stop once that metric has not improved for this many epochs (`epochs` stays the cap); 0: never.
-    patience: int = dataclasses.field(default=0, metadata=at_least(0))
+    # Stop once that metric has not improved for this many epochs (`epochs` stays the cap); 0: never;
+    # null: 0 when `epochs` is given, CONVERGENCE_PATIENCE when it is not.
+    patience: int | None = dataclasses.field(default=None, metadata=at_least(0))
     # Multiply the learning rate by `lr_factor` whenever the metric has not improved for this many
-    # epochs in a row (reduce on plateau); 0: never.
-    lr_patience: int = dataclasses.field(default=0, metadata=at_least(0))
+    # epochs in a row (reduce on plateau); 0: never; null: 0 when `epochs` is given,
+    # CONVERGENCE_LR_PATIENCE when it is not.
+    lr_patience: int | None = dataclasses.field(default=None, metadata=at_least(0))
     lr_factor: float = dataclasses.field(default=0.5, metadata={"min": 0.0, "max": 1.0})
     # How training is spread over devices and machines: `default` (this process's CPU or one GPU),
     # `mirrored` (every local GPU), `multi_worker_mirrored` (the workers of the cluster in TF_CONFIG;
@@ -175,6 +184,42 @@ class TrainConfig:
     # pipeline's `seed`. Splits and vocabularies keep the pipeline's seed, so a sweep over train.seed
     # trains one model several times on the same data.
     seed: int | None = None
+
+    @property
+    def converges(self) -> bool:
+        """Whether training runs to convergence (the config leaves `epochs` out), not a fixed number of epochs."""
+        return self.epochs is None
+
+    @property
+    def stopping_patience(self) -> int:
+        """`patience` as training uses it: the config's, or what training to convergence waits by default."""
+        if self.patience is not None:
+            return self.patience
+        return CONVERGENCE_PATIENCE if self.converges else 0
+
+    @property
+    def plateau_patience(self) -> int:
+        """`lr_patience` as training uses it: the config's, or what training to convergence waits by default."""
+        if self.lr_patience is not None:
+            return self.lr_patience
+        return CONVERGENCE_LR_PATIENCE if self.converges else 0
+
+
+# Training to convergence (`train.epochs` left out): at most enough epochs for CONVERGENCE_UPDATES updates,
+# between CONVERGENCE_MIN_EPOCHS and CONVERGENCE_MAX_EPOCHS; stop after CONVERGENCE_PATIENCE epochs without a
+# better eval score, halve the learning rate after each CONVERGENCE_LR_PATIENCE of them.
+CONVERGENCE_UPDATES = 4000
+CONVERGENCE_MIN_EPOCHS = 10
+CONVERGENCE_MAX_EPOCHS = 100
+CONVERGENCE_PATIENCE = 4
+CONVERGENCE_LR_PATIENCE = 2
+
+
+def epochs_to_converge(updates_per_epoch: float) -> int:
+    """The epoch cap of training to convergence, for epochs of `updates_per_epoch` updates: enough for
+    CONVERGENCE_UPDATES updates (more epochs of a small corpus), within the bounds above."""
+    wanted = math.ceil(CONVERGENCE_UPDATES / max(updates_per_epoch, 1))
+    return min(max(wanted, CONVERGENCE_MIN_EPOCHS), CONVERGENCE_MAX_EPOCHS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -431,11 +476,14 @@ def own_settings(task: TaskConfig) -> dict[str, Any]:
 
 
 def kind_default_lines(task: TaskConfig) -> list[str]:
-    """What the task's kind chose for it, in one line (none when it chose nothing)."""
-    if not task.kind_defaults:
+    """What the task's kind chose for it, and whether it trains to convergence, in one line (none when the
+    config leaves nothing to the kind)."""
+    chosen = [f"{key}={label(value)}" for key, value in task.kind_defaults]
+    if task.train.converges:
+        chosen.append("train.epochs=to convergence")
+    if not chosen:
         return []
-    chosen = ", ".join(f"{key}={label(value)}" for key, value in task.kind_defaults)
-    return [f"{task.kind} defaults for what the config leaves out: {chosen}"]
+    return [f"{task.kind} defaults for what the config leaves out: {', '.join(chosen)}"]
 
 
 def _has_key(raw: dict[str, Any], key: str) -> bool:

@@ -15,6 +15,7 @@ from components.curriculum.spec import CurriculumParameters
 from models import buckets, schedules
 from pipeline import artifacts
 from pipeline.component import StageContext
+from pipeline.config import epochs_to_converge
 
 
 def run(context: StageContext) -> None:
@@ -22,7 +23,9 @@ def run(context: StageContext) -> None:
     config = params.curriculum
     shards: artifacts.Shards = context.input("shards")
     steps = steps_per_epoch(shards, params)
-    horizon = params.epochs if config.unit == "epoch" else params.epochs * steps
+    # Training to convergence runs at most the cap of its first epoch's updates, which these steps are.
+    epochs = params.epochs or epochs_to_converge(steps)
+    horizon = epochs if config.unit == "epoch" else epochs * steps
 
     fitted = schedules.fit_to_horizon(config, horizon)
     values = schedules.teacher_forcing_probability(fitted, np.arange(horizon))
@@ -72,7 +75,7 @@ def run(context: StageContext) -> None:
         f"{config.schedule} schedule ({schedules.FORMULAS[config.schedule]}"
         + "".join(f", {key} = {parameters[key]:.4g}" for key in schedules.PARAMETERS[config.schedule])
         + f") over {horizon:,} {config.unit}s "
-        f"({params.epochs} epochs of {steps:,} steps): "
+        f"({epochs} epochs of {steps:,} steps{'' if params.epochs else ', the cap of training to convergence'}): "
         f"ε from {summary['epsilon_initial']:.3f} to {summary['epsilon_final']:.3f}, mean {summary['epsilon_mean']:.3f}"
         + (f", below 0.5 from {config.unit} {halfway:,}" if halfway is not None else "")
         + (f", at its floor from {config.unit} {floor_at:,}" if floor_at is not None else "")

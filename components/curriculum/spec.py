@@ -1,6 +1,7 @@
 """Curriculum: the task's `curriculum` config + `Shards` -> `Schedule`, scheduled sampling's ε_i over training.
 
-The schedule is tabulated over the positions training goes through: `train.epochs`, or for a schedule
+The schedule is tabulated over the positions training goes through: `train.epochs` (when it is left out, the
+cap of training to convergence: the ε of a task that stops early never reaches the schedule's end), or for a schedule
 in steps the real number of steps, counted from the training split's lengths in the Shards manifest
 and the trainer's length buckets. The schedule's keys are checked when the config loads.
 """
@@ -25,7 +26,7 @@ SPEC = ComponentSpec(
 @dataclasses.dataclass(frozen=True)
 class CurriculumParameters:
     curriculum: CurriculumConfig
-    epochs: int
+    epochs: int | None  # None: to convergence
     # How the trainer batches an epoch, to count its steps: `train.batch_size` and `train.tokens_per_batch`.
     batch_size: int
     tokens_per_batch: int = 0

@@ -16,6 +16,7 @@ import keras
 import tensorflow as tf
 
 from pipeline.component import StageContext
+from pipeline.config import CONVERGENCE_MAX_EPOCHS, CONVERGENCE_MIN_EPOCHS, CONVERGENCE_UPDATES, epochs_to_converge
 
 
 class TrainingCheckpoint:
@@ -136,13 +137,18 @@ class EpochLogger(keras.callbacks.Callback):
     """Prints progress on the console and logs each epoch's metrics (with tokens/s) to the run."""
 
     def __init__(
-        self, context: StageContext, history: EpochHistory, tokens_per_epoch: int, epochs: int, every: int = 100
+        self,
+        context: StageContext,
+        history: EpochHistory,
+        tokens_per_epoch: int,
+        length: TrainingLength,
+        every: int = 100,
     ) -> None:
         super().__init__()
         self.context = context
         self.history = history
         self.tokens_per_epoch = tokens_per_epoch
-        self.epochs = epochs
+        self.length = length
         self.every = every
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -151,17 +157,30 @@ class EpochLogger(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         if (batch + 1) % self.every == 0:
-            self.context.progress(f"epoch {self.epoch}/{self.epochs}: batch {batch + 1}, loss {logs['loss']:.4f}")
+            self.context.progress(f"epoch {self.epoch}{self._of()}: batch {batch + 1}, loss {logs['loss']:.4f}")
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self.started
-        metrics = {**logs, "tokens_per_second": self.tokens_per_epoch / seconds, "epoch_seconds": seconds}
+        metrics = {
+            **logs,
+            "tokens_per_second": self.tokens_per_epoch / seconds,
+            "epoch_seconds": seconds,
+            "updates": int(self.model.optimizer.iterations.numpy()),  # since training began
+        }
         metrics = {key: float(value) for key, value in metrics.items()}
         self.context.log.metrics(metrics, step=epoch + 1)
         if math.isfinite(metrics["loss"]):  # an epoch stopped by a NaN loss is not history to resume from
             self.history.append(metrics)
         shown = ", ".join(f"{key} {value:.4f}" for key, value in logs.items())
-        self.context.progress(f"epoch {epoch + 1}/{self.epochs} in {seconds:.0f}s: {shown}")
+        self.context.progress(f"epoch {epoch + 1}{self._of()} in {seconds:.0f}s: {shown}")
+
+    def _of(self) -> str:
+        """ " of N" with the epochs training runs, " of at most N" when it runs to convergence, or nothing
+        before the cap of training to convergence is known."""
+        cap = self.length.cap
+        if cap is None:
+            return ""
+        return f"/{cap}" if not self.length.converges else f" of at most {cap}"
 
 
 class BestEpoch(keras.callbacks.Callback):
@@ -175,9 +194,9 @@ class BestEpoch(keras.callbacks.Callback):
     Args:
         monitor: the score and its direction (a `kinds.base.recipe.Monitor`).
         folder: the train stage's work folder.
-        train: the `TrainConfig`: `patience` (stop after this many epochs without a better score; 0:
-            never), `lr_patience` and `lr_factor` (multiply the learning rate by `lr_factor` after each
-            `lr_patience` epochs in a row without a better score; 0: never).
+        train: the `TrainConfig`: its `stopping_patience` (stop after this many epochs without a better
+            score; 0: never), `plateau_patience` and `lr_factor` (multiply the learning rate by `lr_factor`
+            after each `plateau_patience` epochs in a row without a better score; 0: never).
         progress: prints a progress line.
 
     Attributes:
@@ -189,8 +208,8 @@ class BestEpoch(keras.callbacks.Callback):
         self.monitor = monitor
         self.weights_path = folder / "best.weights.h5"
         self.state_path = folder / "best.json"
-        self.patience = train.patience
-        self.lr_patience = train.lr_patience
+        self.patience = train.stopping_patience
+        self.lr_patience = train.plateau_patience
         self.lr_factor = train.lr_factor
         self.progress = progress
         self.best = json.loads(self.state_path.read_text()) if self.state_path.exists() else None
@@ -232,11 +251,6 @@ class BestEpoch(keras.callbacks.Callback):
             self.progress(
                 f"{self.monitor.key} has not improved for {waited} epochs: learning rate now {float(rate.numpy()):.3g}"
             )
-        if self.stopped:
-            self.progress(
-                f"early stopping: {self.monitor.key} has not improved for {waited} epochs "
-                f"(best {self.best['value']:.4f} at epoch {self.best['epoch']})"
-            )
 
     def _write_state(self) -> None:
         temporary = self.state_path.with_suffix(".partial")
@@ -249,3 +263,75 @@ class BestEpoch(keras.callbacks.Callback):
             return False
         model.load_weights(self.weights_path)
         return True
+
+
+class TrainingLength:
+    """How long training runs: the config's `train.epochs`, or to convergence (`train.epochs` left out), within
+    `train.max_minutes`; and, when it ends, why.
+
+    Training to convergence runs at most `epochs_to_converge` of the first epoch's updates (the cap is known
+    once an epoch has ended) and stops early on the eval score (the `BestEpoch` callback's patience). The
+    state is the epoch history (each epoch's `updates` and `epoch_seconds`), so a resumed run goes on with
+    the same cap and the time already spent.
+
+    Args:
+        train: the task's `TrainConfig`.
+        history: the run's `EpochHistory`.
+    """
+
+    def __init__(self, train, history: EpochHistory) -> None:
+        self.train = train
+        self.history = history
+
+    @property
+    def converges(self) -> bool:
+        return self.train.converges
+
+    @property
+    def cap(self) -> int | None:
+        """The most epochs training runs; None until the first epoch of training to convergence has ended."""
+        if not self.converges:
+            return self.train.epochs
+        if not self.history.epochs:
+            return None
+        return epochs_to_converge(self.updates_per_epoch)
+
+    @property
+    def updates_per_epoch(self) -> int:
+        return int(self.history.epochs[0]["updates"])
+
+    @property
+    def seconds(self) -> float:
+        """The seconds the epochs so far took (those of a run before a resume included)."""
+        return sum(logs["epoch_seconds"] for logs in self.history.epochs)
+
+    def choice(self) -> str:
+        """What training to convergence chose, once the cap is known: for the console."""
+        return (
+            f"train.epochs = {self.cap}, the cap of training to convergence: {self.updates_per_epoch:,} updates "
+            f"an epoch, {self.cap} epochs make {self.cap * self.updates_per_epoch:,} (at least "
+            f"{CONVERGENCE_MIN_EPOCHS} epochs or {CONVERGENCE_UPDATES:,} updates, at most {CONVERGENCE_MAX_EPOCHS} "
+            "epochs; set train.epochs to choose)"
+        )
+
+    def out_of_time(self) -> bool:
+        """Whether another epoch, as long as the mean one so far, would end past `train.max_minutes`."""
+        done = len(self.history.epochs)
+        if self.train.max_minutes is None or not done:
+            return False
+        return self.seconds + self.seconds / done > self.train.max_minutes * 60
+
+    def why_stopped(self, best: BestEpoch) -> str:
+        """Why training ended after the history's last epoch, in words."""
+        done = len(self.history.epochs)
+        if best.stopped:
+            return f"{best.monitor.key} has not improved for {best.epochs_without_improvement} epochs"
+        if self.out_of_time() and done < (self.cap or 0):
+            minutes = self.seconds / 60
+            return (
+                f"another epoch would end past train.max_minutes = {self.train.max_minutes:g} "
+                f"({minutes:.1f} minutes so far)"
+            )
+        if self.converges:
+            return f"the cap of training to convergence, {self.cap} epochs"
+        return f"train.epochs = {self.train.epochs}"

@@ -23,6 +23,7 @@ from components.train.callbacks import (
     EpochLogger,
     NonFiniteLossGuard,
     TrainingCheckpoint,
+    TrainingLength,
 )
 from kinds.base.parameters import TrainParameters
 from kinds.base.plots import plot_learning_curves
@@ -74,19 +75,27 @@ def run(context: StageContext) -> None:
     guard = NonFiniteLossGuard()
     monitor, train_config = recipe.monitor(), params.train
     best = BestEpoch(monitor, context.work_dir, train_config, context.progress)
+    length = TrainingLength(train_config, history)
+    if train_config.converges and not history.epochs:
+        context.progress(
+            f"training to convergence (train.epochs left out): early stopping when {monitor.key} has not "
+            f"improved for {train_config.stopping_patience} epochs, the learning rate times {train_config.lr_factor:g} "
+            f"after each {train_config.plateau_patience} without; the epoch cap follows the first epoch's updates"
+        )
     # The recipe's callbacks add their eval scores to the logs before the best epoch is chosen by them; the
     # logger goes before the checkpoint: an epoch is checkpointed as done only once it is logged.
     callbacks = [
         guard,
         *recipe.callbacks(context, model, eval_files, model_artifact.uri),
         best,
-        EpochLogger(context, history, manifest["train"]["tokens"], params.train.epochs),
+        EpochLogger(context, history, manifest["train"]["tokens"], length),
         CheckpointEvery(checkpoint, params.train.checkpoint_every, guard),
     ]
     # The bucketed dataset's length is unknown until the first epoch ends; Keras warns about that.
     warnings.filterwarnings("ignore", message="Your input ran out of data")
-    for epoch in range(checkpoint.epoch, params.train.epochs):
-        if best.stopped:
+    epoch = checkpoint.epoch
+    while length.cap is None or epoch < length.cap:
+        if best.stopped or length.out_of_time():
             break
         train = recipe.dataset(shards.files("train"), seed=seed + epoch)
         with strategy.scope():
@@ -110,8 +119,14 @@ def run(context: StageContext) -> None:
                 f"train: the loss became {guard.loss} at epoch {guard.failed_at[0]}, step {guard.failed_at[1]}; "
                 f"{kept}; lower train.learning_rate or train.clip_norm"
             )
+        epoch += 1
+        if train_config.converges and epoch == 1:
+            context.log.params({"fitted.train.epochs": length.cap})
+            context.progress(length.choice())
 
-    kept = keep_best_epoch(context, model, best, monitor, train_config.keep_best)
+    stopped = f"stopped after epoch {len(history.epochs)}: {length.why_stopped(best)}"
+
+    kept = keep_best_epoch(context, model, best, monitor, train_config.keep_best, stopped)
     model.save(model_artifact.path)
     curves = history.as_keras_history()
     (model_artifact.uri / "history.json").write_text(json.dumps(curves, indent=2) + "\n")
@@ -126,19 +141,24 @@ def run(context: StageContext) -> None:
     )
 
 
-def keep_best_epoch(context: StageContext, model: keras.Model, best: BestEpoch, monitor, keep_best: bool) -> int | None:
-    """Puts the best epoch's weights back when `keep_best` (and says which epoch the model is); the epoch kept."""
+def keep_best_epoch(
+    context: StageContext, model: keras.Model, best: BestEpoch, monitor, keep_best: bool, stopped: str
+) -> int | None:
+    """Puts the best epoch's weights back when `keep_best`, and says, after why training `stopped`, which epoch
+    the model is; the epoch kept."""
     if best.best is None:
-        context.progress(f"no eval score ({monitor.key}) to choose an epoch by: the model is the last epoch's")
+        context.progress(f"{stopped}; no eval score ({monitor.key}) to choose an epoch by: the model is the last's")
         return None
     chosen, last = best.best["epoch"], best.best["last"]
     if not keep_best or chosen == last:
         context.log.params({"train.kept_epoch": last})
+        why = "its best" if chosen == last else f"the best was epoch {chosen}'s, and train.keep_best is off"
+        context.progress(f"{stopped}; the model is the last epoch's ({monitor.key}: {why})")
         return last
     best.restore_best(model)
     context.log.params({"train.kept_epoch": chosen})
     context.progress(
-        f"kept epoch {chosen} of {last}: its {monitor.key} {best.best['value']:.4f} is the best "
+        f"{stopped}; kept epoch {chosen}: its {monitor.key} {best.best['value']:.4f} is the best "
         "(train.keep_best; the last epoch's is in the history)"
     )
     return chosen

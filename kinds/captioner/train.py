@@ -8,7 +8,7 @@ import pathlib
 import keras
 import tensorflow as tf
 
-from kinds.base.epoch_score import GREEDY_BLEU, EpochScore
+from kinds.base.epoch_score import GREEDY_BLEU, EpochScore, fixed_sample
 from kinds.base.recipe import Monitor, Recipe
 from kinds.base.scheduled_sampling import ScheduledSampling
 from kinds.captioner import scores
@@ -33,7 +33,9 @@ class CaptionerRecipe(Recipe):
     def callbacks(self, context: StageContext, model: keras.Model, eval_files, folder: pathlib.Path) -> list:
         callbacks = [] if self.schedule is None else [ScheduledSampling(self.schedule, model)]
         if eval_files:
-            dataset = self.batches(eval_files, with_strings=True)
+            records = context.input("shards").manifest()["splits"]["eval"]["records"]
+            batch_size = self.params.train.batch_size
+            dataset = fixed_sample(self.batches(eval_files, with_strings=True), batch_size, records, context.progress)
             callbacks.append(greedy_bleu(dataset, self.vocabulary.tokens("target_words"), self.params))
         return callbacks
 

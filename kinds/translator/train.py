@@ -8,7 +8,7 @@ import keras
 import sacrebleu
 import tensorflow as tf
 
-from kinds.base.epoch_score import GREEDY_BLEU, EpochScore
+from kinds.base.epoch_score import GREEDY_BLEU, EpochScore, fixed_sample
 from kinds.base.recipe import Monitor, Recipe
 from kinds.base.scheduled_sampling import ScheduledSampling
 from kinds.base.settings import DecodeConfig
@@ -39,7 +39,10 @@ class TranslatorRecipe(Recipe):
         callbacks = [] if self.schedule is None else [ScheduledSampling(self.schedule, model)]
         if eval_files:
             names = ("words",) if "words" in self.vocabulary.names() else ("target_words",)
-            dataset = input_pipeline.translator_dataset(eval_files, self.params.train.batch_size, with_strings=True)
+            batch_size = self.params.train.batch_size
+            records = context.input("shards").manifest()["splits"]["eval"]["records"]
+            dataset = input_pipeline.translator_dataset(eval_files, batch_size, with_strings=True)
+            dataset = fixed_sample(dataset, batch_size, records, context.progress)
             words = self.vocabulary.tokens(names[0])
             decode = self.params.sections["decode"]
             callbacks.append(greedy_bleu(dataset, words, self.params.preprocess.tokenizer, decode))

@@ -97,3 +97,38 @@ def test_the_tagger_trains_on_token_budget_batches_when_asked(tiny_task, tiny_co
     by_tokens = batch_shapes(tokens_per_batch=4096)
     assert max(rows for rows, _ in by_tokens) > 4
     assert max(rows * width for rows, width in by_tokens) <= 4096
+
+
+def train_with(chain, tiny_task, tiny_config, preprocessed, **train):
+    import dataclasses
+
+    from components.train import spec
+
+    task = dataclasses.replace(tiny_task, train=dataclasses.replace(tiny_task.train, **train))
+    return chain.run(
+        spec.component(task, tiny_config),
+        shards=preprocessed.output("shards"),
+        vocabulary=preprocessed.output("vocabulary"),
+    )
+
+
+def test_left_out_epochs_train_until_the_score_stops_improving_and_say_why(
+    chain, tiny_task, tiny_config, preprocessed, capsys
+):
+    # A learning rate of 0: the eval score of every epoch is the first's, so patience 2 ends epoch 3.
+    run = train_with(chain, tiny_task, tiny_config, preprocessed, epochs=None, patience=2, learning_rate=0.0)
+
+    out = capsys.readouterr().out
+    assert "training to convergence (train.epochs left out)" in out
+    params = [event["params"] for event in run.log.events if event["kind"] == "params"]
+    (cap,) = [logged["fitted.train.epochs"] for logged in params if "fitted.train.epochs" in logged]
+    assert f"train.epochs = {cap}, the cap of training to convergence" in out and cap >= 10
+    assert "stopped after epoch 3: val_accuracy has not improved for 2 epochs; kept epoch 1" in out
+    assert run.output("model").properties["epochs"] == 3
+
+
+def test_a_time_budget_ends_training_at_an_epochs_end(chain, tiny_task, tiny_config, preprocessed, capsys):
+    run = train_with(chain, tiny_task, tiny_config, preprocessed, epochs=5, max_minutes=0.0001)
+
+    assert "stopped after epoch 1: another epoch would end past train.max_minutes = 0.0001" in capsys.readouterr().out
+    assert run.output("model").properties["epochs"] == 1

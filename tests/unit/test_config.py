@@ -83,7 +83,10 @@ def test_a_tagger_reports_its_one_kind_default_the_batch_size_it_may_fit_to_the_
     (task,) = kinds.load_config(write(tmp_path, MINIMAL)).variants
 
     assert task.kind_defaults == (("train.batch_size", 32),)
-    (given,) = kinds.load_config(write(tmp_path, MINIMAL + "    train: {batch_size: 16}\n")).variants
+    assert config.kind_default_lines(task) == [
+        "tagger defaults for what the config leaves out: train.batch_size=32, train.epochs=to convergence"
+    ]
+    (given,) = kinds.load_config(write(tmp_path, MINIMAL + "    train: {batch_size: 16, epochs: 2}\n")).variants
     assert given.kind_defaults == () and config.kind_default_lines(given) == []
 
 
@@ -241,9 +244,9 @@ def test_bool_key_rejects_a_string(tmp_path):
 
 
 def test_null_is_rejected_for_a_key_that_is_not_optional(tmp_path):
-    message = load_error(tmp_path, with_task_keys("train: {epochs: null}\n"))
+    message = load_error(tmp_path, with_task_keys("train: {learning_rate: null}\n"))
 
-    assert message.startswith("tasks.t1.train.epochs: expected int, got null")
+    assert message.startswith("tasks.t1.train.learning_rate: expected float, got null")
 
 
 def test_section_that_is_not_a_mapping_is_an_error(tmp_path):
@@ -564,7 +567,7 @@ def test_flatten_of_a_task_has_a_key_per_leaf(tmp_path):
 
     assert flat["model.cell"] == "lstm"
     assert flat["data.split.eval"] == 0.1
-    assert flat["train.epochs"] == 2
+    assert flat["train.epochs"] is None  # to convergence
     assert all(not isinstance(value, dict) for value in flat.values())
 
 
@@ -626,7 +629,8 @@ def test_tokens_per_batch_is_for_taggers_and_classifiers(tmp_path):
 
     text = MINIMAL.replace("kind: tagger", "kind: translator").replace("format: brown", "format: parallel_tsv")
     message = load_error(tmp_path, text + "    train: {tokens_per_batch: 2048}\n")
-    assert message.startswith("tasks.t1.train.tokens_per_batch: unknown key (allowed: epochs, batch_size, ")
+    allowed = "(allowed: epochs, max_minutes, batch_size, "
+    assert message.startswith(f"tasks.t1.train.tokens_per_batch: unknown key {allowed}")
 
 
 def test_a_kind_reads_only_its_own_keys_and_the_others_are_not_logged(tmp_path):
