@@ -120,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=20_000,
         metavar="N",
-        help="read at most the first N characters of the text (default: %(default)s, a page of about 5 MB)",
+        help="read at most the first N characters of the text (default: %(default)s, a page of about 7 MB)",
     )
     cells.set_defaults(command="inspect_cells")
 

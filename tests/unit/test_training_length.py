@@ -103,3 +103,19 @@ def test_a_large_eval_split_is_scored_each_epoch_on_a_fixed_sample():
         "each epoch's val_greedy_bleu scores a fixed sample: the first 2,048 of the 5,000 eval examples in shard "
         "order (which is by content); the evaluate stage scores them all"
     ]
+
+
+def test_a_resumed_run_goes_on_with_the_lowered_learning_rate(tmp_path):
+    from components.train.callbacks import TrainingCheckpoint
+
+    model = tiny_model()
+    model.optimizer.build(model.trainable_variables)  # as training has, by the time it checkpoints
+    callback = BestEpoch(Monitor("val_score"), tmp_path, TrainConfig(lr_patience=1), progress=lambda line: None)
+    run_epochs(callback, model, [0.5, 0.4])  # one epoch without improvement: the rate halves
+    TrainingCheckpoint(model, tmp_path).save(2, 0)  # the trainer's checkpoint at that epoch's end
+
+    resumed = tiny_model()  # a new process
+    assert TrainingCheckpoint(resumed, tmp_path).restore()
+    assert float(resumed.optimizer.learning_rate.numpy()) == pytest.approx(0.005)
+    again = BestEpoch(Monitor("val_score"), tmp_path, TrainConfig(lr_patience=1), progress=lambda line: None)
+    assert again.best == {"epoch": 1, "value": 0.5, "last": 2} and again.epochs_without_improvement == 1
