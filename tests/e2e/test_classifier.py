@@ -91,7 +91,8 @@ def test_predict_json_prints_one_object_a_text(workspace, first_run):
     answers = [json.loads(line) for line in result.stdout.strip().splitlines()]
     assert [(a["text"], a["label"]) for a in answers[:1]] == [("The ending is lovely.", "positive")]
     assert answers[1]["text"] == "" and answers[1]["label"] in ("positive", "negative")
-    assert all(set(a) == {"text", "label", "probabilities"} for a in answers)
+    assert all(set(a) == {"text", "label", "probabilities", "input_tokens"} for a in answers)
+    assert [a["input_tokens"] for a in answers] == [5, 0]  # the regex tokenizer's tokens of each text
     assert all(0.5 <= max(a["probabilities"]) <= 1.0 and abs(sum(a["probabilities"]) - 1) < 1e-5 for a in answers)
 
 

@@ -141,6 +141,6 @@ def test_the_champion_is_served_by_mlflow_models_serve(tracking_server, swept, t
     with background(command, tmp_path, env, f"http://127.0.0.1:{port}/ping"):
         answer = post(f"http://127.0.0.1:{port}/invocations", {"inputs": ["we run the run .", "the fish sleeps ."]})
     assert answer["predictions"] == [
-        {"tokens": ["we", "run", "the", "run", "."], "tags": ["PRON", "VERB", "DET", "NOUN", "."]},
-        {"tokens": ["the", "fish", "sleeps", "."], "tags": ["DET", "NOUN", "VERB", "."]},
+        {"tokens": ["we", "run", "the", "run", "."], "tags": ["PRON", "VERB", "DET", "NOUN", "."], "input_tokens": 5},
+        {"tokens": ["the", "fish", "sleeps", "."], "tags": ["DET", "NOUN", "VERB", "."], "input_tokens": 4},
     ]
