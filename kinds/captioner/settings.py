@@ -21,6 +21,9 @@ class CaptionerModel(DecoderModel):
     encoder_weights: str | None = dataclasses.field(default=None, metadata=PATH)
     # λ of Xu et al.'s doubly stochastic attention penalty, λ·mean_i (1 − Σ_t α_t,i)²; 0: none.
     attention_penalty: float = dataclasses.field(default=1.0, metadata={"min": 0.0})
+    # Add a learned position vector to each location of the grid, so that the attention's context says where
+    # it looked (relations such as "left of"); false: the CNN's features alone.
+    grid_positions: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

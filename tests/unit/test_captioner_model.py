@@ -40,6 +40,23 @@ def test_the_grid_is_the_memory_and_every_location_is_real():
     assert bool(tf.reduce_all(memory.mask))
 
 
+def test_each_location_of_the_grid_carries_its_learned_position():
+    # The memory is the CNN's features plus one position vector a location, learned with the rest; without
+    # them it is the features alone (which know where they are only from the zero padding's reach).
+    plain = tf.fill([1, SIZE, SIZE, 3], tf.constant(128, tf.uint8))
+    model = tiny()
+    outputs = model.encode(plain).outputs.numpy()[0]
+    features = model.features(plain).numpy().reshape(model.grid**2, -1)
+    np.testing.assert_allclose(outputs - features, model.positions.numpy(), atol=1e-6)
+    assert np.abs(model.positions.numpy()).max() > 1e-3
+    assert any("grid_positions" in weight.path for weight in model.trainable_weights)
+    without = tiny(grid_positions=False)
+    assert without.positions is None
+    np.testing.assert_array_equal(
+        without.encode(plain).outputs.numpy()[0], without.features(plain).numpy().reshape(without.grid**2, -1)
+    )
+
+
 def test_attention_maps_are_distributions_over_the_grid():
     model = tiny()
     inputs = batch()
