@@ -19,6 +19,8 @@ from models.text import TOKEN_IDS
 
 # The name of the pooling layer in a built classifier, whichever the pooling.
 POOLING_LAYER = "pooling"
+# The word embedding's layer (pretrained vectors are set in it).
+WORD_EMBEDDING = "word_embedding"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +48,7 @@ def build_classifier(sizes: ClassifierSizes, model_config) -> keras.Model:
     pooling = make_pooling(c.pooling, c.bidirectional, name=POOLING_LAYER)
     token_ids = keras.Input((None,), dtype="int32", name=TOKEN_IDS)
     # mask_zero: padding (id 0) is masked from here on, through the encoder to the pooling.
-    features = keras.layers.Embedding(sizes.words, c.embedding_dim, mask_zero=True, name="word_embedding")(token_ids)
+    features = keras.layers.Embedding(sizes.words, c.embedding_dim, mask_zero=True, name=WORD_EMBEDDING)(token_ids)
     features = keras.layers.Dropout(c.dropout, name="input_dropout")(features)
     encoded = RecurrentEncoder(c.cell, c.layers, c.hidden_dim, c.bidirectional, c.dropout, name="encoder")(features)
     pooled = pooling(encoded)

@@ -12,6 +12,9 @@ from models.crf import CRF
 from models.encoder import RecurrentEncoder
 from models.text import CHAR_IDS, RESERVED_TAGS, TOKEN_IDS
 
+# The word embedding's layer (pretrained vectors are set in it).
+WORD_EMBEDDING = "word_embedding"
+
 
 @keras.saving.register_keras_serializable(package="seqpipe")
 class CharacterCNN(keras.layers.Layer):
@@ -165,7 +168,7 @@ def build_tagger(sizes: TaggerSizes, model_config, constraints: tuple | None = N
     token_ids = keras.Input((None,), dtype="int32", name=TOKEN_IDS)
     inputs = {TOKEN_IDS: token_ids}
     # mask_zero: padding (id 0) is masked from here on, through the encoder to the loss.
-    features = keras.layers.Embedding(sizes.words, c.embedding_dim, mask_zero=True, name="word_embedding")(token_ids)
+    features = keras.layers.Embedding(sizes.words, c.embedding_dim, mask_zero=True, name=WORD_EMBEDDING)(token_ids)
     if c.char_features:
         char_ids = keras.Input((None, None), dtype="int32", name=CHAR_IDS)
         inputs[CHAR_IDS] = char_ids

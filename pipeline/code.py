@@ -110,11 +110,21 @@ def _stamp(path: pathlib.Path) -> tuple[int, int]:
 
 @functools.lru_cache(maxsize=4096)
 def _file_digest_at(path: pathlib.Path, mtime_ns: int, size: int) -> bytes:
-    return hashlib.sha256(path.read_bytes()).digest()
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:  # in blocks: a named file may be a gigabyte of word vectors
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.digest()
 
 
 def _file_digest(path: pathlib.Path) -> bytes:
     return _file_digest_at(path, *_stamp(path))
+
+
+def file_digest(path: str | pathlib.Path) -> str:
+    """A file's SHA-256 (hex; read again only when its size or modification time changes), or `missing`."""
+    path = pathlib.Path(path)
+    return _file_digest(path).hex() if path.is_file() else "missing"
 
 
 @functools.lru_cache(maxsize=4096)

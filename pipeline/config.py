@@ -705,6 +705,22 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: data}
 
 
+def named_files(value: Any) -> list[str]:
+    """The files that `value`'s fields marked `PATH` name, in nested dataclasses too (a stage's parameters)."""
+    if not dataclasses.is_dataclass(value) or isinstance(value, type):
+        if isinstance(value, list | tuple):
+            return [path for item in value for path in named_files(item)]
+        return []
+    found = []
+    for field in dataclasses.fields(value):
+        item = getattr(value, field.name)
+        if field.metadata.get("path"):
+            found += [item] if item is not None else []
+        else:
+            found += named_files(item)
+    return found
+
+
 def resolve_paths(section: Any, config: PipelineConfig) -> Any:
     """`section` with each field marked `PATH` (a file the config names) resolved against the config's folder."""
     changes = {

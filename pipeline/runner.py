@@ -189,6 +189,9 @@ def _fingerprint(component: Component, inputs: dict[str, str], seed: int) -> str
     payload = {
         "stage": component.spec.name,
         "parameters": config.to_dict(component.parameters),
+        # The files the settings name (word vectors, CNN weights, object boxes), by content: replacing one
+        # at the same path reruns the stage.
+        "files": {path: code.file_digest(path) for path in config.named_files(component.parameters)},
         "seed": seed,
         "inputs": dict(sorted(inputs.items())),
         "code": stage_code(component).version(),

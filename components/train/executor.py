@@ -45,7 +45,8 @@ def run(context: StageContext) -> None:
     # The kind's recipe; a kind with a curriculum also gets its scheduled-sampling schedule.
     recipe = kinds.get(params.kind).load("recipe")(params, vocabulary, context.inputs.get("schedule"))
     manifest = shards.manifest()["splits"]
-    for choice in recipe.fit_to_corpus(shards):
+    fitted = recipe.fit_to_corpus(shards)
+    for choice in fitted:
         # Under its own name: the config's value of the key is a param of the run already, and MLflow
         # does not let a param change.
         context.log.params({f"fitted.{choice.key}": choice.value})
@@ -131,6 +132,7 @@ def run(context: StageContext) -> None:
     curves = history.as_keras_history()
     (model_artifact.uri / "history.json").write_text(json.dumps(curves, indent=2) + "\n")
     model_args = {"kind": params.kind, "sizes": vars(recipe.sizes), "model": config.to_dict(params.model)}
+    model_args["fitted"] = {choice.key: choice.value for choice in fitted}  # what the recipe chose instead
     (model_artifact.uri / "model_args.json").write_text(json.dumps(model_args, indent=2) + "\n")
     context.log.artifact(plot_learning_curves(curves, model_artifact.uri / "learning_curves.png"), "plots")
     for path in (model_artifact.path, model_artifact.uri / "model_args.json"):

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 
-from pipeline.config import ModelConfig, TaskConfig, TrainConfig, at_least, choice, fraction
+from pipeline.config import PATH, ModelConfig, TaskConfig, TrainConfig, at_least, choice, fraction
+
+
+@dataclasses.dataclass(frozen=True)
+class WordVectorsModel(ModelConfig):
+    # A file of pretrained word vectors whose rows start the word embedding (`kinds.base.word_vectors`):
+    # word2vec or fastText text with its header line, GloVe text without one, either gzipped; the embedding
+    # takes the file's size (embedding_dim is ignored). null: the embedding starts random.
+    word_vectors: str | None = dataclasses.field(default=None, metadata=PATH)
+    # Keep the vectors as they are (true) or train them with the rest of the model (false).
+    freeze_vectors: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

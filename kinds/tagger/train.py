@@ -13,9 +13,10 @@ import tensorflow as tf
 
 from kinds.base.epoch_score import EpochScore
 from kinds.base.recipe import Choice, Monitor, Recipe
+from kinds.base.word_vectors import Initialiser
 from kinds.tagger.metrics import entity_scores, is_bio_tagset
 from models import crf, input_pipeline, text
-from models.tagger import TaggerSizes, build_tagger, tag_ids
+from models.tagger import WORD_EMBEDDING, TaggerSizes, build_tagger, tag_ids
 
 # A corpus whose epoch would be fewer updates than this at the kind's batch size trains in smaller batches
 # (halved, down to MIN_BATCH_SIZE). On 1,661 WNUT 2016 tweets, 15 epochs of 52 updates (batch 32) gave a CRF
@@ -47,11 +48,13 @@ class TaggerRecipe(Recipe):
         self.crf = output == "crf" or (output == "auto" and self.bio_tags)
         self.bio = params.model.constrain_bio and self.bio_tags  # constrained decoding, for a CRF
         self.batch_size = params.train.batch_size
+        self.word_vectors = Initialiser(params.model, vocabulary.tokens("words"), len(text.RESERVED_TOKENS))
 
     def fit_to_corpus(self, shards) -> list[Choice]:
         """The output layer for `auto`; the batch size, when the kind chose it, for enough updates an epoch;
-        a CRF's BIO constraints, kept only if the training tags obey them (IOB1 data does not)."""
-        choices = []
+        a CRF's BIO constraints, kept only if the training tags obey them (IOB1 data does not); the
+        embedding's size from `model.word_vectors`."""
+        choices = self.word_vectors.fit()
         if self.params.model.output == "auto":
             reason = "BIO tags: a CRF scores whole tag sequences" if self.bio_tags else "tags that are not BIO"
             choices.append(Choice("model.output", "crf" if self.crf else "softmax", reason))
@@ -101,7 +104,9 @@ class TaggerRecipe(Recipe):
     def build(self) -> keras.Model:
         model = dataclasses.replace(self.params.model, output="crf" if self.crf else "softmax")
         constraints = crf.tag_constraints(self.tags, len(text.RESERVED_TAGS), self.bio) if self.crf else None
-        return build_tagger(self.sizes, model, constraints)
+        tagger = build_tagger(self.sizes, self.word_vectors.model_config(model), constraints)
+        self.word_vectors.apply(tagger.get_layer(WORD_EMBEDDING))
+        return tagger
 
     def loss(self) -> keras.losses.Loss:
         return crf.CRFLoss() if self.crf else super().loss()

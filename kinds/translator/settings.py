@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 
-from kinds.base.settings import DecoderTask
+from kinds.base.settings import DecoderModel, DecoderTask, WordVectorsModel
 from pipeline.config import PreprocessConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class TranslatorModel(DecoderModel, WordVectorsModel):
+    """The decoder's settings and pretrained vectors of the source language (`word_vectors`), which start the
+    source embedding (the target's starts random: the file is in one language)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,3 +24,4 @@ class TranslatorPreprocess(PreprocessConfig):
 @dataclasses.dataclass(frozen=True)
 class TranslatorTask(DecoderTask):
     preprocess: TranslatorPreprocess = TranslatorPreprocess()
+    model: TranslatorModel = TranslatorModel()

@@ -9,9 +9,10 @@ import sacrebleu
 import tensorflow as tf
 
 from kinds.base.epoch_score import GREEDY_BLEU, EpochScore, fixed_sample
-from kinds.base.recipe import Monitor, Recipe
+from kinds.base.recipe import Choice, Monitor, Recipe
 from kinds.base.scheduled_sampling import ScheduledSampling
 from kinds.base.settings import DecodeConfig
+from kinds.base.word_vectors import Initialiser
 from models import attentional_decoder, input_pipeline, seq2seq, text
 from models.seq2seq import TranslatorSizes, build_translator
 from pipeline.component import StageContext
@@ -24,11 +25,21 @@ class TranslatorRecipe(Recipe):
         super().__init__(params, vocabulary, schedule)
         names = ("words", "words") if "words" in vocabulary.names() else ("source_words", "target_words")
         self.sizes = TranslatorSizes(*(len(vocabulary.tokens(name)) for name in names))
+        self.word_vectors = Initialiser(params.model, vocabulary.tokens(names[0]), len(text.RESERVED_TOKENS))
+
+    def fit_to_corpus(self, shards) -> list[Choice]:
+        """The embeddings' size from `model.word_vectors` (the source's vectors)."""
+        return self.word_vectors.fit()
 
     def build(self) -> keras.Model:
-        return build_translator(
-            self.sizes, self.params.model, attention=self.params.model.attention, scheduled_sampling=self.feed
+        model = build_translator(
+            self.sizes,
+            self.word_vectors.model_config(self.params.model),
+            attention=self.params.model.attention,
+            scheduled_sampling=self.feed,
         )
+        self.word_vectors.apply(model.source_embedding)
+        return model
 
     def monitor(self) -> Monitor:
         # BLEU of greedy translations: the eval loss (teacher forced) kept epoch 7 of the default 8, whose

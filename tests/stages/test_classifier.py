@@ -616,6 +616,36 @@ def test_each_pooling_trains_through_the_train_stage(pooling, trained_with, clf_
         np.testing.assert_allclose(logits, alone, atol=1e-5)
 
 
+def test_word_vectors_start_the_embedding_and_stay_frozen(tmp_path, clf_config, clf_preprocessed):
+    # A word2vec text file of 6 dimensions for a few of the vocabulary's words (and one word it lacks):
+    # the embedding takes the file's size, not model.embedding_dim, and frozen rows come out of training
+    # as they went in.
+    words = clf_preprocessed.output("vocabulary").tokens("words")
+    chosen = [w for w in ("great", "dull", "film") if w in words]
+    rng = np.random.default_rng(3)
+    vectors = {word: rng.normal(size=6).round(4) for word in [*chosen, "absent"]}
+    path = tmp_path / "vectors.txt"
+    path.write_text(f"{len(vectors)} 6\n" + "".join(f"{w} {' '.join(map(str, v))}\n" for w, v in vectors.items()))
+    model_config = dataclasses.replace(classifier_task().model, word_vectors=str(path), freeze_vectors=True)
+    run = StageHarness(tmp_path / "train").run(
+        train.component(classifier_task(model=model_config), clf_config),
+        shards=clf_preprocessed.output("shards"),
+        vocabulary=clf_preprocessed.output("vocabulary"),
+    )
+    fitted = {k: v for e in run.log.events if e["kind"] == "params" for k, v in e["params"].items()}
+    assert fitted["fitted.model.embedding_dim"] == 6
+    args = json.loads((run.output("model").uri / "model_args.json").read_text())
+    assert args["fitted"]["model.embedding_dim"] == 6 and args["model"]["freeze_vectors"]
+    model = keras.saving.load_model(run.output("model").path)
+    embedding = model.get_layer("word_embedding")
+    assert not embedding.trainable
+    matrix = embedding.get_weights()[0]
+    assert matrix.shape == (len(words), 6)
+    for word in chosen:
+        np.testing.assert_allclose(matrix[words.index(word)], vectors[word], rtol=1e-6)
+    np.testing.assert_array_equal(matrix[text.PAD_ID], 0.0)
+
+
 # ----------------------------------------------------------------------------------------------
 # Evaluate
 

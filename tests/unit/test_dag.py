@@ -118,6 +118,21 @@ def test_a_captioners_encoder_weights_are_resolved_against_the_config_file(tmp_p
     assert train.parameters.model.encoder_weights == str(tmp_path.resolve() / "weights" / "mobilenet.h5")
 
 
+def test_a_word_vectors_file_replaced_at_the_same_path_reruns_training_and_what_follows(tmp_path):
+    (tmp_path / "labels.tsv").write_text("pos\ta b\n", encoding="utf-8")
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("a 0.1 0.2\n", encoding="utf-8")
+    task = {"name": "polarity", "kind": "classifier", "data": {"train": "labels.tsv"}}
+    task["model"] = {"word_vectors": "vectors.txt"}
+    path = tmp_path / "pipeline_config.yaml"
+    path.write_text(__import__("yaml").safe_dump({"tasks": [task]}))
+    loaded = kinds.load_config(path)
+    before = runner.fingerprints(dag.build(loaded.task("polarity"), loaded), loaded.seed)
+    vectors.write_text("a 0.3 0.2\n", encoding="utf-8")
+    after = runner.fingerprints(dag.build(loaded.task("polarity"), loaded), loaded.seed)
+    assert [stage for stage in before if before[stage] != after[stage]] == ["train", "evaluate", "export"]
+
+
 def test_a_one_line_edit_of_the_length_buckets_reruns_the_taggers_training(config, project_copy):
     before = fingerprints(config)
     source = project_copy / "models" / "buckets.py"
