@@ -6,9 +6,10 @@ v1 ... vd` a line), and GloVe's (the same lines without the header); any of them
 may hold spaces (GloVe's 840B vectors have some): a line's last `dimension` fields are the vector.
 
 Rows are found by the vocabulary's word as written first, then by its lowercase form against the file's
-words lowercased (a corpus that keeps case against vectors of lowercased text, or the other way round); the others, and the reserved ids past padding, start random
-with the vectors' own spread, and padding (id 0) is zeros. A row that cannot be read (ragged, too short,
-a non-number) is a `DataError` naming the file and line: a half-read file never initialises a model.
+words lowercased (a corpus that keeps case against vectors of lowercased text, or the other way round);
+the others, and the reserved ids past padding, start random with the vectors' own spread, and padding
+(id 0) is zeros. A row that cannot be read (ragged, too short, a non-number) is a `DataError` naming the
+file and line: a half-read file never initialises a model.
 
 Why not gensim's `KeyedVectors.load_word2vec_format`: it loads every row into memory (GloVe 840B: 2.2
 million of 300 floats, about 2.6 GB) where a model needs its vocabulary's few thousand, and it reads
