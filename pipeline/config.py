@@ -721,11 +721,18 @@ def named_files(value: Any) -> list[str]:
     return found
 
 
-def resolve_paths(section: Any, config: PipelineConfig) -> Any:
-    """`section` with each field marked `PATH` (a file the config names) resolved against the config's folder."""
-    changes = {
-        field.name: str(config.resolve(getattr(section, field.name)))
-        for field in dataclasses.fields(section)
-        if field.metadata.get("path") and getattr(section, field.name) is not None
-    }
+def resolve_paths(section: Any, config: PipelineConfig, where: str) -> Any:
+    """`section` with each field marked `PATH` (a file the config names) resolved against the config's folder.
+
+    Raises:
+        ConfigError: a named file does not exist (`where` is the section's key path, `tasks.NAME.model`), so
+            that a run stops before its first stage rather than at the stage that reads the file.
+    """
+    changes = {}
+    for field in dataclasses.fields(section):
+        if field.metadata.get("path") and getattr(section, field.name) is not None:
+            resolved = config.resolve(getattr(section, field.name))
+            if not resolved.is_file():
+                raise ConfigError(f"{where}.{field.name}: no such file {str(resolved)!r}")
+            changes[field.name] = str(resolved)
     return dataclasses.replace(section, **changes) if changes else section

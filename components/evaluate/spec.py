@@ -23,6 +23,7 @@ SPEC = ComponentSpec(
 
 def component(task: TaskConfig, config: PipelineConfig) -> Component:
     kind = kinds.get(task.kind)
-    evaluate = resolve_paths(task.evaluate, config)  # files the evaluation reads (a captioner's object boxes)
+    # Files the evaluation reads (a captioner's object boxes).
+    evaluate = resolve_paths(task.evaluate, config, f"tasks.{task.name}.evaluate")
     parameters = EvaluateParameters(task.kind, evaluate, task.preprocess, task.sections())
     return Component(SPEC, parameters, code=kind.stage_code("evaluator"))

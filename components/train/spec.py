@@ -24,7 +24,8 @@ def component(task: TaskConfig, config: PipelineConfig) -> Component:
     kind = kinds.get(task.kind)
     parameters = TrainParameters(
         task.kind,
-        resolve_paths(task.model, config),  # files the model reads (a captioner's CNN weights)
+        # Files the model reads (a captioner's CNN weights, word vectors).
+        resolve_paths(task.model, config, f"tasks.{task.name}.model"),
         task.train,
         task.preprocess,
         tuple(key.removeprefix("train.") for key, _ in task.kind_defaults if key.startswith("train.")),

@@ -13,6 +13,7 @@ import dag
 import kinds
 from pipeline import config as config_lib
 from pipeline import runner
+from pipeline.errors import ConfigError
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TINY = ROOT / "tests" / "data" / "tiny"
@@ -113,9 +114,15 @@ def test_a_captioners_encoder_weights_are_resolved_against_the_config_file(tmp_p
     path = tmp_path / "pipeline_config.yaml"
     path.write_text(__import__("yaml").safe_dump({"tasks": [task]}))
     loaded = kinds.load_config(path)
+    with pytest.raises(ConfigError) as missing:
+        dag.build(loaded.task("captions"), loaded)
+    weights = tmp_path.resolve() / "weights" / "mobilenet.h5"
+    assert str(missing.value) == f"tasks.captions.model.encoder_weights: no such file '{weights}'"
 
+    weights.parent.mkdir()
+    weights.write_bytes(b"weights")
     train = next(c for c in dag.build(loaded.task("captions"), loaded) if c.name == "train")
-    assert train.parameters.model.encoder_weights == str(tmp_path.resolve() / "weights" / "mobilenet.h5")
+    assert train.parameters.model.encoder_weights == str(weights)
 
 
 def test_a_word_vectors_file_replaced_at_the_same_path_reruns_training_and_what_follows(tmp_path):
