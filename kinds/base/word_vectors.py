@@ -62,6 +62,11 @@ class WordVectors:
 def _open(path: pathlib.Path) -> io.BufferedIOBase:
     if not path.is_file():
         raise DataError(f"{path}: no such word vectors file")
+    if path.name.removesuffix(".gz").endswith(".bin"):
+        raise DataError(
+            f"{path}: word2vec's binary format is not read; write it as text with gensim: "
+            "KeyedVectors.load_word2vec_format(PATH, binary=True).save_word2vec_format(OUT, binary=False)"
+        )
     return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
 
 

@@ -108,6 +108,13 @@ def test_a_file_that_is_not_utf8_or_missing_is_one_line(tmp_path):
         word_vectors.dimension(tmp_path / "nowhere.txt")
 
 
+def test_a_binary_word2vec_file_is_refused_with_how_to_convert_it(tmp_path, gensim_vectors):
+    path = tmp_path / "vectors.bin"
+    gensim_vectors.save_word2vec_format(str(path), binary=True)
+    with pytest.raises(DataError, match=r"vectors.bin: word2vec's binary format is not read; write it as text"):
+        word_vectors.dimension(path)
+
+
 class Vocabulary:
     """The part of a `Vocabulary` artifact a recipe reads."""
 
