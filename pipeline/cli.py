@@ -55,6 +55,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="run up to N tasks at once, each in its own process (default: %(default)s, one after another)",
     )
+    run.add_argument(
+        "--cluster",
+        metavar="tcp://HOST:PORT",
+        help="run each task, or each variant of a sweep, on a worker of this Dask cluster (default: cluster of "
+        "the config, else this machine)",
+    )
+    # One variant of a swept task (its label, as printed): what --cluster runs on a worker.
+    run.add_argument("--variant", metavar="LABEL", help=argparse.SUPPRESS)
     run.set_defaults(command="run")
 
     worker = commands.add_parser(

@@ -337,6 +337,9 @@ class PipelineConfig:
     tracking: TrackingConfig = TrackingConfig()
     beam: BeamConfig = BeamConfig()
     threads: ThreadsConfig = ThreadsConfig()
+    # A dask.distributed scheduler (tcp://HOST:PORT) whose workers run the tasks and sweep variants, one at a
+    # time each (`run --cluster`, see pipeline/cluster.py); null: this machine.
+    cluster: str | None = None
     seed: int = 8
     sweeps: tuple[SweepConfig, ...] = ()
     # The folder relative paths are resolved against: the config file's folder. Not a YAML key.

@@ -16,12 +16,13 @@ import json
 import os
 import pathlib
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from pipeline import artifacts, code, config, tracking
+from pipeline import artifacts, code, config, locking, tracking
 from pipeline.component import Component, StageContext, stop_watching
 from pipeline.errors import SeqpipeError
 
@@ -71,13 +72,16 @@ def run_task(
         stage_root = task_dir / spec.name
         final = stage_root / fingerprint
         started = time.perf_counter()
-        outputs = None if force else _load_outputs(component, final, fingerprint)
-        if outputs is not None:
-            status = "cached"
-            tracking.replay(tracker, final)
-        else:
-            status = "ran"
-            outputs = _execute(component, inputs, fingerprint, stage_root, task, task_dir, seed, beam, tracker)
+        # One process at a time builds a stage's folder (the variants of a sweep, run at once on a cluster,
+        # share their task's first stages): the others wait here and then find it cached.
+        with stage_lock(stage_root, fingerprint):
+            outputs = None if force else _load_outputs(component, final, fingerprint)
+            if outputs is not None:
+                status = "cached"
+                tracking.replay(tracker, final)
+            else:
+                status = "ran"
+                outputs = _execute(component, inputs, fingerprint, stage_root, task, task_dir, seed, beam, tracker)
         seconds = time.perf_counter() - started
         if tracker is not None:
             tracker.log_metrics({f"stage_seconds.{spec.name}": seconds})
@@ -85,6 +89,11 @@ def run_task(
         available.update({(spec.name, name): artifact for name, artifact in outputs.items()})
         results.append(StageResult(spec.name, status, seconds, outputs))
     return results
+
+
+def stage_lock(stage_root: pathlib.Path, fingerprint: str):
+    """Holds an exclusive lock on a stage's fingerprint folder until the block ends (`locking.folder_lock`)."""
+    return locking.folder_lock(stage_root, fingerprint)
 
 
 def cached_outputs(components: Sequence[Component], *, task: str, task_dir: pathlib.Path, seed: int) -> Available:
@@ -242,7 +251,7 @@ def _execute(
     spec = component.spec
     stage_root.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(stage_root)
-    temporary = stage_root / f".tmp-{fingerprint}-{os.getpid()}"
+    temporary = stage_root / f".tmp-{fingerprint}-{os.getpid()}@{socket.gethostname()}"
     shutil.rmtree(temporary, ignore_errors=True)
     log = tracking.StageLog(tracker, temporary)
     work_dir = stage_root / f".work-{fingerprint}"
@@ -296,8 +305,12 @@ def _call_executor(component: Component, context: StageContext) -> None:
 
 
 def _remove_stale_temporaries(stage_root: pathlib.Path) -> None:
-    """Removes temporary folders left by crashed runs (their process is gone)."""
+    """Removes temporary folders left by crashed runs of this machine (their process is gone); another
+    machine's, on a shared run folder, are that machine's to judge."""
     for folder in stage_root.glob(".tmp-*"):
-        pid = folder.name.rsplit("-", 1)[-1]
+        named, _, host = folder.name.partition("@")
+        pid = named.rsplit("-", 1)[-1]
+        if host and host != socket.gethostname():
+            continue
         if pid.isdigit() and not tracking.process_alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)

@@ -33,7 +33,7 @@ from components.export.fresh_process import answers_from_a_fresh_process
 from kinds.base.export import Export
 from kinds.base.kind import BlessingRule
 from kinds.base.parameters import ExportParameters
-from pipeline import artifacts, tracking
+from pipeline import artifacts, locking, tracking
 from pipeline.component import StageContext
 
 PYFUNC_MODEL = pathlib.Path(__file__).with_name("pyfunc_model.py")
@@ -65,19 +65,21 @@ def run(context: StageContext) -> None:
     report = hooks.check(expected, answers)
     context.progress(f"infra-validation: {len(expected)} {split} examples answered alike in a fresh process")
 
-    version = push(pushed.saved_model_path, context.task_dir / "serving")
-    serving_dir = context.task_dir / "serving" / str(version)
-    pushed.properties.update({"pushed": True, "version": version, "serving_dir": str(serving_dir), **report})
-    context.log.artifact(pushed.saved_model_path, "saved_model")
     client_args = hooks.client_args(vocabulary) if hooks.client_args else None
     save_pyfunc_model(pushed.saved_model_path, pushed.uri / MLFLOW_MODEL, kind.client, client_args)
-    context.log.artifact(pushed.uri / MLFLOW_MODEL, MLFLOW_MODEL)
-    context.progress(f"pushed version {version} to {serving_dir}")
-    registry = context.log.registry
-    if params.export.register and registry is not None:
-        register(
-            registry, context, pushed, version, hooks.champion_metric, kind.blessing.as_recorded(evaluation.properties)
-        )
+    # One push (and registration, and champion judgement) at a time per task: a sweep's variants may export
+    # at once on a cluster.
+    with locking.folder_lock(context.task_dir, "serving"):
+        version = push(pushed.saved_model_path, context.task_dir / "serving")
+        serving_dir = context.task_dir / "serving" / str(version)
+        pushed.properties.update({"pushed": True, "version": version, "serving_dir": str(serving_dir), **report})
+        context.log.artifact(pushed.saved_model_path, "saved_model")
+        context.log.artifact(pushed.uri / MLFLOW_MODEL, MLFLOW_MODEL)
+        context.progress(f"pushed version {version} to {serving_dir}")
+        registry = context.log.registry
+        if params.export.register and registry is not None:
+            rule = kind.blessing.as_recorded(evaluation.properties)
+            register(registry, context, pushed, version, hooks.champion_metric, rule)
 
 
 def push(saved_model: pathlib.Path, serving_dir: pathlib.Path) -> int:

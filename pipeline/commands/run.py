@@ -18,6 +18,8 @@ from pipeline import config as config_lib
 from pipeline.commands import load_config, selected_tasks, selected_variants
 from pipeline.errors import SeqpipeError
 
+WORKER = "SEQPIPE_WORKER"  # set by `pipeline.cluster` for a unit it runs on a Dask worker
+
 
 def main(args: argparse.Namespace) -> int:
     import dag
@@ -27,12 +29,25 @@ def main(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise SeqpipeError(f"--jobs {args.jobs}: at least 1")
     tasks = selected_tasks(config, args.tasks)
+    args.cluster = args.cluster or config.cluster
+    if args.cluster and not args.variant:
+        from pipeline import cluster
+
+        variants = selected_variants(config, args.tasks)
+        for variant in variants:
+            through(dag.build(variant, config), args.through)  # every config error before any work
+        tracking.RunTracker.prepare_store(config.tracking_uri)
+        return cluster.run(args, config, [(variant.name, variant.variant) for variant in variants])
     if args.jobs > 1 and len(tasks) > 1:
         for variant in selected_variants(config, args.tasks):
             through(dag.build(variant, config), args.through)  # every config error before any work
         tracking.RunTracker.prepare_store(config.tracking_uri)  # created once, not raced by the processes
         return run_in_parallel(args, [task.name for task in tasks])
     variants = selected_variants(config, args.tasks)
+    if args.variant:
+        variants = [variant for variant in variants if variant.variant == args.variant]
+        if not variants:
+            raise SeqpipeError(f"--variant {args.variant}: no variant of the selected tasks has this label")
     pipelines = [through(dag.build(variant, config), args.through) for variant in variants]  # errors before any work
     threads = start_tensorflow(config, variants, pipelines, chief=True, force=args.force)
     output_dir = config.resolve(config.output_dir)
@@ -45,7 +60,13 @@ def main(args: argparse.Namespace) -> int:
             experiment=variant.name,
             run_name=datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
             + (f" {variant.variant}" if variant.variant else ""),
-            tags={"kind": variant.kind, "task": variant.name, "variant": variant.variant or "default"},
+            tags={
+                "kind": variant.kind,
+                "task": variant.name,
+                "variant": variant.variant or "default",
+                # The Dask worker that ran it, under `run --cluster`.
+                **({"seqpipe.worker": os.environ[WORKER]} if os.environ.get(WORKER) else {}),
+            },
             params=config_lib.flatten(resolved),
             state_file=output_dir / variant.name / f".mlflow_run-{slug}.json",
             artifact_root=tracking.artifact_root(config.tracking_uri),

@@ -181,7 +181,7 @@ def test_a_killed_preprocess_leaves_no_folder_that_looks_complete(scenario):
     names = scenario.after_kill["preprocess"]
 
     assert [name for name in names if not name.startswith(".")] == [], names
-    assert all(name.startswith((".tmp-", ".work-")) for name in names), names
+    assert all(name.startswith((".tmp-", ".work-", ".lock-")) for name in names), names
 
 
 def test_the_stages_before_the_kill_were_complete(scenario):

@@ -15,8 +15,10 @@ import dataclasses
 import json
 import os
 import pathlib
+import socket
 import subprocess
 import sys
+import time
 from typing import Any
 
 import pytest
@@ -324,7 +326,8 @@ def test_a_failing_stage_leaves_no_output_folder(pipeline, task_dir, workdir):
     with pytest.raises(RuntimeError, match="b failed"):
         run(pipeline, task_dir)
 
-    assert list((task_dir / "b").iterdir()) == []  # neither the final folder nor the temporary one
+    # Neither the final folder nor the temporary one: only the stage's lock file.
+    assert [p.name for p in (task_dir / "b").iterdir() if not p.name.startswith(".lock-")] == []
     assert not (task_dir / "c").exists()
 
 
@@ -365,6 +368,39 @@ def test_a_temporary_folder_of_a_dead_process_is_removed(pipeline, task_dir, dea
     run(pipeline, task_dir)
 
     assert not stale.exists()
+
+
+def test_a_temporary_folder_of_another_machine_is_kept_and_one_of_this_machine_removed(pipeline, task_dir, dead_pid):
+    elsewhere = task_dir / "a" / f".tmp-0123456789abcdef-{dead_pid}@another-host.example"
+    here = task_dir / "a" / f".tmp-0123456789abcdef-{dead_pid}@{socket.gethostname()}"
+    for folder in (elsewhere, here):
+        (folder / "out").mkdir(parents=True)
+
+    run(pipeline, task_dir)
+
+    assert elsewhere.exists() and not here.exists()
+
+
+def test_concurrent_runs_of_one_stage_build_it_once(pipeline, task_dir):
+    # Two processes that need the same stage: the second waits for the first's lock, then finds it cached.
+    first = run(pipeline, task_dir)
+    stage_root = task_dir / "a"
+    fingerprint = first[0].outputs["out"].fingerprint
+    with runner.stage_lock(stage_root, fingerprint):
+        waiter = subprocess.Popen(
+            [sys.executable, "-c", LOCK_PROBE, str(stage_root), fingerprint], stdout=subprocess.PIPE, text=True
+        )
+        time.sleep(1.0)
+        assert waiter.poll() is None  # still waiting for the lock
+    assert waiter.communicate(timeout=30)[0].strip() == "locked"
+
+
+LOCK_PROBE = """
+import pathlib, sys
+from pipeline import runner
+with runner.stage_lock(pathlib.Path(sys.argv[1]), sys.argv[2]):
+    print("locked")
+"""
 
 
 def test_a_temporary_folder_of_a_live_process_is_kept(pipeline, task_dir):
