@@ -1,0 +1,143 @@
+"""Costs at 1, 10 and 40 times the data: wall time and peak memory of each stage of the tagger's pipeline.
+
+The bundled Brown slice (`data/brown/brown_universal.txt`) is copied N times, each copy's sentences made
+distinct by one extra token (`copyK/X`, so the vocabulary grows by N words and nothing else), and `python
+-m pipeline run --through STAGE` runs a tagger task on it from an empty output folder. A sampler reads
+the resident memory of the run's whole process tree (the CLI and every Beam worker it starts) from /proc
+every 0.1 s, and each sample is put down to the stage running (the one after the last `ran in` line); the last is
+`preprocess` by default (`--through train` adds one epoch, about 37 s a copy here). Prints one JSON line:
+
+    {"sizes": [{"copies": 1, "megabytes": 4.1, "stages": {"ingest": {"seconds": ..., "peak_mb": ...}, ...},
+                "wall_seconds": ..., "peak_mb": ...}, ...], "peak_ratio_40_to_1": ...}
+
+Usage: .venv/bin/python benchmarks/scale.py [--copies 1 10 40] [--through train]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "data" / "brown" / "brown_universal.txt"
+STAGES = ("ingest", "statistics", "preprocess", "train")
+
+
+def make_corpus(copies: int, path: pathlib.Path) -> float:
+    """Writes `copies` copies of the Brown slice, each sentence with the copy's own token; returns megabytes."""
+    lines = [line for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    with path.open("w", encoding="utf-8") as out:
+        for copy in range(copies):
+            for line in lines:
+                out.write(f"{line} copy{copy}/X\n")
+    return path.stat().st_size / 1e6
+
+
+def tree_rss(root: int) -> int:
+    """The resident bytes of process `root` and all its descendants (from /proc)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(pid)  # field 4: the parent
+        rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")  # field 24: resident pages
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack += children.get(pid, [])
+    return total
+
+
+def measure(copies: int, through: str, folder: pathlib.Path) -> dict:
+    corpus = folder / "corpus.txt"
+    megabytes = make_corpus(copies, corpus)
+    task = {
+        "name": "scale",
+        "kind": "tagger",
+        "data": {"format": "brown", "train": str(corpus)},
+        "preprocess": {"lowercase": True},
+        "train": {"epochs": 1},
+    }
+    config = folder / "config.yaml"
+    config.write_text(yaml.safe_dump({"output_dir": str(folder / "runs"), "tasks": [task]}))
+    command = [sys.executable, "-m", "pipeline", "run", "--config", str(config), "--through", through]
+    command += ["--tracking-uri", f"sqlite:///{folder / 'mlflow.db'}"]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    stages: dict[str, dict] = {}
+    current = {"stage": "start"}
+    peaks: dict[str, int] = {}
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            stage = current["stage"]
+            peaks[stage] = max(peaks.get(stage, 0), tree_rss(process.pid))
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    output = []
+    for line in process.stdout:
+        output.append(line)
+        if current["stage"] == "start" and "MLflow run" in line:
+            current["stage"] = STAGES[0]  # the stages start once the run is open
+        timing = re.match(r"^\[\S+\] (\w+)\s+ran in\s+([\d.]+)s", line)
+        if timing and timing.group(1) in STAGES:
+            stages[timing.group(1)] = {"seconds": float(timing.group(2))}
+            following = STAGES.index(timing.group(1)) + 1
+            current["stage"] = STAGES[following] if following < len(STAGES) else "end"
+    process.wait()
+    done.set()
+    sampler.join()
+    if process.returncode:
+        sys.exit(f"the run of {copies} copies failed:\n{''.join(output[-20:])}")
+    for stage, found in stages.items():
+        found["peak_mb"] = round(peaks.get(stage, 0) / 1e6)
+    return {
+        "copies": copies,
+        "megabytes": round(megabytes, 1),
+        "stages": stages,
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "peak_mb": round(max(peaks.values()) / 1e6),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--copies", type=int, nargs="+", default=[1, 10, 40])
+    parser.add_argument("--through", default="preprocess", choices=["ingest", "statistics", "preprocess", "train"])
+    args = parser.parse_args()
+    sizes = []
+    for copies in args.copies:
+        with tempfile.TemporaryDirectory(prefix=f"seqpipe-scale-{copies}-") as folder:
+            sizes.append(measure(copies, args.through, pathlib.Path(folder)))
+            print(json.dumps(sizes[-1]), file=sys.stderr, flush=True)
+    result = {"through": args.through, "sizes": sizes}
+    if len(sizes) > 1:
+        result[f"peak_ratio_{sizes[-1]['copies']}_to_{sizes[0]['copies']}"] = round(
+            sizes[-1]["peak_mb"] / sizes[0]["peak_mb"], 2
+        )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
