@@ -39,7 +39,7 @@ from pipeline.errors import SeqpipeError
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 # Compared between this process and every worker; a difference in any of them can change what a stage does.
 PACKAGES = ("tensorflow", "tensorflow_text", "keras", "apache_beam", "mlflow", "numpy", "distributed")
-WORKER_ENVIRONMENT = "SEQPIPE_WORKER"  # the worker's address, for the unit's MLflow tag (commands/run.py)
+WORKER_ENVIRONMENT = "SEQPIPE_WORKER"  # the worker's address, which commands/run.py tags the unit's MLflow run with
 CONNECT_SECONDS = 30
 
 

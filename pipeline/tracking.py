@@ -92,12 +92,7 @@ class RunTracker:
                 tracker._claim(state_file, uri, digest)
                 return tracker
             client.set_terminated(left["run_id"], "FAILED")
-        found = client.get_experiment_by_name(experiment)
-        if found:
-            experiment_id = found.experiment_id
-        else:
-            location = (artifact_root / experiment).as_uri() if artifact_root else None
-            experiment_id = client.create_experiment(experiment, artifact_location=location)
+        experiment_id = _experiment_id(client, experiment, artifact_root)
         run = client.create_run(experiment_id, run_name=run_name, tags=dict(tags))
         tracker = cls(client, run.info.run_id)
         tracker._claim(state_file, uri, digest)
@@ -371,3 +366,20 @@ class Registry:
 
     def crown(self, name: str, version: str) -> None:
         self.client.set_registered_model_alias(name, self.CHAMPION, version)
+
+
+def _experiment_id(client, experiment: str, artifact_root: pathlib.Path | None) -> str:
+    """The id of the experiment named `experiment`, created if there is none. Two processes may create it at
+    once (a sweep's variants on a cluster): the one that loses the race uses the winner's."""
+    from mlflow.exceptions import MlflowException
+
+    found = client.get_experiment_by_name(experiment)
+    if found:
+        return found.experiment_id
+    location = (artifact_root / experiment).as_uri() if artifact_root else None
+    try:
+        return client.create_experiment(experiment, artifact_location=location)
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        return client.get_experiment_by_name(experiment).experiment_id

@@ -14,11 +14,10 @@ from collections.abc import Sequence
 
 import yaml
 
+from pipeline import cluster
 from pipeline import config as config_lib
 from pipeline.commands import load_config, selected_tasks, selected_variants
 from pipeline.errors import SeqpipeError
-
-WORKER = "SEQPIPE_WORKER"  # set by `pipeline.cluster` for a unit it runs on a Dask worker
 
 
 def main(args: argparse.Namespace) -> int:
@@ -31,8 +30,6 @@ def main(args: argparse.Namespace) -> int:
     tasks = selected_tasks(config, args.tasks)
     args.cluster = args.cluster or config.cluster
     if args.cluster and not args.variant:
-        from pipeline import cluster
-
         variants = selected_variants(config, args.tasks)
         for variant in variants:
             through(dag.build(variant, config), args.through)  # every config error before any work
@@ -65,7 +62,11 @@ def main(args: argparse.Namespace) -> int:
                 "task": variant.name,
                 "variant": variant.variant or "default",
                 # The Dask worker that ran it, under `run --cluster`.
-                **({"seqpipe.worker": os.environ[WORKER]} if os.environ.get(WORKER) else {}),
+                **(
+                    {"seqpipe.worker": os.environ[cluster.WORKER_ENVIRONMENT]}
+                    if os.environ.get(cluster.WORKER_ENVIRONMENT)
+                    else {}
+                ),
             },
             params=config_lib.flatten(resolved),
             state_file=output_dir / variant.name / f".mlflow_run-{slug}.json",

@@ -57,3 +57,27 @@ def test_prepare_store_switches_a_sqlite_store_to_the_write_ahead_log(tmp_path):
     with sqlite3.connect(tmp_path / "mlflow.db") as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("SELECT count(*) FROM experiments").fetchone()[0] >= 1  # MLflow's tables exist
+
+
+def test_an_experiment_another_process_just_created_is_used_not_created_again(tmp_path):
+    # The race of two variants starting at once: both look the experiment up, find none, and create it;
+    # the second create fails in the store, and the loser takes the winner's experiment.
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracking.RunTracker.prepare_store(uri)
+    client = tracking.patient_client(uri)
+    winner = client.create_experiment("swept")
+
+    class LateLookup:
+        """The client as the losing process sees it: its first lookup ran before the winner's create."""
+
+        def __init__(self) -> None:
+            self.lookups = 0
+
+        def get_experiment_by_name(self, name):
+            self.lookups += 1
+            return None if self.lookups == 1 else client.get_experiment_by_name(name)
+
+        def create_experiment(self, name, artifact_location=None):
+            return client.create_experiment(name, artifact_location=artifact_location)
+
+    assert tracking._experiment_id(LateLookup(), "swept", None) == winner
