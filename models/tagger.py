@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import keras
 import tensorflow as tf
 from keras import ops
 
+from models import lm_features  # noqa: F401 (registers its layer, which a loaded tagger may hold)
 from models.crf import CRF
 from models.encoder import RecurrentEncoder
 from models.text import CHAR_IDS, RESERVED_TAGS, TOKEN_IDS
@@ -150,7 +152,12 @@ class TaggerSizes:
     tags: int
 
 
-def build_tagger(sizes: TaggerSizes, model_config, constraints: tuple | None = None) -> keras.Model:
+def build_tagger(
+    sizes: TaggerSizes,
+    model_config,
+    constraints: tuple | None = None,
+    language_models: Sequence[keras.layers.Layer] = (),
+) -> keras.Model:
     """A bidirectional recurrent tagger.
 
     Args:
@@ -158,20 +165,27 @@ def build_tagger(sizes: TaggerSizes, model_config, constraints: tuple | None = N
         model_config: a `pipeline.config.ModelConfig`; `output: crf` puts a CRF on top, else a softmax (the
             train recipe resolves `auto`).
         constraints: for a CRF, what its decoding may choose (`models.crf.tag_constraints`); None: anything.
+        language_models: layers from the characters of each word to a feature of it in its sentence
+            (`models.lm_features.LanguageModelStates`), concatenated to the word's other features.
 
     Returns:
         A model from {"token_ids": int [batch, time], "char_ids": int [batch, time, chars]} (char_ids
-        only with `char_features`), masked on padding (id 0), to tag logits float [batch, time, tags]
-        or, with a CRF, its potentials float [batch, time, tags, tags]. `tag_ids` decodes either.
+        only with `char_features` or `language_models`), masked on padding (id 0), to tag logits float
+        [batch, time, tags] or, with a CRF, its potentials float [batch, time, tags, tags]. `tag_ids` decodes
+        either.
     """
     c = model_config
     token_ids = keras.Input((None,), dtype="int32", name=TOKEN_IDS)
     inputs = {TOKEN_IDS: token_ids}
     # mask_zero: padding (id 0) is masked from here on, through the encoder to the loss.
     features = keras.layers.Embedding(sizes.words, c.embedding_dim, mask_zero=True, name=WORD_EMBEDDING)(token_ids)
+    if c.char_features or language_models:
+        inputs[CHAR_IDS] = keras.Input((None, None), dtype="int32", name=CHAR_IDS)
+    if language_models:
+        states = [language_model(inputs[CHAR_IDS]) for language_model in language_models]
+        features = keras.layers.Concatenate(name="word_and_language_models")([features, *states])
     if c.char_features:
-        char_ids = keras.Input((None, None), dtype="int32", name=CHAR_IDS)
-        inputs[CHAR_IDS] = char_ids
+        char_ids = inputs[CHAR_IDS]
         if c.char_encoder == "lstm":
             encoder = CharacterBiLSTM(sizes.chars, c.char_embedding_dim, c.char_filters, name="char_bilstm")
         else:

@@ -34,6 +34,7 @@ import uuid
 from collections.abc import Sequence
 
 from pipeline import config as config_lib
+from pipeline import scheduling
 from pipeline.errors import SeqpipeError
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -221,12 +222,18 @@ def run(args: argparse.Namespace, config: config_lib.PipelineConfig, units: Sequ
         command += ["--verbose"] if args.verbose else []
 
         pending = list(units)
-        running: dict = {}  # future -> (label, worker, tail)
+        running: dict = {}  # future -> (label, worker, tail, unit)
         idle = list(workers)
-        failed = []
+        failed, broken = [], set()
+        dependencies = {task: config_lib.upstream_tasks(config.task(task)) for task, _ in units}
         while pending or running:
-            while pending and idle:
-                task, variant = pending.pop(0)
+            while idle:
+                started = [item[3] for item in running.values()]
+                unit, dropped = scheduling.next_unit(pending, lambda u: u[0], dependencies, started, broken)
+                failed += [f"{u[0]}{f' [{u[1]}]' if u[1] else ''} ({why})" for u, why in dropped]
+                if unit is None:
+                    break
+                task, variant = unit
                 worker = idle.pop(0)
                 label = task + (f" [{variant}]" if variant else "")
                 slug = hashlib.sha256((variant or "").encode()).hexdigest()[:8] if variant else "task"
@@ -234,21 +241,23 @@ def run(args: argparse.Namespace, config: config_lib.PipelineConfig, units: Sequ
                 unit = [*command, "--tasks", task, *(["--variant", variant] if variant else [])]
                 future = client.submit(_run_unit, unit, str(log_path), str(PROJECT_ROOT), workers=[worker], pure=False)
                 print(f"[pipeline] {label}: on worker {worker}, its log {log_path}", flush=True)
-                running[future] = (label, worker, _Tail(log_path, task, label))
+                running[future] = (label, worker, _Tail(log_path, task, label), unit)
             time.sleep(0.5)
-            for _, _, tail in running.values():
+            for _, _, tail, _ in running.values():
                 tail.print_new()
             for future in [future for future in running if future.done()]:
-                label, worker, tail = running.pop(future)
+                label, worker, tail, (task, _) = running.pop(future)
                 tail.print_new(final=True)
                 idle.append(worker)
                 try:
                     result = future.result()
                 except Exception as error:  # the worker died, or the task could not start there
                     failed.append(f"{label} on worker {worker} ({type(error).__name__}: {error}); its log {tail.path}")
+                    broken.add(task)
                     continue
                 if result["code"]:
                     failed.append(f"{label} on worker {result['worker']} (exit {result['code']}); its log {tail.path}")
+                    broken.add(task)
     finally:
         client.close()
     if failed:

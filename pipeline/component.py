@@ -44,11 +44,22 @@ class ComponentSpec:
 
 @dataclasses.dataclass(frozen=True)
 class Channel:
-    """One output of one stage, as the input of another: `stage` and `output` name, and its artifact type."""
+    """One output of one stage, as the input of another: `stage` and `output` name, and its artifact type;
+    `task`, for an output of another task of the config (a language model a tagger reads), else None."""
 
     stage: str
     output: str
     type: type[artifacts.Artifact]
+    task: str | None = None
+
+    @property
+    def key(self) -> tuple[str | None, str, str]:
+        """Where the runner finds the artifact among those made so far (`runner.Available`)."""
+        return (self.task, self.stage, self.output)
+
+    def of_task(self, task: str) -> Channel:
+        """This output as another task reads it."""
+        return dataclasses.replace(self, task=task)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -53,6 +53,13 @@ def fraction() -> dict[str, Any]:
 PATH = {"path": True}
 
 
+def tasks_of(kind: str) -> dict[str, Any]:
+    """Field metadata: names of other tasks of the same config, each of `kind`, whose trained outputs this task
+    reads (a tagger's language-model features). The task runs after them and its stages take their outputs
+    as inputs (`upstream_tasks`)."""
+    return {"tasks": kind}
+
+
 @dataclasses.dataclass(frozen=True)
 class SplitConfig:
     """Fractions of the `train` files hashed into eval and test when those are not given as files."""
@@ -402,7 +409,69 @@ def load(path: pathlib.Path | str, overrides: Sequence[str] = (), *, kinds: Kind
         if not variant.data.train:
             raise ConfigError(f"tasks.{variant.name}.data.train: a file or glob is needed")
         kinds.get(variant.kind).validate(variant)
+    _check_upstream(config, variants)
     return dataclasses.replace(config, base_dir=path.resolve().parent, variants=variants)
+
+
+def upstream_fields(task: TaskConfig) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(key path, kind, task names) of each field of `task` marked `tasks_of`, in its sections."""
+    found = []
+    for section in dataclasses.fields(task):
+        value = getattr(task, section.name)
+        if section.metadata.get("internal") or not dataclasses.is_dataclass(value):
+            continue
+        for field in dataclasses.fields(value):
+            if "tasks" in field.metadata:
+                where = f"tasks.{task.name}.{section.name}.{field.name}"
+                found.append((where, field.metadata["tasks"], tuple(getattr(value, field.name))))
+    return found
+
+
+def upstream_tasks(task: TaskConfig) -> tuple[str, ...]:
+    """The tasks whose trained outputs `task` reads (fields marked `tasks_of`), in the order named."""
+    return tuple(dict.fromkeys(name for _, _, names in upstream_fields(task) for name in names))
+
+
+def in_dependency_order(config: PipelineConfig, names: Sequence[str]) -> list[str]:
+    """`names` reordered so that a task comes after the tasks it reads (of those in `names`), else as given."""
+    ordered: list[str] = []
+    wanted = set(names)
+
+    def visit(name: str) -> None:
+        if name in ordered:
+            return
+        for upstream in upstream_tasks(config.task(name)):
+            if upstream in wanted:
+                visit(upstream)
+        ordered.append(name)
+
+    for name in names:
+        visit(name)
+    return ordered
+
+
+def _check_upstream(config: PipelineConfig, variants: Sequence[TaskConfig]) -> None:
+    """Each task named by a `tasks_of` field exists, is of the kind it needs, is not the task itself, is not
+    swept (one model feeds the task, not one of several), and reads no task in turn (no chain to order)."""
+    swept = {sweep.task for sweep in config.sweeps}
+    for variant in variants:
+        for where, kind, names in upstream_fields(variant):
+            for name in names:
+                if name == variant.name:
+                    raise ConfigError(f"{where}: {name!r} is this task; name a {kind} task of the config")
+                upstream = next((task for task in config.tasks if task.name == name), None)
+                if upstream is None:
+                    known = ", ".join(t.name for t in config.tasks if t.kind == kind) or "none"
+                    raise ConfigError(f"{where}: no task named {name!r} (the {kind} tasks: {known})")
+                if upstream.kind != kind:
+                    raise ConfigError(f"{where}: {name!r} is a {upstream.kind} task; a {kind} task is needed")
+                if name in swept:
+                    raise ConfigError(
+                        f"{where}: {name!r} is swept (sweeps); a swept task cannot feed another, which of its "
+                        "variants would? Make the variant you want a task of its own"
+                    )
+                if upstream_tasks(upstream):
+                    raise ConfigError(f"{where}: {name!r} reads other tasks itself; chains are not supported")
 
 
 # Resolves the class a raw task is read into: its kind's settings (a `TaskConfig` subclass).

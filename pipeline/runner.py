@@ -19,7 +19,7 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pipeline import artifacts, code, config, locking, tracking
@@ -28,8 +28,9 @@ from pipeline.errors import SeqpipeError
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 _FINGERPRINT_CHARS = 16
-# The outputs made so far, by (stage, output name).
-Available = dict[tuple[str, str], artifacts.Artifact]
+# The outputs made so far, by (task, stage, output name); the task is None for the task being run, else one
+# whose outputs it reads (`upstream`).
+Available = dict[tuple[str | None, str, str], artifacts.Artifact]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +52,7 @@ def run_task(
     beam: config.BeamConfig,
     tracker: tracking.RunTracker | None,
     force: bool = False,
+    upstream: Mapping[str, Sequence[Component]] | None = None,
 ) -> list[StageResult]:
     """Runs `components` in order and returns what each did.
 
@@ -62,8 +64,10 @@ def run_task(
         beam: the Beam runner and options.
         tracker: the MLflow run to log into, or None.
         force: run every stage even when its outputs are cached.
+        upstream: the stages of the other tasks whose outputs this one reads (`dag.upstream`), by task: they
+            must have run with this config (`run` orders tasks so); their outputs are read, never made, here.
     """
-    available: Available = {}
+    available = upstream_outputs(upstream or {}, task=task, task_dir=task_dir, seed=seed)
     results = []
     for component in components:
         spec = component.spec
@@ -86,9 +90,30 @@ def run_task(
         if tracker is not None:
             tracker.log_metrics({f"stage_seconds.{spec.name}": seconds})
         print(f"[{task}] {spec.name:<10} {status:>6} in {seconds:6.1f}s", flush=True)
-        available.update({(spec.name, name): artifact for name, artifact in outputs.items()})
+        available.update({(None, spec.name, name): artifact for name, artifact in outputs.items()})
         results.append(StageResult(spec.name, status, seconds, outputs))
     return results
+
+
+def upstream_outputs(
+    upstream: Mapping[str, Sequence[Component]], *, task: str, task_dir: pathlib.Path, seed: int
+) -> Available:
+    """The cached outputs of the tasks `task` reads (their stages, by task name), keyed by their task.
+
+    Raises:
+        SeqpipeError: one of them has not run with this config.
+    """
+    available: Available = {}
+    for name, components in upstream.items():
+        try:
+            found = cached_outputs(components, task=name, task_dir=task_dir.parent / name, seed=seed)
+        except SeqpipeError:
+            raise SeqpipeError(
+                f"[{task}] reads the trained model of task {name}, which has not run with this config: run both "
+                f"(--tasks {name},{task}), or {name} first"
+            ) from None
+        available.update({(name, stage, output): artifact for (_, stage, output), artifact in found.items()})
+    return available
 
 
 def stage_lock(stage_root: pathlib.Path, fingerprint: str):
@@ -96,13 +121,21 @@ def stage_lock(stage_root: pathlib.Path, fingerprint: str):
     return locking.folder_lock(stage_root, fingerprint)
 
 
-def cached_outputs(components: Sequence[Component], *, task: str, task_dir: pathlib.Path, seed: int) -> Available:
-    """The artifacts that `components` produced in an earlier run with this config, without running anything.
+def cached_outputs(
+    components: Sequence[Component],
+    *,
+    task: str,
+    task_dir: pathlib.Path,
+    seed: int,
+    upstream: Mapping[str, Sequence[Component]] | None = None,
+) -> Available:
+    """The artifacts that `components` produced in an earlier run with this config, without running anything
+    (`upstream`: as for `run_task`).
 
     Raises:
         SeqpipeError: a stage has no cached outputs for this config (the pipeline has not run with it).
     """
-    available: Available = {}
+    available = upstream_outputs(upstream or {}, task=task, task_dir=task_dir, seed=seed)
     for component in components:
         spec = component.spec
         inputs = _inputs(component, available)
@@ -110,14 +143,21 @@ def cached_outputs(components: Sequence[Component], *, task: str, task_dir: path
         outputs = _load_outputs(component, task_dir / spec.name / fingerprint, fingerprint)
         if outputs is None:
             raise SeqpipeError(f"[{task}] the {spec.name} stage has not run with this config; run the pipeline first")
-        available.update({(spec.name, name): artifact for name, artifact in outputs.items()})
+        available.update({(None, spec.name, name): artifact for name, artifact in outputs.items()})
     return available
 
 
-def is_cached(components: Sequence[Component], *, task: str, task_dir: pathlib.Path, seed: int) -> bool:
+def is_cached(
+    components: Sequence[Component],
+    *,
+    task: str,
+    task_dir: pathlib.Path,
+    seed: int,
+    upstream: Mapping[str, Sequence[Component]] | None = None,
+) -> bool:
     """True when every one of `components` has its outputs for this config in place (nothing would run)."""
     try:
-        cached_outputs(components, task=task, task_dir=task_dir, seed=seed)
+        cached_outputs(components, task=task, task_dir=task_dir, seed=seed, upstream=upstream)
     except SeqpipeError:
         return False
     return True
@@ -133,25 +173,26 @@ def run_as_worker(
     beam: config.BeamConfig,
     wait_seconds: float,
     poll_seconds: float = 2.0,
+    upstream: Mapping[str, Sequence[Component]] | None = None,
 ) -> str:
     """Runs `stage` as a non-chief worker of a multi-worker cluster; returns "ran" or "cached".
 
     The chief (`pipeline run`) runs the stages before `stage`; this waits until their outputs are in
     `task_dir` (storage every worker reads), then runs `stage` on the same inputs, side by side with the
     chief. Its own outputs go to a temporary folder and are thrown away: the chief writes the artifacts.
-    A stage the chief has already finished (cached) is not run again.
+    A stage the chief has already finished (cached) is not run again. `upstream`: as for `run_task`.
 
     Raises:
         SeqpipeError: the earlier stages' outputs did not appear within `wait_seconds`.
     """
     names = [component.spec.name for component in components]
     position = names.index(stage)
-    upstream, component = components[:position], components[position]
+    before, component = components[:position], components[position]
     deadline = time.monotonic() + wait_seconds
     print(f"[{task}] worker: waiting for the chief's {', '.join(names[:position])} stages", flush=True)
     while True:
         try:
-            available = cached_outputs(upstream, task=task, task_dir=task_dir, seed=seed)
+            available = cached_outputs(before, task=task, task_dir=task_dir, seed=seed)
             break
         except SeqpipeError:
             if time.monotonic() > deadline:
@@ -159,6 +200,7 @@ def run_as_worker(
                     f"[{task}] worker: the chief's stages before {stage} did not finish within {wait_seconds:.0f}s"
                 ) from None
             time.sleep(poll_seconds)
+    available.update(upstream_outputs(upstream or {}, task=task, task_dir=task_dir, seed=seed))
     inputs = _inputs(component, available)
     fingerprint = stage_fingerprint(component, inputs, seed)
     stage_root = task_dir / stage
@@ -179,11 +221,18 @@ def run_as_worker(
     return "ran"
 
 
-def fingerprints(components: Sequence[Component], seed: int) -> dict[str, str]:
-    """Each stage's fingerprint, computed without running anything (an output's fingerprint is its stage's)."""
+def fingerprints(
+    components: Sequence[Component], seed: int, upstream: Mapping[str, Sequence[Component]] | None = None
+) -> dict[str, str]:
+    """Each stage's fingerprint, computed without running anything (an output's fingerprint is its stage's);
+    `upstream`: the stages of the tasks it reads, as for `run_task`."""
+    above = {task: fingerprints(stages, seed) for task, stages in (upstream or {}).items()}
     found: dict[str, str] = {}
     for component in components:
-        inputs = {name: found[channel.stage] for name, channel in component.inputs.items()}
+        inputs = {
+            name: above[channel.task][channel.stage] if channel.task else found[channel.stage]
+            for name, channel in component.inputs.items()
+        }
         found[component.spec.name] = _fingerprint(component, inputs, seed)
     return found
 
@@ -218,12 +267,13 @@ def _inputs(component: Component, available: Available) -> dict[str, artifacts.A
     """The artifacts `component`'s inputs are wired to, from the stages before it."""
     inputs = {}
     for name, channel in component.inputs.items():
-        if (channel.stage, channel.output) not in available:
+        if channel.key not in available:
+            source = f"{channel.task}'s " if channel.task else ""
             raise RuntimeError(
-                f"stage {component.spec.name} reads {channel.stage}.{channel.output} for input {name!r}, "
+                f"stage {component.spec.name} reads {source}{channel.stage}.{channel.output} for input {name!r}, "
                 "which no earlier stage made"
             )
-        inputs[name] = available[(channel.stage, channel.output)]
+        inputs[name] = available[channel.key]
     return inputs
 
 

@@ -25,6 +25,7 @@ from components.train.callbacks import (
     TrainingCheckpoint,
     TrainingLength,
 )
+from kinds.base import held_out
 from kinds.base.parameters import TrainParameters
 from kinds.base.plots import plot_learning_curves
 from kinds.base.recipe import compile_model
@@ -45,7 +46,12 @@ def run(context: StageContext) -> None:
     # The kind's recipe; a kind with a curriculum also gets its scheduled-sampling schedule.
     recipe = kinds.get(params.kind).load("recipe")(params, vocabulary, context.inputs.get("schedule"))
     manifest = shards.manifest()["splits"]
-    fitted = recipe.fit_to_corpus(shards)
+    upstream = upstream_inputs(context.inputs)
+    fitted = []
+    if upstream:  # the models of other tasks this one reads, which must not have seen its held-out records
+        held_out.check(context.task, context.input("examples"), {name: up["examples"] for name, up in upstream.items()})
+        fitted += recipe.use_upstream(upstream)
+    fitted += recipe.fit_to_corpus(shards)
     for choice in fitted:
         # Under its own name: the config's value of the key is a param of the run already, and MLflow
         # does not let a param change.
@@ -132,6 +138,7 @@ def run(context: StageContext) -> None:
     curves = history.as_keras_history()
     (model_artifact.uri / "history.json").write_text(json.dumps(curves, indent=2) + "\n")
     model_args = {"kind": params.kind, "sizes": vars(recipe.sizes), "model": config.to_dict(params.model)}
+    model_args["preprocess"] = config.to_dict(params.preprocess)  # how the units were cut, for a task that reads it
     model_args["fitted"] = {choice.key: choice.value for choice in fitted}  # what the recipe chose instead
     (model_artifact.uri / "model_args.json").write_text(json.dumps(model_args, indent=2) + "\n")
     context.log.artifact(plot_learning_curves(curves, model_artifact.uri / "learning_curves.png"), "plots")
@@ -141,6 +148,17 @@ def run(context: StageContext) -> None:
     model_artifact.properties.update(
         {"parameters": model.count_params(), "epochs": len(history.epochs), "kept_epoch": kept}
     )
+
+
+def upstream_inputs(inputs) -> dict[str, dict[str, artifacts.Artifact]]:
+    """The inputs named `upstream.TASK.OUTPUT` (outputs of the tasks this one reads, see dag.py), by task and
+    output, the tasks in the order the config names them."""
+    found: dict[str, dict[str, artifacts.Artifact]] = {}
+    for name, artifact in inputs.items():
+        if name.startswith("upstream."):
+            task, _, output = name.removeprefix("upstream.").rpartition(".")
+            found.setdefault(task, {})[output] = artifact
+    return found
 
 
 def keep_best_epoch(

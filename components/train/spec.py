@@ -8,7 +8,7 @@ import kinds
 from kinds.base.parameters import TrainParameters
 from pipeline import artifacts
 from pipeline.component import Component, ComponentSpec
-from pipeline.config import PipelineConfig, TaskConfig, resolve_paths
+from pipeline.config import PipelineConfig, TaskConfig, resolve_paths, upstream_tasks
 
 SPEC = ComponentSpec(
     name="train",
@@ -18,6 +18,9 @@ SPEC = ComponentSpec(
 )
 # Kinds with a curriculum also read its schedule of teacher forcing (scheduled sampling).
 CURRICULUM_SPEC = dataclasses.replace(SPEC, inputs={**SPEC.inputs, "schedule": artifacts.Schedule})
+# What a task reads of each task whose model it uses (`upstream.TASK.OUTPUT`, see dag.py), and its own examples,
+# whose held-out records those tasks must not have seen.
+UPSTREAM_INPUTS = {"model": artifacts.Model, "vocabulary": artifacts.Vocabulary, "examples": artifacts.Examples}
 
 
 def component(task: TaskConfig, config: PipelineConfig) -> Component:
@@ -31,4 +34,12 @@ def component(task: TaskConfig, config: PipelineConfig) -> Component:
         tuple(key.removeprefix("train.") for key, _ in task.kind_defaults if key.startswith("train.")),
         task.sections(),
     )
-    return Component(CURRICULUM_SPEC if kind.curriculum else SPEC, parameters, code=kind.stage_code("recipe"))
+    spec = CURRICULUM_SPEC if kind.curriculum else SPEC
+    if upstream_tasks(task):
+        inputs = {
+            f"upstream.{name}.{output}": artifact
+            for name in upstream_tasks(task)
+            for output, artifact in UPSTREAM_INPUTS.items()
+        }
+        spec = dataclasses.replace(spec, inputs={**spec.inputs, "examples": artifacts.Examples, **inputs})
+    return Component(spec, parameters, code=kind.stage_code("recipe"))

@@ -54,6 +54,12 @@ class Recipe:
         self.vocabulary = vocabulary
         self.schedule = schedule
 
+    def use_upstream(self, upstream: dict[str, dict[str, artifacts.Artifact]]) -> list[Choice]:
+        """Takes the outputs of the tasks this one reads (`model`, `vocabulary`, `examples` of each, by task name,
+        in the order the config names them), before `build`; what it made of them. A kind whose settings name
+        no other task never gets any."""
+        raise NotImplementedError(f"{type(self).__name__} reads no other task's outputs")
+
     def fit_to_corpus(self, shards: artifacts.Shards) -> list[Choice]:
         """Fits settings to the corpus before `build`: those the kind chose (`params.chosen_by_kind`), and
         those that the corpus contradicts.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from pipeline.config import PATH, ModelConfig, TaskConfig, TrainConfig, at_least, choice, fraction
+from pipeline.config import PATH, ModelConfig, TaskConfig, TrainConfig, at_least, choice, fraction, tasks_of
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,6 +20,16 @@ class WordVectorsModel(ModelConfig):
     word_vectors: str | None = dataclasses.field(default=None, metadata=PATH)
     # Keep the vectors as they are (true) or train them with the rest of the model (false).
     freeze_vectors: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class LanguageModelFeaturesModel(WordVectorsModel):
+    # Character language-model tasks of the same config whose hidden states become features of each word
+    # (Akbik et al. 2018): the top layer's state at the word's last character, the sentence read from the
+    # language model's start state (`models.lm_features`). The tasks train first; retraining one retrains this.
+    lm_features: tuple[str, ...] = dataclasses.field(default=(), metadata=tasks_of("language_model"))
+    # Keep the language models' weights as they are (true) or train them with the rest of the model (false).
+    freeze_lm: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from kinds.base.settings import TokenBudgetTrain, WordVectorsModel
+from kinds.base.settings import LanguageModelFeaturesModel, TokenBudgetTrain
 from pipeline.config import PreprocessConfig, TaskConfig, at_least, choice
 
 
 @dataclasses.dataclass(frozen=True)
-class TaggerModel(WordVectorsModel):
+class TaggerModel(LanguageModelFeaturesModel):
     # A word's features: its embedding, and features of its characters (Ma and Hovy 2016).
     char_features: bool = True
     # `softmax`, a tag per token on its own; `crf`, a linear-chain CRF that scores the whole sequence

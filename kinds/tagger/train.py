@@ -12,6 +12,7 @@ import keras
 import tensorflow as tf
 
 from kinds.base.epoch_score import EpochScore
+from kinds.base.lm_features import LanguageModelSource
 from kinds.base.recipe import Choice, Monitor, Recipe
 from kinds.base.word_vectors import Initialiser
 from kinds.tagger.metrics import entity_scores, is_bio_tagset
@@ -49,6 +50,17 @@ class TaggerRecipe(Recipe):
         self.bio = params.model.constrain_bio and self.bio_tags  # constrained decoding, for a CRF
         self.batch_size = params.train.batch_size
         self.word_vectors = Initialiser(params.model, vocabulary.tokens("words"), len(text.RESERVED_TOKENS))
+        self.language_models: list[LanguageModelSource] = []
+
+    def use_upstream(self, upstream) -> list[Choice]:
+        """The language models of `model.lm_features`, each to read the tagger's words in their sentence."""
+        self.language_models = [
+            LanguageModelSource.read(
+                name, up["model"], up["vocabulary"], self.vocabulary.tokens("chars"), "model.lm_features"
+            )
+            for name, up in upstream.items()
+        ]
+        return [source.choice() for source in self.language_models]
 
     def fit_to_corpus(self, shards) -> list[Choice]:
         """The output layer for `auto`; the batch size, when the kind chose it, for enough updates an epoch;
@@ -104,7 +116,8 @@ class TaggerRecipe(Recipe):
     def build(self) -> keras.Model:
         model = dataclasses.replace(self.params.model, output="crf" if self.crf else "softmax")
         constraints = crf.tag_constraints(self.tags, len(text.RESERVED_TAGS), self.bio) if self.crf else None
-        tagger = build_tagger(self.sizes, self.word_vectors.model_config(model), constraints)
+        readers = [source.layer(trainable=not model.freeze_lm) for source in self.language_models]
+        tagger = build_tagger(self.sizes, self.word_vectors.model_config(model), constraints, readers)
         self.word_vectors.apply(tagger.get_layer(WORD_EMBEDDING))
         return tagger
 
@@ -114,14 +127,19 @@ class TaggerRecipe(Recipe):
     def accuracy(self) -> keras.metrics.Metric:
         return crf.ViterbiAccuracy() if self.crf else super().accuracy()
 
+    @property
+    def char_ids(self) -> bool:
+        """Whether the model reads each word's characters: for its character features, or its language models."""
+        return self.params.model.char_features or bool(self.language_models)
+
     def dataset(self, files: list[pathlib.Path], seed: int | None = None) -> tf.data.Dataset:
         train = self.params.train
         if seed is None:
-            return input_pipeline.tagger_dataset(files, self.batch_size, char_features=self.params.model.char_features)
+            return input_pipeline.tagger_dataset(files, self.batch_size, char_features=self.char_ids)
         return input_pipeline.tagger_dataset(
             files,
             self.batch_size,
-            char_features=self.params.model.char_features,
+            char_features=self.char_ids,
             shuffle_buffer=train.shuffle_buffer,
             seed=seed,
             word_dropout=train.word_dropout,

@@ -12,10 +12,9 @@ from pipeline import config as config_lib
 
 
 def selected_tasks(config: config_lib.PipelineConfig, names: str | None) -> list[config_lib.TaskConfig]:
-    """The tasks named in `--tasks` (comma-separated), or every task."""
-    if not names:
-        return list(config.tasks)
-    return [config.task(name.strip()) for name in names.split(",") if name.strip()]
+    """The tasks named in `--tasks` (comma-separated), or every task; a task after those whose models it reads."""
+    chosen = [task.name for task in config.tasks] if not names else [n.strip() for n in names.split(",") if n.strip()]
+    return [config.task(name) for name in config_lib.in_dependency_order(config, chosen)]
 
 
 def selected_variants(config: config_lib.PipelineConfig, names: str | None) -> list[config_lib.TaskConfig]:

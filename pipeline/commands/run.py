@@ -10,11 +10,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import yaml
 
-from pipeline import cluster
+from pipeline import cluster, scheduling
 from pipeline import config as config_lib
 from pipeline.commands import load_config, selected_tasks, selected_variants
 from pipeline.errors import SeqpipeError
@@ -39,7 +39,8 @@ def main(args: argparse.Namespace) -> int:
         for variant in selected_variants(config, args.tasks):
             through(dag.build(variant, config), args.through)  # every config error before any work
         tracking.RunTracker.prepare_store(config.tracking_uri)  # created once, not raced by the processes
-        return run_in_parallel(args, [task.name for task in tasks])
+        dependencies = {task.name: config_lib.upstream_tasks(task) for task in tasks}
+        return run_in_parallel(args, [task.name for task in tasks], dependencies)
     variants = selected_variants(config, args.tasks)
     if args.variant:
         variants = [variant for variant in variants if variant.variant == args.variant]
@@ -91,6 +92,7 @@ def main(args: argparse.Namespace) -> int:
                 beam=config.beam,
                 tracker=tracker,
                 force=args.force,
+                upstream=dag.upstream(variant, config),
             )
             status = "FINISHED"
         finally:
@@ -109,9 +111,12 @@ def through(components: Sequence, stage: str | None) -> Sequence:
     return components[: names.index(stage) + 1]
 
 
-def run_in_parallel(args: argparse.Namespace, names: Sequence[str]) -> int:
+def run_in_parallel(
+    args: argparse.Namespace, names: Sequence[str], dependencies: Mapping[str, Sequence[str]] | None = None
+) -> int:
     """Each task's pipeline in its own `pipeline run --tasks NAME` process, up to `--jobs` at once, in the
-    config's order (put the longest task first for the shortest wall time).
+    config's order (put the longest task first for the shortest wall time); a task starts once the tasks it
+    reads (`dependencies`) have finished, and not at all when one of them failed.
 
     A process trains with the config's thread pools, so a model that keeps one core busy (a language
     model's single recurrence) leaves the other to the next task. The tasks' lines, each prefixed by
@@ -128,18 +133,22 @@ def run_in_parallel(args: argparse.Namespace, names: Sequence[str]) -> int:
     command += ["--verbose"] if args.verbose else []
     # Whole lines as they come; a crash in native code prints the Python stack of every thread.
     environment = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"}
-    pending, running, failed = list(names), {}, []
+    pending, running, failed, broken = list(names), {}, [], set()
     print(f"[pipeline] {len(names)} tasks, up to {args.jobs} at once: {', '.join(names)}", flush=True)
     try:
         while pending or running:
-            while pending and len(running) < args.jobs:
-                name = pending.pop(0)
+            while len(running) < args.jobs:
+                name, dropped = scheduling.next_unit(pending, str, dependencies or {}, list(running), broken)
+                failed += [f"{unit} ({why})" for unit, why in dropped]
+                if name is None:
+                    break
                 running[name] = subprocess.Popen([*command, "--tasks", name], env=environment)
             for name, process in list(running.items()):
                 if process.poll() is not None:
                     del running[name]
                     if process.returncode:
                         failed.append(f"{name} ({_exit_status(process.returncode)})")
+                        broken.add(name)
             time.sleep(0.2)
     finally:
         for process in running.values():
@@ -174,6 +183,7 @@ def start_tensorflow(
     Creating the strategy waits until every worker of TF_CONFIG has created its own, so the chief and
     the workers each create it when they start, unless the training is already done (cached).
     """
+    import dag
     from pipeline import runner, runtime
 
     intra, inter = runtime.configure_threads(config.threads)
@@ -188,7 +198,11 @@ def start_tensorflow(
             raise SeqpipeError(f"TF_CONFIG makes this process {task['type']} {task['index']}: start it with `{right}`")
         through_train = components[: [c.spec.name for c in components].index("train") + 1]
         task_dir = output_dir / variant.name
-        if force or not runner.is_cached(through_train, task=variant.name, task_dir=task_dir, seed=config.seed):
+        upstream = dag.upstream(variant, config)
+        cached = runner.is_cached(
+            through_train, task=variant.name, task_dir=task_dir, seed=config.seed, upstream=upstream
+        )
+        if force or not cached:
             if spec is not None:
                 workers = len(spec["cluster"]["worker"]) + len(spec["cluster"].get("chief", []))
                 print(

@@ -32,5 +32,6 @@ def main(args: argparse.Namespace) -> int:
             seed=config.seed,
             beam=config.beam,
             wait_seconds=args.wait,
+            upstream=dag.upstream(variant, config),
         )
     return 0
