@@ -1,0 +1,91 @@
+"""A tagger that reads a character language model of the same config (`model.lm_features`), run as a user
+runs it: the language model trains first, the tagger holds it, and the exported tagger answers in a fresh
+process as the Keras model did; a language model that read the tagger's held-out sentences is refused."""
+
+from __future__ import annotations
+
+import pathlib
+import random
+
+import pytest
+
+from tests.e2e.support import TASK, make_corpus, run_cli, write_config
+
+pytestmark = pytest.mark.slow
+
+LM = "chars"
+
+
+def tiny_tasks(raw: str) -> tuple[dict, dict]:
+    tagger = {  # first in the config: it still runs after the language model it reads
+        "name": TASK,
+        "kind": "tagger",
+        "data": {"format": "brown", "train": "corpus.txt", "split": {"eval": 0.15, "test": 0.15}},
+        "model": {"embedding_dim": 8, "hidden_dim": 8, "char_features": False, "lm_features": [LM]},
+        "train": {"epochs": 2, "batch_size": 16, "learning_rate": 0.02},
+        "evaluate": {"bless_margin": -1.0},  # exported whatever two epochs learn: the export is what is tested
+    }
+    language_model = {
+        "name": LM,
+        "kind": "language_model",
+        "data": {"format": "text", "documents": "blank_line", "train": raw, "split": {"eval": 0.1}},
+        "preprocess": {"tokenizer": "characters"},
+        "model": {"embedding_dim": 8, "hidden_dim": 12},
+        "train": {"epochs": 1, "batch_size": 8, "bptt": 16},
+        "evaluate": {"bless_margin": -10.0},
+    }
+    return tagger, language_model
+
+
+def write_raw_text(path: pathlib.Path, sentences: list[str]) -> None:
+    path.write_text("\n\n".join(sentences) + "\n", encoding="utf-8")
+
+
+def other_sentences(count: int) -> list[str]:
+    """Sentences of the toy corpus's words that the toy corpus never has (each ends in an adverb)."""
+    rng = random.Random(1)
+    subjects, verbs = ["we", "they", "the dog", "a man"], ["run", "fish", "watch", "see", "sleeps"]
+    return [
+        f"{rng.choice(subjects)} {rng.choice(verbs)} {rng.choice(['often', 'slowly', 'today'])} ." for _ in range(count)
+    ]
+
+
+def test_the_language_model_trains_first_and_the_exported_tagger_holds_it(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    make_corpus(tmp_path / "corpus.txt", sentences=200)
+    write_raw_text(tmp_path / "raw.txt", other_sentences(400))
+    workspace = write_config(tmp_path, *tiny_tasks("raw.txt"))
+
+    result = run_cli(workspace, "run", "--jobs", "2")
+
+    out = result.stdout
+    assert out.index(f"[{LM}] done:") < out.index(f"[{TASK}] ingest")  # started once its language model was done
+    assert f"[{TASK}] train" in out and f"model.lm_features.{LM} = 12: the forward language model of task {LM}" in out
+    assert "answered alike in a fresh process" in out  # export's infra-validation: SavedModel == Keras model
+    assert f"[{TASK}] serving:" in out
+    client = MlflowClient(tracking_uri=f"sqlite:///{workspace / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name(TASK).experiment_id])
+    assert run.data.params[f"fitted.model.lm_features.{LM}"] == "12"
+
+    answer = run_cli(workspace, "predict", "--task", TASK, "we watch the fish .")
+    assert answer.stdout.strip().startswith("we/")
+
+    again = run_cli(workspace, "run", "--tasks", TASK)  # nothing changed: all cached, the language model's too
+    assert f"[{TASK}] done: 0 stage(s) ran" in again.stdout
+
+
+def test_a_language_model_that_read_the_taggers_held_out_sentences_is_refused(tmp_path):
+    make_corpus(tmp_path / "corpus.txt", sentences=200)
+    lines = (tmp_path / "corpus.txt").read_text(encoding="utf-8").splitlines()
+    # The raw text is the tagged corpus's own words: its eval and test sentences among them.
+    write_raw_text(tmp_path / "raw.txt", [" ".join(t.rsplit("/", 1)[0] for t in line.split()) for line in lines])
+    workspace = write_config(tmp_path, *tiny_tasks("raw.txt"))
+
+    result = run_cli(workspace, "run", check=False)
+
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert errors[-1].startswith(f"error: tasks.{TASK}: the corpus of task {LM}, whose model it reads, holds ")
+    assert "take them out of chars's corpus" in errors[-1]
+    assert "Traceback" not in result.stderr
