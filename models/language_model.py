@@ -19,6 +19,7 @@ import dataclasses
 import math
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -110,6 +111,21 @@ def build_language_model(
         features = keras.layers.Dropout(c.dropout, name=f"dropout_{index}")(features)
     logits = keras.layers.Dense(sizes.units, name="unit_logits")(features)
     return keras.Model({text.TOKEN_IDS: token_ids, RESETS: resets}, logits, name=f"{c.cell}_language_model")
+
+
+def oriented(documents: list[np.ndarray], direction: str) -> list[np.ndarray]:
+    """Documents (`[START]` and unit ids) as a model of `direction` reads them: `backward`, each one's units
+    reversed after its `[START]`; `forward`, as they are."""
+    if direction == "forward":
+        return documents
+    return [np.concatenate([document[:1], document[:0:-1]]) for document in documents]
+
+
+def reverse_rows(ragged: tf.RaggedTensor) -> tf.RaggedTensor:
+    """Each row of a ragged [batch, (time)] tensor in reverse order."""
+    starts, lengths = ragged.row_splits[:-1], ragged.row_lengths()
+    index = starts[:, None] + lengths[:, None] - 1 - tf.ragged.range(lengths)
+    return ragged.with_flat_values(tf.gather(ragged.flat_values, index.flat_values))
 
 
 def reset_states(model: keras.Model) -> None:

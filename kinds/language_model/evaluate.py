@@ -8,6 +8,7 @@ each from its start. Both predict every unit of a document, the first one from t
 
 from __future__ import annotations
 
+import json
 import math
 
 import keras
@@ -16,7 +17,7 @@ import tensorflow as tf
 from kinds.base.evaluator import Evaluator, SplitEvaluation
 from kinds.language_model.kneser_ney import KneserNeyLM
 from models import input_pipeline, names, text
-from models.language_model import Generator, stream_cross_entropy  # (importing it registers the layers)
+from models.language_model import Generator, oriented, stream_cross_entropy  # (importing it registers the layers)
 from pipeline import artifacts
 
 # Windows of the evaluation streams: the state is carried across them, so this only sets the batch shape.
@@ -34,12 +35,13 @@ class LanguageModelEvaluator(Evaluator):
         super().__init__(inputs, params, progress)
         self.model = keras.saving.load_model(inputs.model.path)
         self.streams = self.model.inputs[0].shape[0]
-        self.units = Units(params.preprocess)
+        self.direction = direction_of(inputs.model)
+        self.units = Units(params.preprocess, backward=self.direction == "backward")
         self.ngram = KneserNeyLM(order=NGRAM_ORDER).fit(self.units.documents(inputs.examples.read("train")))
         progress(f"{NGRAM_ORDER}-gram Kneser-Ney baseline fit on the train split")
 
     def evaluate(self, split: str, deciding: bool) -> SplitEvaluation:
-        documents = input_pipeline.read_documents(self.inputs.shards.files(split))
+        documents = oriented(input_pipeline.read_documents(self.inputs.shards.files(split)), self.direction)
         data = input_pipeline.language_model_streams(documents, self.streams, EVAL_WINDOW)
         nats = stream_cross_entropy(self.model, input_pipeline.language_model_dataset(data, EVAL_WINDOW))
         count = int(data["weights"].sum())
@@ -53,6 +55,12 @@ class LanguageModelEvaluator(Evaluator):
         return SplitEvaluation(scores, cases)
 
 
+def direction_of(model: artifacts.Model) -> str:
+    """Which way a trained language model reads (`model.direction`), from what its train stage saved."""
+    args = json.loads((model.uri / "model_args.json").read_text(encoding="utf-8"))
+    return args["model"].get("direction", "forward")
+
+
 def _scores(nats: float, count: int) -> dict[str, float]:
     """Cross-entropy in nats per unit, bits per unit, perplexity per unit, units scored."""
     return {"cross_entropy": nats, "bits_per_unit": nats / math.log(2), "perplexity": math.exp(nats), "units": count}
@@ -61,8 +69,9 @@ def _scores(nats: float, count: int) -> dict[str, float]:
 class Units:
     """Raw text to the model's units (strings) by the task's tokenizer, for the n-gram baseline."""
 
-    def __init__(self, preprocess) -> None:
+    def __init__(self, preprocess, backward: bool = False) -> None:
         p = preprocess
+        self.backward = backward
         self.lowercase = p.lowercase
         self.joiner = names.joiner(p.tokenizer)
         self.tokenizer = text.TextTokenizer(p.tokenizer, pattern=p.token_pattern, normalization=p.normalization)
@@ -74,8 +83,10 @@ class Units:
         return [[t.decode("utf-8") for t in row] for row in tokens.to_list()]
 
     def documents(self, records) -> list[list[str]]:
+        """Each record's units as the model reads them (from the end, for a backward model)."""
         texts = [record["text"] for record in records]
-        return [units for start in range(0, len(texts), 256) for units in self(texts[start : start + 256])]
+        found = [units for start in range(0, len(texts), 256) for units in self(texts[start : start + 256])]
+        return [units[::-1] for units in found] if self.backward else found
 
 
 def validation_cases(model: keras.Model, vocabulary: artifacts.Vocabulary, records, units: Units) -> list[dict]:
@@ -92,18 +103,21 @@ def validation_cases(model: keras.Model, vocabulary: artifacts.Vocabulary, recor
     for count, record in enumerate(records):
         if count == VALIDATION_TEXTS:
             break
-        pieces = units([record["text"]])[0][:VALIDATION_UNITS]
-        ids = [text.START_ID] + [ids_of.get(u, text.UNK_ID) for u in pieces]
+        pieces = units([record["text"]])[0][:VALIDATION_UNITS]  # in reading order, as the SavedModel is called
+        read = pieces[::-1] if units.backward else pieces  # as the model reads them
+        ids = [text.START_ID] + [ids_of.get(u, text.UNK_ID) for u in read]
         log_prob = float(score(tf.constant([ids]), tf.constant([len(ids)]))[0])
         prompt = ids[: VALIDATION_PROMPT_UNITS + 1]
         greedy = generate(
             tf.constant([prompt]), tf.constant([len(prompt)]), tf.constant(VALIDATION_GENERATED), tf.constant(0.0)
         )
+        written = [names[i] for i in greedy[0].numpy()]
         case = {
             "units": pieces,
             "log_prob": log_prob,
-            "prompt": pieces[:VALIDATION_PROMPT_UNITS],
-            "greedy": [names[i] for i in greedy[0].numpy()],
+            # A backward model continues a text's end leftwards: its prompt is the end, what it writes comes before.
+            "prompt": read[:VALIDATION_PROMPT_UNITS][::-1] if units.backward else read[:VALIDATION_PROMPT_UNITS],
+            "greedy": written[::-1] if units.backward else written,
             "joiner": units.joiner,
         }
         cases.append(case)

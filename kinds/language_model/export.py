@@ -11,8 +11,9 @@ import keras
 import tensorflow as tf
 
 from kinds.base.export import Export
+from kinds.language_model.evaluate import direction_of
 from models import names, text
-from models.language_model import Generator
+from models.language_model import Generator, reverse_rows
 from pipeline import artifacts
 from pipeline.errors import ValidationError
 
@@ -26,13 +27,25 @@ class LanguageModelServingModule(tf.Module):
     Signatures (the serving contract):
         generate: `prompt` string [batch], `max_length` int32 [], `temperature` float32 [] -> `text`
             string [batch]: the continuation of each prompt (not the prompt itself); temperature 0 is
-            greedy decoding.
+            greedy decoding. A backward model (`backward`) continues leftwards: the text that comes before the
+            prompt, in reading order.
         score: `text` string [batch] -> `log_prob` float32 [batch] (natural log, summed over the units,
-            the first one predicted from the start of a document), `length` int32 [batch] (units scored).
+            the first one predicted from the start of a document, or its end for a backward model),
+            `length` int32 [batch] (units scored).
     """
 
-    def __init__(self, generator, tokenizer: text.TextTokenizer, units: list[str], *, lowercase: bool, joiner: str):
+    def __init__(
+        self,
+        generator,
+        tokenizer: text.TextTokenizer,
+        units: list[str],
+        *,
+        lowercase: bool,
+        joiner: str,
+        backward: bool = False,
+    ):
         super().__init__(name="language_model")
+        self.backward = backward
         self.generator = generator
         self.tokenizer = tokenizer
         self.unit_table = text.lookup_table(units)
@@ -43,6 +56,8 @@ class LanguageModelServingModule(tf.Module):
     def ids(self, texts: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """`[START]` and the unit ids of each text: int32 [batch, time] right padded, and lengths int32 [batch]."""
         tokens = text.normalize_words(self.tokenizer(texts), self.lowercase)
+        if self.backward:  # a backward model reads a text from its end
+            tokens = reverse_rows(tokens)
         ids = tf.cast(tf.ragged.map_flat_values(self.unit_table.lookup, tokens), tf.int32)
         start = tf.fill([tf.shape(texts)[0], 1], tf.constant(text.START_ID, tf.int32))
         with_start = tf.concat([tf.RaggedTensor.from_tensor(start), ids], axis=1)
@@ -58,6 +73,8 @@ class LanguageModelServingModule(tf.Module):
     def generate(self, prompt, max_length, temperature):
         ids, lengths = self.ids(prompt)
         generated = self.generator.generate(ids, lengths, tf.maximum(max_length, 0), temperature)
+        if self.backward:  # written from the prompt's start leftwards: in reading order, the text before it
+            generated = tf.reverse(generated, axis=[1])
         return {"text": tf.strings.reduce_join(tf.gather(self.unit_names, generated), axis=1, separator=self.joiner)}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
@@ -79,6 +96,7 @@ def serving_module(
         vocabulary.tokens("units"),
         lowercase=params.preprocess.lowercase,
         joiner=names.joiner(params.preprocess.tokenizer),
+        backward=direction_of(model_artifact) == "backward",
     )
 
 

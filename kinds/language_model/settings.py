@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from pipeline.config import TaskConfig, TrainConfig, at_least
+from pipeline.config import ModelConfig, TaskConfig, TrainConfig, at_least, choice
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,5 +19,14 @@ class LanguageModelTrain(TrainConfig):
 
 
 @dataclasses.dataclass(frozen=True)
+class LanguageModelModel(ModelConfig):
+    # `forward` reads each document from its start; `backward` from its end (every document's units reversed in
+    # training, evaluation and serving): the second language model of a tagger's features (`model.lm_features`),
+    # which then gives each word the state at its first character, its right context read.
+    direction: str = dataclasses.field(default="forward", metadata=choice("forward", "backward"))
+
+
+@dataclasses.dataclass(frozen=True)
 class LanguageModelTask(TaskConfig):
+    model: LanguageModelModel = LanguageModelModel()
     train: LanguageModelTrain = LanguageModelTrain()

@@ -16,6 +16,7 @@ from models.language_model import (
     Generator,
     LanguageModelSizes,
     build_language_model,
+    oriented,
     reset_states,
     stream_cross_entropy,
 )
@@ -74,9 +75,8 @@ class LanguageModelRecipe(Recipe):
 
     def dataset(self, files: list[pathlib.Path], seed: int | None = None) -> tf.data.Dataset:
         train = self.params.train
-        streams = input_pipeline.language_model_streams(
-            input_pipeline.read_documents(files), self.streams, train.bptt, seed
-        )
+        documents = oriented(input_pipeline.read_documents(files), self.params.model.direction)
+        streams = input_pipeline.language_model_streams(documents, self.streams, train.bptt, seed)
         return input_pipeline.language_model_dataset(streams, train.bptt)
 
     def validation(self, files: list[pathlib.Path]) -> None:
@@ -127,6 +127,7 @@ class Samples(keras.callbacks.Callback):
         self.units = recipe.units
         self.train = recipe.params.train
         self.separator = names.joiner(recipe.params.preprocess.tokenizer)
+        self.backward = recipe.params.model.direction == "backward"  # its text written from the end
         self.folder = pathlib.Path(folder) / "samples"
         self.generate = tf.function(Generator(model).generate)
 
@@ -137,7 +138,8 @@ class Samples(keras.callbacks.Callback):
             ids = self.generate(
                 start, tf.constant([1]), tf.constant(self.train.sample_length), tf.constant(temperature), seed=epoch
             )
-            sample = self.separator.join(self.units[i] for i in ids[0].numpy())
+            written = [self.units[i] for i in ids[0].numpy()]
+            sample = self.separator.join(written[::-1] if self.backward else written)
             lines.append(f"--- temperature {temperature}\n{sample}\n")
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"epoch_{epoch + 1:03d}.txt"

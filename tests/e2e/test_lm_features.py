@@ -13,10 +13,10 @@ from tests.e2e.support import TASK, make_corpus, run_cli, write_config
 
 pytestmark = pytest.mark.slow
 
-LM = "chars"
+LM, BACKWARD = "chars", "chars-back"
 
 
-def tiny_tasks(raw: str) -> tuple[dict, dict]:
+def tiny_tasks(raw: str) -> tuple[dict, ...]:
     tagger = {  # first in the config: it still runs after the language model it reads
         "name": TASK,
         "kind": "tagger",
@@ -32,9 +32,16 @@ def tiny_tasks(raw: str) -> tuple[dict, dict]:
         "preprocess": {"tokenizer": "characters"},
         "model": {"embedding_dim": 8, "hidden_dim": 12},
         "train": {"epochs": 1, "batch_size": 8, "bptt": 16},
-        "evaluate": {"bless_margin": -10.0},
+        "evaluate": {"bless_margin": -10.0},  # exported too: its SavedModel is checked against it
     }
     return tagger, language_model
+
+
+def with_backward(tasks: tuple[dict, ...]) -> tuple[dict, ...]:
+    """The tagger reading a backward language model as well (`model.direction: backward`)."""
+    tagger, forward = tasks
+    backward = {**forward, "name": BACKWARD, "model": {**forward["model"], "direction": "backward"}}
+    return {**tagger, "model": {**tagger["model"], "lm_features": [LM, BACKWARD]}}, forward, backward
 
 
 def write_raw_text(path: pathlib.Path, sentences: list[str]) -> None:
@@ -50,23 +57,29 @@ def other_sentences(count: int) -> list[str]:
     ]
 
 
-def test_the_language_model_trains_first_and_the_exported_tagger_holds_it(tmp_path):
+def test_the_language_models_train_first_and_the_exported_tagger_holds_them(tmp_path):
     from mlflow.tracking import MlflowClient
 
     make_corpus(tmp_path / "corpus.txt", sentences=200)
     write_raw_text(tmp_path / "raw.txt", other_sentences(400))
-    workspace = write_config(tmp_path, *tiny_tasks("raw.txt"))
+    workspace = write_config(tmp_path, *with_backward(tiny_tasks("raw.txt")))
 
     result = run_cli(workspace, "run", "--jobs", "2")
 
     out = result.stdout
-    assert out.index(f"[{LM}] done:") < out.index(f"[{TASK}] ingest")  # started once its language model was done
-    assert f"[{TASK}] train" in out and f"model.lm_features.{LM} = 12: the forward language model of task {LM}" in out
+    for name in (LM, BACKWARD):  # the tagger started once both language models were done
+        assert out.index(f"[{name}] done:") < out.index(f"[{TASK}] ingest")
+        # Each language model's SavedModel scored and continued texts as its Keras model did (the backward one
+        # reads them from the end, and writes what comes before a prompt).
+        assert f"[{name}] serving:" in out
+    assert f"model.lm_features.{LM} = 12: the forward language model of task {LM}" in out
+    assert f"model.lm_features.{BACKWARD} = 12: the backward language model of task {BACKWARD}" in out
+    assert "each word its 12 states at the word's first character" in out
     assert "answered alike in a fresh process" in out  # export's infra-validation: SavedModel == Keras model
     assert f"[{TASK}] serving:" in out
     client = MlflowClient(tracking_uri=f"sqlite:///{workspace / 'mlflow.db'}")
     (run,) = client.search_runs([client.get_experiment_by_name(TASK).experiment_id])
-    assert run.data.params[f"fitted.model.lm_features.{LM}"] == "12"
+    assert run.data.params[f"fitted.model.lm_features.{BACKWARD}"] == "12"
 
     answer = run_cli(workspace, "predict", "--task", TASK, "we watch the fish .")
     assert answer.stdout.strip().startswith("we/")

@@ -299,3 +299,16 @@ def test_a_language_model_whose_text_holds_a_held_out_sentence_is_refused_with_o
         "tasks.pos: the corpus of task leaky, whose model it reads, holds 1 of its eval and test records (the "
         "first, t.txt:2, is raw.txt:9 there); take them out of leaky's corpus"
     )
+
+
+def test_a_backward_language_model_reads_each_document_from_its_end():
+    import tensorflow as tf
+
+    from models.language_model import oriented, reverse_rows
+
+    documents = [np.array([2, 5, 6, 7]), np.array([2]), np.array([2, 9])]
+
+    assert [d.tolist() for d in oriented(documents, "backward")] == [[2, 7, 6, 5], [2], [2, 9]]
+    assert oriented(documents, "forward") is documents
+    ragged = tf.ragged.constant([["a", "b", "c"], [], ["d"]])
+    assert reverse_rows(ragged).to_list() == [[b"c", b"b", b"a"], [], [b"d"]]
