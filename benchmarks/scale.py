@@ -5,12 +5,20 @@ distinct by one extra token (`copyK/X`, so the vocabulary grows by N words and n
 -m pipeline run --through STAGE` runs a tagger task on it from an empty output folder. A sampler reads
 the resident memory of the run's whole process tree (the CLI and every Beam worker it starts) from /proc
 every 0.1 s, and each sample is put down to the stage running (the one after the last `ran in` line); the last is
-`preprocess` by default (`--through train` adds one epoch, about 37 s a copy here). Prints one JSON line:
+`preprocess` by default (`--through train` adds one epoch, about 37 s a copy here).
 
-    {"sizes": [{"copies": 1, "megabytes": 4.1, "stages": {"ingest": {"seconds": ..., "peak_mb": ...}, ...},
-                "wall_seconds": ..., "peak_mb": ...}, ...], "peak_ratio_40_to_1": ...}
+`--lm-megabytes M` also runs the character language model's stages (the `austen-chars` task's settings:
+`text` files, a document a paragraph, characters, 2 shards) on a text of about M MB: Jane Austen's five
+training novels (`data/austen/train`, 3.6 MB) repeated, each paragraph of copy K ending in ` (K)` so that
+every copy's documents are distinct (the vocabulary gains at most the digits and the parentheses).
+Prints one JSON line (`language_model` only with `--lm-megabytes`; `--copies` with no number runs it alone):
 
-Usage: .venv/bin/python benchmarks/scale.py [--copies 1 10 40] [--through train]
+    {"through": "preprocess",
+     "sizes": [{"copies": 1, "megabytes": 4.1, "stages": {"ingest": {"seconds": ..., "peak_mb": ...}, ...},
+                "wall_seconds": ..., "peak_mb": ...}, ...], "peak_ratio_40_to_1": ...,
+     "language_model": {"megabytes": 50.1, "stages": {...}, "wall_seconds": ..., "peak_mb": ...}}
+
+Usage: .venv/bin/python benchmarks/scale.py [--copies 1 10 40] [--through train] [--lm-megabytes 50]
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "data" / "brown" / "brown_universal.txt"
+NOVELS = ROOT / "data" / "austen" / "train"
 STAGES = ("ingest", "statistics", "preprocess", "train")
 
 
@@ -40,6 +49,22 @@ def make_corpus(copies: int, path: pathlib.Path) -> float:
         for copy in range(copies):
             for line in lines:
                 out.write(f"{line} copy{copy}/X\n")
+    return path.stat().st_size / 1e6
+
+
+def make_text(megabytes: float, path: pathlib.Path) -> float:
+    """Writes the Austen novels' paragraphs again and again, copy K's marked ` (K)`, to about `megabytes`."""
+    paragraphs = [
+        paragraph.strip()
+        for novel in sorted(NOVELS.glob("*.txt"))
+        for paragraph in re.split(r"\n\s*\n", novel.read_text(encoding="utf-8"))
+        if paragraph.strip()
+    ]
+    with path.open("w", encoding="utf-8") as out:
+        copy = 0
+        while out.tell() < megabytes * 1e6:
+            out.write("".join(f"{paragraph} ({copy})\n\n" for paragraph in paragraphs))
+            copy += 1
     return path.stat().st_size / 1e6
 
 
@@ -66,7 +91,7 @@ def tree_rss(root: int) -> int:
     return total
 
 
-def measure(copies: int, through: str, folder: pathlib.Path) -> dict:
+def tagger_task(copies: int, folder: pathlib.Path) -> tuple[dict, float]:
     corpus = folder / "corpus.txt"
     megabytes = make_corpus(copies, corpus)
     task = {
@@ -76,6 +101,24 @@ def measure(copies: int, through: str, folder: pathlib.Path) -> dict:
         "preprocess": {"lowercase": True},
         "train": {"epochs": 1},
     }
+    return task, megabytes
+
+
+def language_model_task(megabytes: float, folder: pathlib.Path) -> tuple[dict, float]:
+    corpus = folder / "novels.txt"
+    written = make_text(megabytes, corpus)
+    task = {
+        "name": "scale-chars",
+        "kind": "language_model",
+        "data": {"format": "text", "documents": "blank_line", "train": str(corpus), "split": {"eval": 0.05}},
+        "preprocess": {"tokenizer": "characters", "num_shards": 2},
+        "train": {"epochs": 1},
+    }
+    return task, written
+
+
+def measure(task: dict, through: str, folder: pathlib.Path) -> dict:
+    """Runs `task` through stage `through` from an empty output folder: each stage's time and peak memory."""
     config = folder / "config.yaml"
     config.write_text(yaml.safe_dump({"output_dir": str(folder / "runs"), "tasks": [task]}))
     command = [sys.executable, "-m", "pipeline", "run", "--config", str(config), "--through", through]
@@ -109,12 +152,10 @@ def measure(copies: int, through: str, folder: pathlib.Path) -> dict:
     done.set()
     sampler.join()
     if process.returncode:
-        sys.exit(f"the run of {copies} copies failed:\n{''.join(output[-20:])}")
+        sys.exit(f"the run of task {task['name']} failed:\n{''.join(output[-20:])}")
     for stage, found in stages.items():
         found["peak_mb"] = round(peaks.get(stage, 0) / 1e6)
     return {
-        "copies": copies,
-        "megabytes": round(megabytes, 1),
         "stages": stages,
         "wall_seconds": round(time.perf_counter() - started, 1),
         "peak_mb": round(max(peaks.values()) / 1e6),
@@ -123,19 +164,28 @@ def measure(copies: int, through: str, folder: pathlib.Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--copies", type=int, nargs="+", default=[1, 10, 40])
+    parser.add_argument("--copies", type=int, nargs="*", default=[1, 10, 40])
     parser.add_argument("--through", default="preprocess", choices=["ingest", "statistics", "preprocess", "train"])
+    parser.add_argument("--lm-megabytes", type=float, help="also the character language model on a text this size")
     args = parser.parse_args()
     sizes = []
     for copies in args.copies:
         with tempfile.TemporaryDirectory(prefix=f"seqpipe-scale-{copies}-") as folder:
-            sizes.append(measure(copies, args.through, pathlib.Path(folder)))
+            task, megabytes = tagger_task(copies, pathlib.Path(folder))
+            measured = measure(task, args.through, pathlib.Path(folder))
+            sizes.append({"copies": copies, "megabytes": round(megabytes, 1), **measured})
             print(json.dumps(sizes[-1]), file=sys.stderr, flush=True)
-    result = {"through": args.through, "sizes": sizes}
+    result: dict = {"through": args.through, "sizes": sizes}
     if len(sizes) > 1:
         result[f"peak_ratio_{sizes[-1]['copies']}_to_{sizes[0]['copies']}"] = round(
             sizes[-1]["peak_mb"] / sizes[0]["peak_mb"], 2
         )
+    if args.lm_megabytes:
+        with tempfile.TemporaryDirectory(prefix="seqpipe-scale-lm-") as folder:
+            task, megabytes = language_model_task(args.lm_megabytes, pathlib.Path(folder))
+            measured = measure(task, args.through, pathlib.Path(folder))
+            result["language_model"] = {"megabytes": round(megabytes, 1), **measured}
+            print(json.dumps(result["language_model"]), file=sys.stderr, flush=True)
     print(json.dumps(result))
 
 

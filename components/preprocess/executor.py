@@ -10,18 +10,37 @@ Shards are deterministic and follow the content: a record goes to the shard pick
 and each shard is written sorted by (input hash, serialized example), so the same examples give the same
 files whatever the runner and worker count, and the same examples in the same order whatever the corpus
 files are called or the order they are read in (only the keys they hold, `file:line`, differ).
+
+No step holds the corpus in memory. Shards are written by an external sort: each worker buffers the
+records it encodes, at most `SPILL_BYTES` of them, and writes each shard's part of the buffer out as a
+sorted run file (`_SpillRuns`) in a scratch folder of the shards' folder (which every worker writes
+shards to, so every worker reaches it); only (shard, run path) pairs go through `GroupByKey`, and each
+shard is a streamed merge of its runs (`_write_shard`), which deletes them. The runners hold in memory
+what goes through `GroupByKey` and what passes between steps they do not fuse (the FnApiRunner's
+buffers, Dask's partitions), and a step whose side input is made from the same records (encoding takes
+the vocabularies counted from train) is not fused with the steps before it: so counting and encoding
+each read the examples' blocks themselves, rather than share one read that the runner would hold whole
+between them. What is still collected whole is the size of the vocabularies (the counts, and the files'
+manifest entries), not of the corpus.
 """
 
 from __future__ import annotations
 
 import collections
 import hashlib
+import heapq
 import json
+import os
 import pathlib
+import shutil
+import struct
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindows
+from apache_beam.utils.windowed_value import WindowedValue
 
 import kinds
 from components.beam import io, runners
@@ -29,6 +48,24 @@ from kinds.base.layout import Entries
 from pipeline import artifacts
 from pipeline.component import StageContext
 from pipeline.config import PreprocessConfig
+
+# The encoded records a worker buffers before it writes them out as sorted runs (one a shard), counted
+# as the bytes of their keys and examples plus `_RECORD_OVERHEAD` each (what Python holds for a record).
+# A worker's memory then stays within about this much of what it holds for TensorFlow (~0.5 GB),
+# whatever the corpus size (the DirectRunner runs two workers), while runs stay large enough that a
+# merge reads long sequential stretches from few files: the tagger's Brown slice encodes to about 22 MB
+# a copy (1 KB a sentence), so at 40 copies (0.87 GB) each shard is merged from about 15 runs, and 1 TB
+# would make about 16,000 (merged `MERGE_FANIN` at a time).
+SPILL_BYTES = 64 << 20
+# Python's cost of one buffered record beyond its bytes: the tuple, the str, the bytes, the int, the list slot.
+_RECORD_OVERHEAD = 200
+# The most runs a merge reads at once (each open file, with a `_READ_BUFFER` of memory); more runs are
+# first merged into fewer, `MERGE_FANIN` at a time, which keeps within the usual limit of 1,024 open files.
+MERGE_FANIN = 128
+_READ_BUFFER = 1 << 18
+# The scratch folder of the runs, inside the shards' folder; removed when the pipeline ends, never left there.
+RUNS_FOLDER = ".sort-runs"
+_HEADER = struct.Struct("<III")  # a run's record: key bytes, example bytes, token count; then key, example
 
 
 def run(context: StageContext) -> None:
@@ -42,49 +79,13 @@ def run(context: StageContext) -> None:
 
     size = sum(examples.split_path(split).stat().st_size for split in splits)
     context.progress(f"Beam {context.beam.runner} {context.beam.runner_options(size)}")
-    with runners.pipeline(context.beam, size) as p:
-        records = {
-            split: p
-            | f"Blocks of {split}" >> beam.Create(io.read_blocks(examples.split_path(split)))
-            | f"Read {split}" >> beam.FlatMap(io.read_block)
-            for split in splits
-        }
-        if layout.learns_wordpieces:
-            wordpieces = (
-                records["train"]
-                | "Count words" >> beam.FlatMap(layout.pretoken_counts)
-                | "Sum words" >> beam.CombinePerKey(sum)
-                | "Collect words" >> beam.combiners.ToList()
-                | "Learn wordpieces" >> beam.Map(_learn_wordpieces, params.wordpiece_vocab_size)
-            )
-        else:
-            wordpieces = p | "No wordpieces" >> beam.Create([None])
-        counted = (
-            records["train"]
-            | "Count units" >> beam.FlatMap(layout.unit_counts, beam.pvalue.AsSingleton(wordpieces))
-            | "Sum counts" >> beam.CombinePerKey(sum)
-            | "Collect counts" >> beam.combiners.ToList()
-        )
-        vocabularies = counted | "Build vocabularies" >> beam.Map(
-            _build_vocabularies, layout, beam.pvalue.AsSingleton(wordpieces)
-        )
-        written = [vocabularies | "Write vocabularies" >> beam.Map(_write_vocabularies, str(vocabulary.uri))]
-        for split in splits:
-            written.append(
-                records[split]
-                | f"Encode {split}" >> beam.FlatMap(_encode, layout, beam.pvalue.AsSingleton(vocabularies))
-                | f"Shard {split}" >> beam.Map(lambda item, n=params.num_shards: (shard_of(item[0], n), item))
-                | f"Group {split}" >> beam.GroupByKey()
-                | f"Write {split}" >> beam.Map(_write_shard, str(shards.uri), split, params.num_shards)
-            )
-        # One sink, last: the manifest is written after every file it lists (and Beam's Dask runner
-        # computes only the graph of the pipeline's last transform).
-        _ = (
-            written
-            | "All files" >> beam.Flatten()
-            | "Collect files" >> beam.combiners.ToList()
-            | "Write manifest" >> beam.Map(_write_manifest, str(shards.uri))
-        )
+    runs = shards.uri / RUNS_FOLDER
+    runs.mkdir(parents=True, exist_ok=True)
+    try:
+        with runners.pipeline(context.beam, size) as p:
+            _build(p, layout, params, splits, examples, str(vocabulary.uri), str(shards.uri), str(runs))
+    finally:
+        shutil.rmtree(runs, ignore_errors=True)
 
     manifest = shards.manifest()
     vocab_sizes = {name: len(vocabulary.tokens(name)) for name in layout.names}
@@ -94,6 +95,52 @@ def run(context: StageContext) -> None:
     for name in layout.names:
         context.log.artifact(vocabulary.path(name), "vocabulary")
     context.progress(f"vocabularies {vocab_sizes}; shards {manifest['splits']['train']['files']}")
+
+
+def _build(p, layout, params: PreprocessConfig, splits, examples, vocabulary: str, shards: str, runs: str) -> None:
+    blocks = {
+        split: p | f"Blocks of {split}" >> beam.Create(io.read_blocks(examples.split_path(split))) for split in splits
+    }
+
+    # A step with a side input that an earlier step of the same records makes (counting units waits on the
+    # wordpieces, encoding on the vocabularies) cannot be fused with that step, and the runner would hold
+    # the records between the two: such steps read their blocks themselves (`_over_blocks`).
+    if layout.learns_wordpieces:
+        wordpieces = (
+            blocks["train"]
+            | "Count words" >> beam.FlatMap(_over_blocks, layout.pretoken_counts)
+            | "Sum words" >> beam.CombinePerKey(sum)
+            | "Collect words" >> beam.combiners.ToList()
+            | "Learn wordpieces" >> beam.Map(_learn_wordpieces, params.wordpiece_vocab_size)
+        )
+    else:
+        wordpieces = p | "No wordpieces" >> beam.Create([None])
+    counted = (
+        blocks["train"]
+        | "Count units" >> beam.FlatMap(_over_blocks, layout.unit_counts, beam.pvalue.AsSingleton(wordpieces))
+        | "Sum counts" >> beam.CombinePerKey(sum)
+        | "Collect counts" >> beam.combiners.ToList()
+    )
+    vocabularies = counted | "Build vocabularies" >> beam.Map(
+        _build_vocabularies, layout, beam.pvalue.AsSingleton(wordpieces)
+    )
+    written = [vocabularies | "Write vocabularies" >> beam.Map(_write_vocabularies, vocabulary)]
+    for split in splits:
+        written.append(
+            blocks[split]
+            | f"Encode {split}" >> beam.FlatMap(_over_blocks, layout.encode, beam.pvalue.AsSingleton(vocabularies))
+            | f"Sort runs of {split}" >> beam.ParDo(_SpillRuns(runs, split, params.num_shards))
+            | f"Group {split}" >> beam.GroupByKey()
+            | f"Write {split}" >> beam.Map(_write_shard, shards, split, params.num_shards)
+        )
+    # One sink, last: the manifest is written after every file it lists (and Beam's Dask runner
+    # computes only the graph of the pipeline's last transform).
+    _ = (
+        written
+        | "All files" >> beam.Flatten()
+        | "Collect files" >> beam.combiners.ToList()
+        | "Write manifest" >> beam.Map(_write_manifest, shards)
+    )
 
 
 def _learn_wordpieces(word_counts: list[tuple[str, int]], vocab_size: int) -> list[str]:
@@ -118,9 +165,11 @@ def _write_vocabularies(vocabularies: dict[str, Entries], folder: str) -> dict:
     return {"vocabularies": sorted(vocabularies)}
 
 
-def _encode(batch: Sequence[dict[str, Any]], layout, vocabularies: dict[str, Entries]) -> Iterator[tuple]:
-    """(input hash, serialized SequenceExample, token count) for each example; the layout keeps its TF objects."""
-    return layout.encode(batch, vocabularies)
+def _over_blocks(block: tuple[str, int, int], step, *args) -> Iterator:
+    """What `step(batch, *args)` gives for each batch of a block's records (the layout's counts, or its
+    (input hash, serialized SequenceExample, token count) for each example; it keeps its TF objects)."""
+    for batch in io.read_block(block):
+        yield from step(batch, *args)
 
 
 def shard_of(input_hash: str, num_shards: int) -> int:
@@ -132,21 +181,98 @@ def shard_name(split: str, shard: int, num_shards: int) -> str:
     return f"{split}-{shard:05d}-of-{num_shards:05d}.tfrecord"
 
 
-def _write_shard(group: tuple[int, Iterable[tuple[str, bytes, int]]], folder: str, split: str, num_shards: int) -> dict:
+class _SpillRuns(beam.DoFn):
+    """(input hash, example, tokens) -> (shard, path of a sorted run of the shard's records).
+
+    Buffers a bundle's records by shard and writes every shard's buffer out as a run, sorted as the shard
+    is, whenever the buffer holds `spill_bytes` (and when the bundle ends).
+    """
+
+    def __init__(self, folder: str, split: str, num_shards: int, spill_bytes: int | None = None) -> None:
+        self.folder = folder
+        self.split = split
+        self.num_shards = num_shards
+        self.spill_bytes = spill_bytes  # None: SPILL_BYTES, read when the DoFn runs (tests lower it)
+
+    def start_bundle(self) -> None:
+        self._buffers: dict[int, list[tuple[str, bytes, int]]] = collections.defaultdict(list)
+        self._bytes = 0
+
+    def process(self, record: tuple[str, bytes, int]) -> Iterator[tuple[int, str]]:
+        self._buffers[shard_of(record[0], self.num_shards)].append(record)
+        self._bytes += len(record[0]) + len(record[1]) + _RECORD_OVERHEAD
+        if self._bytes >= (SPILL_BYTES if self.spill_bytes is None else self.spill_bytes):
+            yield from self._spill()
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        for written in self._spill():
+            yield GlobalWindows.windowed_value(written)
+
+    def _spill(self) -> list[tuple[int, str]]:
+        written = []
+        for shard, records in sorted(self._buffers.items()):
+            records.sort()
+            path = os.path.join(self.folder, f"{self.split}-{shard:05d}-{uuid.uuid4().hex}.run")
+            write_run(path, records)
+            written.append((shard, path))
+        self._buffers.clear()
+        self._bytes = 0
+        return written
+
+
+def write_run(path: str, records: Iterable[tuple[str, bytes, int]]) -> None:
+    """Writes (input hash, example, tokens) records, in the order given, to a run file."""
+    with open(path, "wb") as run:
+        for key, serialized, length in records:
+            encoded = key.encode("utf-8")
+            run.write(_HEADER.pack(len(encoded), len(serialized), length))
+            run.write(encoded)
+            run.write(serialized)
+
+
+def read_run(path: str) -> Iterator[tuple[str, bytes, int]]:
+    """The records of a run file, in its order."""
+    with open(path, "rb", buffering=_READ_BUFFER) as run:
+        while header := run.read(_HEADER.size):
+            key_size, size, length = _HEADER.unpack(header)
+            yield run.read(key_size).decode("utf-8"), run.read(size), length
+
+
+def merged(paths: Sequence[str], fanin: int | None = None) -> Iterator[tuple[str, bytes, int]]:
+    """The records of sorted runs in one sorted stream; each run is deleted once the stream has passed it.
+
+    With more than `fanin` runs (`MERGE_FANIN`), the first are merged into new runs beside them first,
+    `fanin` at a time, so that at most `fanin` files are open at once.
+    """
+    paths, fanin = list(paths), fanin or MERGE_FANIN
+    while len(paths) > fanin:
+        group, paths = paths[:fanin], paths[fanin:]
+        combined = os.path.join(os.path.dirname(group[0]), f"merged-{uuid.uuid4().hex}.run")
+        write_run(combined, heapq.merge(*(read_run(path) for path in group)))
+        for path in group:
+            os.remove(path)
+        paths.append(combined)
+    yield from heapq.merge(*(read_run(path) for path in paths))
+    for path in paths:
+        os.remove(path)
+
+
+def _write_shard(group: tuple[int, Iterable[str]], folder: str, split: str, num_shards: int) -> dict:
+    """Merges the sorted runs of one shard into its TFRecord file (deleting the runs); its manifest entry."""
     import tensorflow as tf
 
-    shard, items = group
+    shard, runs = group
     name = shard_name(split, shard, num_shards)
     path = pathlib.Path(folder) / name
     temporary = path.with_suffix(".partial")
-    records = sorted(items)
+    lengths: collections.Counter[int] = collections.Counter()
     with tf.io.TFRecordWriter(str(temporary)) as writer:
-        for _, serialized, _ in records:
+        for _, serialized, length in merged(sorted(runs)):
             writer.write(serialized)
+            lengths[length] += 1
     temporary.rename(path)
-    lengths = collections.Counter(length for _, _, length in records)
     tokens = sum(length * count for length, count in lengths.items())
-    return {"split": split, "file": name, "records": len(records), "tokens": tokens, "lengths": dict(lengths)}
+    return {"split": split, "file": name, "records": lengths.total(), "tokens": tokens, "lengths": dict(lengths)}
 
 
 def _write_manifest(written: list[dict], folder: str) -> None:
