@@ -103,7 +103,7 @@ def test_texts(config, task) -> list[str]:
     found = runner.cached_outputs(
         components, task=task.name, task_dir=config.resolve(config.output_dir) / task.name, seed=config.seed
     )
-    examples = found[("ingest", "examples")]
+    examples = found[(None, "ingest", "examples")]
     _, field, pretokenized = kinds.get(task.kind).statistics.sequences[0]
     texts = []
     for split in ("test", "eval"):

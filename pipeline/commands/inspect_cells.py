@@ -31,6 +31,10 @@ def main(args: argparse.Namespace) -> int:
         raise SeqpipeError(f"inspect-cells: cannot read {args.text}: {error}") from None
     if task.preprocess.tokenizer != "characters":
         raise SeqpipeError("inspect-cells: colours characters; the task's tokenizer must be `characters`")
+    if getattr(task.model, "direction", "forward") != "forward":
+        raise SeqpipeError(
+            "inspect-cells: reads a text forwards; this task's model reads it backwards (model.direction)"
+        )
     if len(text) > args.max_chars:
         say(f"reading the first {args.max_chars:,} of the {len(text):,} characters of {args.text.name} (--max-chars)")
         text = text[: args.max_chars]
@@ -49,8 +53,8 @@ def main(args: argparse.Namespace) -> int:
     components = [c for c in dag.build(task, config) if c.spec.name in ("ingest", "statistics", "preprocess", "train")]
     task_dir = config.resolve(config.output_dir) / task.name
     found = runner.cached_outputs(components, task=task.name, task_dir=task_dir, seed=config.seed)
-    model = keras.saving.load_model(found[("train", "model")].path)
-    vocabulary: artifacts.Vocabulary = found[("preprocess", "vocabulary")]
+    model = keras.saving.load_model(found[(None, "train", "model")].path)
+    vocabulary: artifacts.Vocabulary = found[(None, "preprocess", "vocabulary")]
     units = vocabulary.tokens("units")
     p = task.preprocess
     tokenizer = text_lib.TextTokenizer(p.tokenizer, pattern=p.token_pattern, normalization=p.normalization)
