@@ -47,8 +47,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import kinds
-
 if TYPE_CHECKING:  # only for annotations: nothing is imported at run time until the child needs it
     import tensorflow as tf
 
@@ -97,6 +95,7 @@ def newest_version(serving: pathlib.Path) -> pathlib.Path | None:
 def test_texts(config, task) -> list[str]:
     """Up to `DEFAULT_LINES` raw texts of the task's test split (eval when it has none), by its kind's fields."""
     import dag
+    import kinds
     from pipeline import runner
 
     components = dag.build(task, config)[:1]  # ingest
@@ -148,7 +147,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.child:
         print(json.dumps(child(json.load(sys.stdin))))
         return
-    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT))  # the parent reads the config and the test texts; the child imports none of it
+    import kinds
     from pipeline.commands import selected_tasks
 
     config = kinds.load_config(args.config)
