@@ -238,8 +238,8 @@ def run(args: argparse.Namespace, config: config_lib.PipelineConfig, units: Sequ
                 label = task + (f" [{variant}]" if variant else "")
                 slug = hashlib.sha256((variant or "").encode()).hexdigest()[:8] if variant else "task"
                 log_path = output_dir / task / "logs" / f"cluster-{slug}.log"
-                unit = [*command, "--tasks", task, *(["--variant", variant] if variant else [])]
-                future = client.submit(_run_unit, unit, str(log_path), str(PROJECT_ROOT), workers=[worker], pure=False)
+                line = [*command, "--tasks", task, *(["--variant", variant] if variant else [])]
+                future = client.submit(_run_unit, line, str(log_path), str(PROJECT_ROOT), workers=[worker], pure=False)
                 print(f"[pipeline] {label}: on worker {worker}, its log {log_path}", flush=True)
                 running[future] = (label, worker, _Tail(log_path, task, label), unit)
             time.sleep(0.5)
