@@ -20,7 +20,8 @@ from models.attention import BahdanauAttention, FinalStateAttention, LuongAttent
 from models.captioner import Captioner, ImageEncoder
 from models.crf import CRF
 from models.encoder import RecurrentEncoder
-from models.language_model import ResettableCell
+from models.language_model import LanguageModelSizes, ResettableCell, build_language_model
+from models.lm_features import LanguageModelStates, states_reader
 from models.pooling import AttentionPooling, LastStatePooling, MaskedMaxPooling, MaskedMeanPooling
 from models.seq2seq import Seq2Seq
 from models.tagger import CharacterBiLSTM, CharacterCNN
@@ -41,6 +42,13 @@ TRANSLATOR_INPUTS = {
     SOURCE_IDS: np.array([[4, 5, 6], [7, 0, 0]], "int32"),
     TARGET_IN: np.array([[2, 5, 6, 0], [2, 4, 0, 0]], "int32"),  # [START] first
 }
+
+
+def language_model_states() -> LanguageModelStates:
+    """A tiny character language model's states of the words of `CHAR_IDS` (ids 0 to 8, each its own unit)."""
+    settings = type("Settings", (), {"cell": "gru", "layers": 1, "embedding_dim": 3, "hidden_dim": 2, "dropout": 0.1})
+    reader = states_reader(build_language_model(LanguageModelSizes(12), settings), LanguageModelSizes(12), settings)
+    return LanguageModelStates(reader, table=list(range(9)), space_id=10, direction="backward", name="lm")
 
 
 def translator(**changes) -> Seq2Seq:
@@ -96,6 +104,7 @@ CASES = {
         lambda: ResettableCell(keras.layers.GRUCell(3, name="gru_cell"), name="resettable"),
         lambda layer: layer(STEP, [np.ones((2, 3), "float32")]),
     ),
+    "LanguageModelStates": (language_model_states, lambda layer: layer(CHAR_IDS)),
     "Seq2Seq": (translator, lambda model: model(TRANSLATOR_INPUTS, training=False)),
     "ImageEncoder": (lambda: ImageEncoder(filters=2, name="cnn"), lambda layer: layer(PIXELS, training=False)),
     "Captioner": (
