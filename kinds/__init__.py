@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from kinds import captioner, classifier, language_model, tagger, translator
+from kinds import captioner, classifier, language_model, tagger, translator, vqa
 from kinds.base import readers
 from kinds.base.kind import Kind
 from kinds.base.readers import Format, Record, Reject
@@ -44,6 +44,7 @@ register(classifier.KIND)
 register(language_model.KIND)
 register(translator.KIND)
 register(captioner.KIND)
+register(vqa.KIND)
 
 
 def get(name: str) -> Kind:

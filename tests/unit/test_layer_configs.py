@@ -26,6 +26,7 @@ from models.pooling import AttentionPooling, LastStatePooling, MaskedMaxPooling,
 from models.seq2seq import Seq2Seq
 from models.tagger import CharacterBiLSTM, CharacterCNN
 from models.text import SOURCE_IDS, TARGET_IN
+from models.vqa import ApplicationInput, AttentionHop, GridLocations
 
 RNG = np.random.default_rng(0)
 # Two sequences of 3 steps, 3 and 1 of them real.
@@ -38,6 +39,7 @@ STEP = np.concatenate([RNG.normal(size=(2, 3)), [[0.0], [1.0]]], axis=1).astype(
 EMISSIONS = RNG.normal(size=(2, 3, 4)).astype("float32")  # 4 tags
 ALLOWED = [[True, True, False, True], [True] * 4, [False, True, True, True], [True] * 4]
 PIXELS = RNG.integers(0, 256, size=(2, 16, 16, 3)).astype("uint8")  # two images, for the captioner
+GRID = RNG.normal(size=(2, 2, 3, 4)).astype("float32")  # a CNN grid of 2x3 locations, for the question answerer
 TRANSLATOR_INPUTS = {
     SOURCE_IDS: np.array([[4, 5, 6], [7, 0, 0]], "int32"),
     TARGET_IN: np.array([[2, 5, 6, 0], [2, 4, 0, 0]], "int32"),  # [START] first
@@ -111,6 +113,10 @@ CASES = {
         lambda: Captioner(target_words=9, image_size=16, encoder_filters=2, embedding_dim=3, hidden_dim=4, name="c"),
         lambda model: model({"image": PIXELS, TARGET_IN: TRANSLATOR_INPUTS[TARGET_IN]}, training=False),
     ),
+    "ApplicationInput": (lambda: ApplicationInput("MobileNetV2", name="pixels"), lambda layer: layer(PIXELS)),
+    "GridLocations": (lambda: GridLocations(positions=True, name="grid"), lambda layer: layer(GRID)),
+    "GridLocations_plain": (lambda: GridLocations(positions=False, name="grid"), lambda layer: layer(GRID)),
+    "AttentionHop": (lambda: AttentionHop(units=3, name="hop"), lambda layer: layer(QUERY, STATES)),
 }
 
 

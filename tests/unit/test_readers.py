@@ -41,6 +41,7 @@ CLEAN = {
     "parallel_tsv": [[b"The dog\tDer Hund"], [b"barks\t bellt "]],
     "text": [[b"The dog", b"\tbarks  loudly. "], [b"It rains."]],
     "image_captions": [[b"a.png\tA dog  barks ."], [b" b.png \tIt rains"]],  # _read writes the images
+    "vqa_tsv": [[b"a.png\tIs there a  dog ?\tyes"], [b" b.png \tHow many?\t 2 "]],
 }
 TAGGED_FIELDS = [
     {"tokens": ["The", "dog"], "tags": ["DET", "NOUN"]},
@@ -52,6 +53,10 @@ CLEAN_FIELDS = {
     "parallel_tsv": [{"source": "The dog", "target": "Der Hund"}, {"source": "barks", "target": "bellt"}],
     "text": [{"text": "The dog\n\tbarks  loudly. "}, {"text": "It rains."}],
     "image_captions": [{"image": "a.png", "caption": "A dog  barks ."}, {"image": "b.png", "caption": "It rains"}],
+    "vqa_tsv": [
+        {"image": "a.png", "question": "Is there a  dog ?", "answer": "yes"},
+        {"image": "b.png", "question": "How many?", "answer": "2"},
+    ],
 }
 # Line where each CLEAN example starts: the example's line count plus one blank line before the next.
 CLEAN_LINES = {
@@ -62,6 +67,7 @@ CLEAN_LINES = {
     "parallel_tsv": [1, 3],
     "text": [1, 4],
     "image_captions": [1, 3],
+    "vqa_tsv": [1, 3],
 }
 # A 1x1 grey PNG.
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==")
@@ -77,6 +83,7 @@ INVALID_UTF8 = {
     "parallel_tsv": [b"caf\xe9\tcoffee"],
     "text": [b"A line.", b"caf\xe9 au lait"],
     "image_captions": [b"a.png\tcaf\xe9 au lait"],
+    "vqa_tsv": [b"a.png\tcaf\xe9 au lait?\tyes"],
 }
 WITH_NUL = {
     "brown": [b"ca\x00t/NOUN"],
@@ -86,6 +93,7 @@ WITH_NUL = {
     "parallel_tsv": [b"cat\tKa\x00tze"],
     "text": [b"A line.", b"ca\x00t"],
     "image_captions": [b"a.png\tca\x00t"],
+    "vqa_tsv": [b"a.png\tca\x00t?\tno"],
 }
 
 
@@ -536,6 +544,15 @@ MIXED = {
         [b"a.png\tb\tc"],
         WITH_NUL["image_captions"],
         [b"corpus.txt\tnot an image"],
+    ],
+    "vqa_tsv": [
+        *CLEAN["vqa_tsv"],
+        [b"missing.png\tis it?\tyes"],
+        INVALID_UTF8["vqa_tsv"],
+        [b"a.png\tno answer"],
+        WITH_NUL["vqa_tsv"],
+        [b"a.png\t \tyes"],
+        [b"corpus.txt\tnot an image?\tno"],
     ],
 }
 
