@@ -35,6 +35,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
+from pipeline import content
 from pipeline.errors import DataError
 
 __all__ = [
@@ -400,3 +401,31 @@ def parse_columns(lines: list[Line], *, columns: tuple[str, ...], fields: tuple[
         if not found[name]:
             raise Invalid(f"empty {name}", line)
     return {name: found[name] for name in fields}
+
+
+# The first bytes of the image files TensorFlow's `decode_image` reads.
+IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM")
+
+
+def check_image(path: pathlib.Path) -> tuple[str | None, str]:
+    """Why an image file cannot be used (missing, not a file, empty, unreadable, not an image TensorFlow decodes),
+    or None; and the hash of its bytes ("" when it cannot be read). One rule for every kind that reads images."""
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return "not a regular file", ""
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return "not found", ""
+    except (OSError, ValueError) as err:
+        return f"cannot read: {os_reason(err)}", ""
+    if not data:
+        return "empty file", ""
+    if not data.startswith(IMAGE_SIGNATURES):
+        return "not a PNG, JPEG, GIF or BMP file", ""
+    import tensorflow as tf  # only this format needs it, and only once it has an image to check
+
+    try:
+        tf.io.decode_image(data, channels=3, expand_animations=False)
+    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as err:
+        return f"cannot decode: {' '.join(err.message.split())[:100]}", ""
+    return None, content.hash_bytes(data)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import pathlib
-import stat
 from collections.abc import Iterable, Iterator
 
 from kinds.base.readers import (
@@ -20,15 +19,12 @@ from kinds.base.readers import (
     Options,
     Record,
     Reject,
+    check_image,
     example,
     is_blank,
-    os_reason,
     parse_columns,
 )
-from pipeline import content
 
-# The first bytes of the image files TensorFlow's `decode_image` reads.
-_IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM")
 _PARSE = functools.partial(parse_columns, columns=("image", "caption"), fields=("image", "caption"))
 
 
@@ -48,36 +44,12 @@ def _read_image_captions(lines: Iterable[Line], source: str, options: Options) -
         written = parsed.fields["image"]
         image = (options.folder / written).resolve()
         if image not in checked:
-            checked[image] = _check_image(image)
+            checked[image] = check_image(image)
         problem, digest = checked[image]
         if problem is not None:
             yield Reject(source, line.number, f"image {written}: {problem}", line.text[:MAX_REJECT_TEXT])
             continue
         yield Record(source, line.number, {"image": str(image), "caption": parsed.fields["caption"]}, group=digest)
-
-
-def _check_image(path: pathlib.Path) -> tuple[str | None, str]:
-    """Why an image file cannot be used (missing, not a file, empty, unreadable, not an image TensorFlow
-    decodes), or None; and the hash of its bytes ("" when it cannot be read)."""
-    try:
-        if not stat.S_ISREG(path.stat().st_mode):
-            return "not a regular file", ""
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return "not found", ""
-    except (OSError, ValueError) as err:
-        return f"cannot read: {os_reason(err)}", ""
-    if not data:
-        return "empty file", ""
-    if not data.startswith(_IMAGE_SIGNATURES):
-        return "not a PNG, JPEG, GIF or BMP file", ""
-    import tensorflow as tf  # only this format needs it, and only once it has an image to check
-
-    try:
-        tf.io.decode_image(data, channels=3, expand_animations=False)
-    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as err:
-        return f"cannot decode: {' '.join(err.message.split())[:100]}", ""
-    return None, content.hash_bytes(data)
 
 
 IMAGE_CAPTIONS = Format("image_captions", ("image", "caption"), _read_image_captions)

@@ -10,8 +10,18 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Iterator
 
-from kinds.base.readers import MAX_REJECT_TEXT, Format, Line, Options, Record, Reject, example, is_blank, parse_columns
-from kinds.captioner.readers import _check_image as check_image  # one rule for every kind that reads image files
+from kinds.base.readers import (
+    MAX_REJECT_TEXT,
+    Format,
+    Line,
+    Options,
+    Record,
+    Reject,
+    check_image,
+    example,
+    is_blank,
+    parse_columns,
+)
 
 COLUMNS = ("image", "question", "answer")
 _PARSE = functools.partial(parse_columns, columns=COLUMNS, fields=COLUMNS)
