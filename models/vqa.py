@@ -108,6 +108,30 @@ class AttentionHop(keras.layers.Layer):
         return {**super().get_config(), "units": self.units}
 
 
+@keras.saving.register_keras_serializable(package="seqpipe")
+class BlindGrid(keras.layers.Layer):
+    """The grid of a question-only ("blind") model: one learned grid [side, side, channels] for every image, all a
+    CNN can give when every image is black, without running the CNN."""
+
+    def __init__(self, side: int, channels: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.side = side
+        self.channels = channels
+
+    def build(self, input_shape):
+        self.grid = self.add_weight(shape=(self.side, self.side, self.channels), initializer="zeros", name="grid")
+        self.built = True
+
+    def call(self, images):
+        return ops.broadcast_to(self.grid[None], (ops.shape(images)[0], self.side, self.side, self.channels))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.side, self.side, self.channels)
+
+    def get_config(self):
+        return {**super().get_config(), "side": self.side, "channels": self.channels}
+
+
 @dataclasses.dataclass(frozen=True)
 class VqaSizes:
     """What the model's shape takes from the data: the question and answer vocabularies and the images' side."""
@@ -117,20 +141,25 @@ class VqaSizes:
     image_size: int
 
 
-def grid_side(model_config, image_size: int) -> int:
-    """The side of the attention's grid for images `image_size` pixels a side."""
+def grid_shape(model_config, image_size: int) -> tuple[int, int]:
+    """The side and the channels of the CNN's grid for images `image_size` pixels a side."""
     if model_config.encoder == "cnn":
-        return image_size // 2**CNN_BLOCKS
-    return int(_application(model_config.encoder, image_size, None).output.shape[1])
+        return image_size // 2**CNN_BLOCKS, model_config.encoder_filters * 2 ** (CNN_BLOCKS - 1)
+    shape = _application(model_config.encoder, image_size, None).output.shape
+    return int(shape[1]), int(shape[-1])
 
 
-def build_vqa(sizes: VqaSizes, model_config) -> keras.Model:
+def build_vqa(sizes: VqaSizes, model_config, blind: bool = False) -> keras.Model:
     """A question answerer over images.
 
     Args:
         sizes: vocabulary sizes (reserved entries included) and the images' side.
         model_config: the task's `model:` (cell, layers, bidirectional, embedding_dim, hidden_dim, dropout,
-            encoder, encoder_filters, encoder_weights, grid_positions, attention_hops, attention_units).
+            encoder, encoder_filters, encoder_weights, grid_positions, attention_hops, attention_units,
+            answer_hidden).
+
+        blind: the question-only baseline: the CNN's grid is one learned grid for every image (`BlindGrid`), what
+            the same network trained on black images can see of them.
 
     Returns:
         A model from {"image": uint8 [batch, size, size, 3], "token_ids": int32 [batch, time], right padded
@@ -141,7 +170,9 @@ def build_vqa(sizes: VqaSizes, model_config) -> keras.Model:
         raise ValueError(f"unknown encoder {c.encoder!r} (available: {', '.join(ENCODERS)})")
     image = keras.Input((sizes.image_size, sizes.image_size, CHANNELS), dtype="uint8", name=IMAGE)
     token_ids = keras.Input((None,), dtype="int32", name=TOKEN_IDS)
-    if c.encoder == "cnn":
+    if blind:
+        grid = BlindGrid(*grid_shape(c, sizes.image_size), name="blind_grid")(image)
+    elif c.encoder == "cnn":
         grid = ImageEncoder(c.encoder_filters, name="image_encoder")(image)
     else:
         pixels = ApplicationInput(c.encoder, name="application_input")(image)
@@ -156,6 +187,8 @@ def build_vqa(sizes: VqaSizes, model_config) -> keras.Model:
     query = LastStatePooling(c.bidirectional, name="question")(states)
     for hop in range(1, c.attention_hops + 1):
         query, _ = AttentionHop(c.attention_units, name=HOP.format(hop))(query, regions)
+    if c.answer_hidden:
+        query = keras.layers.Dense(c.answer_hidden, activation="relu", name="answer_hidden")(query)
     query = keras.layers.Dropout(c.dropout, name="output_dropout")(query)
     logits = keras.layers.Dense(sizes.answers, name="answer_logits")(query)
     name = f"{c.encoder.lower()}_{'bi' if c.bidirectional else ''}{c.cell}_{c.attention_hops}hop_vqa"

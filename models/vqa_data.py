@@ -33,7 +33,6 @@ def vqa_dataset(
     seed: int | None = None,
     with_strings: bool = False,
     word_dropout: float = 0.0,
-    blind: bool = False,
 ) -> tf.data.Dataset:
     """Batches of (inputs, answer_ids) for a question answerer, in shard order unless `shuffle_buffer`.
 
@@ -41,7 +40,6 @@ def vqa_dataset(
         with_strings: add `key`, `image_path`, `question` and `answer` to the inputs, and keep the questions
             whose answer is unseen in training (answer id -1), which training and validation leave out.
         word_dropout: the probability of replacing a question word by [UNK] (training).
-        blind: every image black (`models.vqa.blinded`): the question-only baseline's batches.
 
     Returns:
         A dataset of (inputs: {"image": uint8 [batch, size, size, 3], "token_ids": int32 [batch, time], ...},
@@ -85,8 +83,6 @@ def vqa_dataset(
             real = features[text.TOKEN_IDS] > 0
             dropped = tf.random.uniform(tf.shape(real), seed=seed) < word_dropout
             features[text.TOKEN_IDS] = tf.where(real & dropped, text.UNK_ID, features[text.TOKEN_IDS])
-        if blind:
-            features[images.IMAGE] = tf.zeros_like(features[images.IMAGE])
         return features, answer_ids
 
     return dataset.map(split, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -5,8 +5,9 @@ questions:
 * `majority`: the most frequent training answer, for every question;
 * `question_prior`: the most frequent training answer of each question text (case and spacing folded), the
   language prior; a question never asked in training gets the most frequent answer;
-* `blind`: the question-only model, the same network trained here for `evaluate.blind_epochs` epochs on the
-  training questions with every image black (the "blind" LSTM of Antol et al. 2015), its time reported.
+* `blind`: the question-only model (the "blind" LSTM of Antol et al. 2015), the same network trained here for
+  `evaluate.blind_epochs` epochs on the training questions with one learned grid for every image in place of the
+  CNN's, all that a CNN can give of black images (without running it), its time reported.
 
 An answer never seen in training cannot be predicted: its questions are scored wrong and counted
 (`unseen_answers`). Pictures of each hop's attention for a few test questions about where things are go under
@@ -16,7 +17,9 @@ An answer never seen in training cannot be predicted: its questions are scored w
 from __future__ import annotations
 
 import collections
+import json
 import time
+import types
 from collections.abc import Iterable, Sequence
 
 import keras
@@ -30,20 +33,17 @@ from models import images, text, vqa, vqa_data  # vqa: registers the layers for 
 from pipeline.config import TrainConfig
 
 PICTURES = 4
-NUMBER_WORDS = frozenset(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-    "sixteen seventeen eighteen nineteen twenty".split()
-)
 # Words that make a question one about where things are, for the attention's pictures.
 WHERE_WORDS = frozenset({"left", "right", "above", "below", "under", "behind", "next", "near", "where"})
 
 
 def answer_type(answer: str) -> str:
-    """`yes/no`, `number` (numerals or number words) or `other`, as the VQA data set types its answers."""
+    """`yes/no`, `number` (a numeral) or `other`, as the VQA data set types its answers (it writes numbers as
+    numerals: "2", not "two")."""
     folded = answer.strip().lower()
     if folded in ("yes", "no"):
         return "yes/no"
-    if folded.replace(".", "", 1).isdigit() or folded in NUMBER_WORDS:
+    if folded.replace(".", "", 1).isdigit():
         return "number"
     return "other"
 
@@ -100,25 +100,35 @@ class VqaEvaluator(Evaluator):
             )
         )
         self.blind, self.blind_seconds = self.train_blind() if params.evaluate.blind_epochs else (None, 0.0)
+        # One traced graph for every question length: the recurrent loop run eagerly is several times slower.
+        spec = {
+            images.IMAGE: tf.TensorSpec([None, self.image_size, self.image_size, images.CHANNELS], tf.uint8),
+            text.TOKEN_IDS: tf.TensorSpec([None, None], tf.int32),
+        }
+        probabilities = lambda inputs: tf.nn.softmax(self.model(inputs, training=False))  # noqa: E731
+        self.forward = tf.function(probabilities, input_signature=[spec])
+        self.forward_blind = self.blind and tf.function(
+            lambda inputs: self.blind(inputs, training=False), input_signature=[spec]
+        )
         self.outputs: dict[str, dict] = {}
 
     def train_blind(self) -> tuple[keras.Model, float]:
-        """The question-only model: the trained model's network and optimizer, fresh weights, every image black."""
+        """The question-only model: the trained model's network (its settings in `model_args.json`) with one learned
+        grid for every image in place of the CNN's (`models.vqa.BlindGrid`, all the CNN can give of a black image),
+        the trained model's optimizer settings, fresh weights, the training questions in the training batches."""
         started = time.perf_counter()
+        args = json.loads((self.inputs.model.uri / "model_args.json").read_text())
         keras.utils.set_random_seed(0)
-        blind = keras.models.clone_model(self.model)
-        optimizer = type(self.model.optimizer).from_config(self.model.optimizer.get_config())
+        blind = vqa.build_vqa(vqa.VqaSizes(**args["sizes"]), types.SimpleNamespace(**args["model"]), blind=True)
         blind.compile(
-            optimizer=optimizer,
+            optimizer=type(self.model.optimizer).from_config(self.model.optimizer.get_config()),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         )
-        files, batch_size = self.inputs.shards.files("train"), TrainConfig().batch_size
+        files = self.inputs.shards.files("train")
+        batch_size = args["fitted"].get("train.batch_size", TrainConfig().batch_size)
         for epoch in range(self.params.evaluate.blind_epochs):
-            batches = vqa_data.vqa_dataset(
-                files, batch_size, self.image_size, shuffle_buffer=4096, seed=epoch, blind=True
-            )
-            blind.fit(batches, epochs=1, verbose=0)
+            batches = vqa_data.vqa_dataset(files, batch_size, self.image_size, shuffle_buffer=4096, seed=epoch)
+            blind.fit(batches, verbose=0)
         seconds = time.perf_counter() - started
         self.progress(f"question-only baseline trained: {self.params.evaluate.blind_epochs} epochs in {seconds:.0f} s")
         return blind, seconds
@@ -132,10 +142,9 @@ class VqaEvaluator(Evaluator):
             found = collections.defaultdict(list)
             for inputs, _ in batches:
                 strings = {key: inputs.pop(key) for key in vqa_data.STRINGS}
-                found["probabilities"].append(tf.nn.softmax(self.model(inputs, training=False)).numpy())
+                found["probabilities"].append(self.forward(inputs).numpy())
                 if self.blind is not None:
-                    black = {**inputs, images.IMAGE: tf.zeros_like(inputs[images.IMAGE])}
-                    found["blind"].append(np.argmax(self.blind(black, training=False).numpy(), axis=-1))
+                    found["blind"].append(np.argmax(self.forward_blind(inputs).numpy(), axis=-1))
                 for key, values in strings.items():
                     found[key].extend(v.decode("utf-8") for v in values.numpy())
             classes = len(self.answers)

@@ -27,6 +27,9 @@ class VqaModel(ModelConfig):
     attention_hops: int = dataclasses.field(default=2, metadata=at_least(1))
     # The hidden units of each hop's additive attention.
     attention_units: int = dataclasses.field(default=128, metadata=at_least(1))
+    # A hidden ReLU layer of this many units between the refined question vector and the answers' softmax; 0:
+    # none, the linear softmax of Yang et al.
+    answer_hidden: int = dataclasses.field(default=0, metadata=at_least(0))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,12 +23,10 @@ class VqaRecipe(Recipe):
     def build(self) -> keras.Model:
         return build_vqa(self.sizes, self.params.model)
 
-    def dataset(self, files: list[pathlib.Path], seed: int | None = None, blind: bool = False) -> tf.data.Dataset:
-        """Training batches when `seed` is given (that epoch's order), else evaluation batches; `blind`: every
-        image black (the question-only baseline's)."""
+    def dataset(self, files: list[pathlib.Path], seed: int | None = None) -> tf.data.Dataset:
         train = self.params.train
         if seed is None:
-            return vqa_data.vqa_dataset(files, train.batch_size, self.sizes.image_size, blind=blind)
+            return vqa_data.vqa_dataset(files, train.batch_size, self.sizes.image_size)
         return vqa_data.vqa_dataset(
             files,
             train.batch_size,
@@ -36,5 +34,4 @@ class VqaRecipe(Recipe):
             shuffle_buffer=train.shuffle_buffer,
             seed=seed,
             word_dropout=train.word_dropout,
-            blind=blind,
         )

@@ -26,7 +26,7 @@ from models.pooling import AttentionPooling, LastStatePooling, MaskedMaxPooling,
 from models.seq2seq import Seq2Seq
 from models.tagger import CharacterBiLSTM, CharacterCNN
 from models.text import SOURCE_IDS, TARGET_IN
-from models.vqa import ApplicationInput, AttentionHop, GridLocations
+from models.vqa import ApplicationInput, AttentionHop, BlindGrid, GridLocations
 
 RNG = np.random.default_rng(0)
 # Two sequences of 3 steps, 3 and 1 of them real.
@@ -117,6 +117,7 @@ CASES = {
     "GridLocations": (lambda: GridLocations(positions=True, name="grid"), lambda layer: layer(GRID)),
     "GridLocations_plain": (lambda: GridLocations(positions=False, name="grid"), lambda layer: layer(GRID)),
     "AttentionHop": (lambda: AttentionHop(units=3, name="hop"), lambda layer: layer(QUERY, STATES)),
+    "BlindGrid": (lambda: BlindGrid(side=2, channels=3, name="blind"), lambda layer: layer(PIXELS)),
 }
 
 

@@ -35,6 +35,7 @@ SETTINGS = dict(
     dropout=0.0,
     attention_hops=2,
     attention_units=5,
+    answer_hidden=0,
 )
 RNG = np.random.default_rng(0)
 PIXELS = RNG.integers(0, 256, size=(3, 16, 16, 3)).astype("uint8")
@@ -84,6 +85,19 @@ def test_the_answer_depends_on_the_image_and_on_the_question():
     other_question = np.asarray(network({**inputs(), text.TOKEN_IDS: QUESTIONS[::-1]}, training=False))
     assert logits.shape == (3, 6)
     assert not np.allclose(logits[0], other_image[0]) and not np.allclose(logits[0], other_question[0])
+
+
+def test_the_blind_model_has_no_cnn_and_answers_whatever_the_image():
+    keras.utils.set_random_seed(0)
+    blind = build_vqa(VqaSizes(words=10, answers=6, image_size=16), types.SimpleNamespace(**SETTINGS), blind=True)
+    blind.get_layer("blind_grid").grid.assign(RNG.normal(size=(2, 2, 8)).astype("float32"))  # 2x2 grid, 4·2 channels
+
+    logits = np.asarray(blind(inputs(), training=False))
+
+    np.testing.assert_array_equal(np.asarray(blind({**inputs(), images.IMAGE: PIXELS[::-1]}, training=False)), logits)
+    assert not np.allclose(np.asarray(blind({**inputs(), text.TOKEN_IDS: QUESTIONS[::-1]}, training=False)), logits)
+    assert not any("image_encoder" in w.path for w in blind.weights)
+    assert len(blind.weights) < len(model().weights)
 
 
 def test_padding_a_question_further_changes_nothing():
@@ -152,18 +166,18 @@ def test_the_layout_makes_vocabularies_from_training_and_examples_the_batches_re
     assert [words[i] for i in features[text.TOKEN_IDS].numpy()[1] if i] == ["how", "many?"]
     assert [a.decode() for a in features[vqa_data.ANSWER].numpy()] == ["no", "2", "9"]
 
-    (training, trained_ids), *_ = vqa_data.vqa_dataset([shard], 8, 16, blind=True)
-    assert trained_ids.numpy().tolist() == [1, 0] and training[images.IMAGE].numpy().max() == 0
+    (training, trained_ids), *_ = vqa_data.vqa_dataset([shard], 8, 16)
+    assert trained_ids.numpy().tolist() == [1, 0]  # training leaves out the answer it cannot learn
     assert set(training) == {images.IMAGE, text.TOKEN_IDS}
 
 
 def test_answer_and_question_types():
-    assert [evaluate.answer_type(a) for a in ("yes", "No", "3", "seven", "2.5", "red")] == [
+    assert [evaluate.answer_type(a) for a in ("yes", "No", "3", "2.5", "seven", "red")] == [
         "yes/no",
         "yes/no",
         "number",
         "number",
-        "number",
+        "other",
         "other",
     ]
     assert evaluate.question_type("How many digits are there?", 2) == "how many"
@@ -181,7 +195,7 @@ def test_accuracy_is_scored_overall_per_question_type_and_per_gold_answer_type()
 
     assert scores["accuracy"] == 0.5 and scores["questions"] == 4
     assert scores["per_question_type"] == {"how_many": 1.0, "is_there": 0.5, "what_digit": 0.0}
-    assert scores["per_answer_type"] == {"number": 0.5, "yes_no": 0.5}
+    assert scores["per_answer_type"] == {"number": 1.0, "other": 0.0, "yes_no": 0.5}
 
 
 @pytest.fixture(scope="module")
