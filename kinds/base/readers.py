@@ -429,3 +429,29 @@ def check_image(path: pathlib.Path) -> tuple[str | None, str]:
     except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as err:
         return f"cannot decode: {' '.join(err.message.split())[:100]}", ""
     return None, content.hash_bytes(data)
+
+
+def read_image_lines(
+    lines: Iterable[Line], source: str, options: Options, *, parse: Parse
+) -> Iterator[Record | Reject]:
+    """The reader of a format of one example a line whose `image` field is an image file's path (relative to the
+    corpus file's folder, or absolute), such as `image_path<TAB>caption`: one Record or Reject for each non-blank
+    line, each image opened and decoded once (`check_image`). The record's `image` is the resolved path and its
+    `group` the hash of the image's bytes, so that the lines of one image are split together, under any name."""
+    checked: dict[pathlib.Path, tuple[str | None, str]] = {}  # image -> (its problem, the hash of its bytes)
+    for line in lines:
+        if is_blank(line):
+            continue
+        parsed = example(source, line.number, [line], parse, name_line=False)
+        if isinstance(parsed, Reject):
+            yield parsed
+            continue
+        written = parsed.fields["image"]
+        image = (options.folder / written).resolve()
+        if image not in checked:
+            checked[image] = check_image(image)
+        problem, digest = checked[image]
+        if problem is not None:
+            yield Reject(source, line.number, f"image {written}: {problem}", line.text[:MAX_REJECT_TEXT])
+            continue
+        yield Record(source, line.number, {**parsed.fields, "image": str(image)}, group=digest)

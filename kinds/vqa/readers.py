@@ -8,45 +8,11 @@ question or answer reject their line (with file, line and reason).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator
 
-from kinds.base.readers import (
-    MAX_REJECT_TEXT,
-    Format,
-    Line,
-    Options,
-    Record,
-    Reject,
-    check_image,
-    example,
-    is_blank,
-    parse_columns,
-)
+from kinds.base.readers import Format, parse_columns, read_image_lines
 
 COLUMNS = ("image", "question", "answer")
 _PARSE = functools.partial(parse_columns, columns=COLUMNS, fields=COLUMNS)
 
 
-def _read_vqa_tsv(lines: Iterable[Line], source: str, options: Options) -> Iterator[Record | Reject]:
-    """Yields one Record or Reject for each non-blank line; each image is opened and decoded once."""
-    checked: dict = {}  # image -> (its problem, the hash of its bytes)
-    for line in lines:
-        if is_blank(line):
-            continue
-        parsed = example(source, line.number, [line], _PARSE, name_line=False)
-        if isinstance(parsed, Reject):
-            yield parsed
-            continue
-        written = parsed.fields["image"]
-        image = (options.folder / written).resolve()
-        if image not in checked:
-            checked[image] = check_image(image)
-        problem, digest = checked[image]
-        if problem is not None:
-            yield Reject(source, line.number, f"image {written}: {problem}", line.text[:MAX_REJECT_TEXT])
-            continue
-        fields = {"image": str(image), "question": parsed.fields["question"], "answer": parsed.fields["answer"]}
-        yield Record(source, line.number, fields, group=digest)
-
-
-VQA_TSV = Format("vqa_tsv", COLUMNS, _read_vqa_tsv)
+VQA_TSV = Format("vqa_tsv", COLUMNS, functools.partial(read_image_lines, parse=_PARSE))

@@ -676,7 +676,7 @@ def test_the_readmes_example_config_loads(tmp_path):
     assert [variant.model.cell for variant in loaded.variants] == ["rnn", "gru", "lstm"]
 
 
-BUILT_IN_KINDS = ("tagger", "classifier", "language_model", "translator", "captioner")
+BUILT_IN_KINDS = ("tagger", "classifier", "language_model", "translator", "captioner", "vqa")
 
 
 def test_the_readmes_own_data_config_is_one_minimal_task_of_each_kind(tmp_path):
@@ -687,4 +687,5 @@ def test_the_readmes_own_data_config_is_one_minimal_task_of_each_kind(tmp_path):
     loaded = kinds.load_config(write(tmp_path, example))
 
     assert sorted(task.kind for task in loaded.tasks) == sorted(BUILT_IN_KINDS)
-    assert {task.data.format for task in loaded.tasks} == {"conll", "tsv", "text", "parallel_tsv", "image_captions"}
+    formats = {"conll", "tsv", "text", "parallel_tsv", "image_captions", "vqa_tsv"}
+    assert {task.data.format for task in loaded.tasks} == formats

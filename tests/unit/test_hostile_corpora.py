@@ -39,6 +39,9 @@ BAD = pathlib.Path(__file__).resolve().parents[1] / "data" / "bad"
 TINY_BROWN = pathlib.Path(__file__).resolve().parents[1] / "data" / "tiny" / "brown.txt"
 TINY_BROWN_SENTENCES = 150  # 150 non-blank lines, all clean
 TAGGED = ("brown", "conllu", "conll")
+# Formats whose lines name image files (one reader: `kinds.base.readers.read_image_lines`):
+# tests/unit/test_readers_images.py writes the images and tests their hostile cases.
+IMAGE_FORMATS = ("image_captions", "vqa_tsv")
 
 
 def _load_generator():
@@ -362,8 +365,9 @@ def _one_megabyte_line(fmt: str, *, valid: bool) -> bytes:
     huge = b"x" * make_bad.MEGABYTE
     if fmt == "text":
         return huge + (b"" if valid else b"\x07") + b"\n"
-    first = b"a.png\t" if fmt == "image_captions" else b"label\t"  # the test writes a.png beside the file
-    return (first + huge if valid else huge) + b"\n"
+    first = b"a.png\t" if fmt in IMAGE_FORMATS else b"label\t"  # the test writes a.png beside the file
+    last = b"\tyes" if fmt == "vqa_tsv" else b""  # its third column, the answer
+    return (first + huge + last if valid else huge) + b"\n"
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -690,8 +694,7 @@ def _check_units(results: list[Record | Reject], expected: list[tuple], name: st
 
 def test_every_untagged_file_is_tested():
     assert {name for name, _, _ in UNTAGGED_CASES} == set(UNTAGGED_FILES)
-    # image_captions lines name image files: tests/unit/test_readers_images.py writes them and its hostile cases.
-    assert {fmt for _, fmt, _ in UNTAGGED_CASES} == set(FORMATS) - set(TAGGED) - {"image_captions"}
+    assert {fmt for _, fmt, _ in UNTAGGED_CASES} == set(FORMATS) - set(TAGGED) - set(IMAGE_FORMATS)
 
 
 @pytest.mark.parametrize(("name", "fmt", "documents"), UNTAGGED_CASES, ids=["-".join(c) for c in UNTAGGED_CASES])

@@ -36,8 +36,8 @@ FIELDS = {name: fmt.fields for name, fmt in kinds.formats().items()}
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 BOM = b"\xef\xbb\xbf"
 TAGGED = ("brown", "conllu", "conll")
-ONE_LINE = ("brown", "tsv", "parallel_tsv", "image_captions")  # one unit a non-blank line
-IMAGES = ("a.png", "b.png")  # real images beside the scratch corpus, for `image_captions`
+ONE_LINE = ("brown", "tsv", "parallel_tsv", "image_captions", "vqa_tsv")  # one unit a non-blank line
+IMAGES = ("a.png", "b.png")  # real images beside the scratch corpus, for `image_captions` and `vqa_tsv`
 # A format and its documents mode: every format once, text in both modes.
 READINGS = [(fmt, "file") for fmt in FORMATS] + [("text", "blank_line")]
 # What no field may hold: control characters and Unicode line separators; `text` may hold tabs and newlines.
@@ -258,6 +258,11 @@ def corpora(draw, fmt: str, documents: str = "file") -> tuple[bytes, list[dict]]
         pairs = draw(st.lists(st.tuples(st.sampled_from(IMAGES), COLUMN), min_size=1, max_size=5))
         lines = [f"{draw(PAD)}{image}{draw(PAD)}\t{draw(PAD)}{caption}{draw(PAD)}" for image, caption in pairs]
         return "".join(line + "\n" for line in lines).encode(), [{"image": i, "caption": c} for i, c in pairs]
+    if fmt == "vqa_tsv":
+        rows = draw(st.lists(st.tuples(st.sampled_from(IMAGES), COLUMN, COLUMN), min_size=1, max_size=5))
+        lines = [f"{draw(PAD)}{image}\t{question}{draw(PAD)}\t{draw(PAD)}{answer}" for image, question, answer in rows]
+        expected = [{"image": i, "question": q, "answer": a} for i, q, a in rows]
+        return "".join(line + "\n" for line in lines).encode(), expected
     if fmt in ("tsv", "parallel_tsv"):
         pairs = draw(st.lists(st.tuples(COLUMN, COLUMN), min_size=1, max_size=5))
         lines = [f"{draw(PAD)}{a}{draw(PAD)}\t{draw(PAD)}{b}{draw(PAD)}" for a, b in pairs]
@@ -322,7 +327,7 @@ def test_valid_corpora_give_back_their_examples(scratch, reading, data):
     results = check(scratch, corpus, fmt, documents=documents)
 
     assert all(isinstance(r, Record) for r in results), results
-    if fmt == "image_captions":  # the record holds the resolved path, beside the corpus
+    if fmt in ("image_captions", "vqa_tsv"):  # the record holds the resolved path, beside the corpus
         assert {pathlib.Path(r.fields["image"]).parent for r in results} == {scratch.parent.resolve()}
         results = [
             Record(r.source, r.line, {**r.fields, "image": pathlib.Path(r.fields["image"]).name}) for r in results
