@@ -1,9 +1,9 @@
 """The exported SavedModel of a `vqa` task on its test split, as a caller would use it, beside the language prior.
 
-The SavedModel (the task's newest serving version) is fed each test question's image file, as bytes, and its raw
-question; its answers are scored against the gold ones. The language prior is the most frequent training answer
-of each question text (case and white space folded; the most frequent answer overall for a question never asked
-in training), as the evaluate stage's `question_prior` baseline. Prints one JSON line.
+The SavedModel (the task's newest serving version) is fed each test question of the newest ingest run, its image
+file as bytes and its raw question; its answers are scored against the gold ones. The language prior is the most
+frequent training answer of each question text (case and white space folded; the most frequent answer overall
+for a question never asked in training), as the evaluate stage's `question_prior` baseline. Prints one JSON line.
 
 From the repository root, after the task has run:
 
@@ -37,12 +37,14 @@ def main() -> None:
     parser.add_argument("--config", type=pathlib.Path, required=True)
     parser.add_argument("--task", required=True)
     args = parser.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up lines
 
     import kinds
 
     config = kinds.load_config(args.config)
     task_dir = config.resolve(config.output_dir) / args.task
-    (examples,) = task_dir.glob("ingest/*/examples")  # one ingest run of the task's data
+    # The newest ingest run's examples: those the newest model was trained and tested on.
+    examples = max(task_dir.glob("ingest/*/examples"), key=lambda path: path.stat().st_mtime)
     read = lambda split: [json.loads(line) for line in (examples / f"{split}.jsonl").open(encoding="utf-8")]  # noqa: E731
     train, test = read("train"), read("test")
     by_question = collections.defaultdict(collections.Counter)
@@ -54,7 +56,6 @@ def main() -> None:
         for r in test
     ]
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up lines
     import tensorflow as tf
     import tensorflow_text  # noqa: F401  (the graph's tokenizer ops)
 
