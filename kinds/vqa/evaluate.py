@@ -107,9 +107,8 @@ class VqaEvaluator(Evaluator):
         }
         probabilities = lambda inputs: tf.nn.softmax(self.model(inputs, training=False))  # noqa: E731
         self.forward = tf.function(probabilities, input_signature=[spec])
-        self.forward_blind = self.blind and tf.function(
-            lambda inputs: self.blind(inputs, training=False), input_signature=[spec]
-        )
+        if self.blind is not None:
+            self.forward_blind = tf.function(lambda inputs: self.blind(inputs, training=False), input_signature=[spec])
         self.outputs: dict[str, dict] = {}
 
     def train_blind(self) -> tuple[keras.Model, float]:
