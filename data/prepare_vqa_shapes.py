@@ -50,34 +50,18 @@ Usage::
     python data/prepare_vqa_shapes.py --images 200 --seed 1 --out /tmp/vqa_shapes_small
 """
 
-import importlib.util
 import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 from PIL import Image, ImageDraw
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # data/: the script whose loader and questions this one shares
+import prepare_vqa_digits as vqa  # noqa: E402
 
-def _load_sibling(name: str) -> ModuleType:
-    """A script of ``data/`` as a module, whether or not ``data/`` is on ``sys.path`` (loaded once)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parent / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up here
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
-
-
-vqa = _load_sibling("prepare_vqa_digits")
-shape_scenes = _load_sibling("prepare_shape_scenes")
+shape_scenes = vqa.load_sibling("prepare_shape_scenes")
 
 DEFAULT_IMAGES = 2000
 CANVAS = vqa.CANVAS

@@ -201,8 +201,7 @@ def pictures(evaluator: VqaEvaluator, folder) -> list:
     chosen = (where or list(range(len(questions))))[:PICTURES]
     if not chosen:
         return []
-    pixels = np.stack([images_of(out[vqa_data.IMAGE_PATH][i], evaluator.image_size) for i in chosen])
-    token_ids = _question_ids(evaluator, [questions[i] for i in chosen])
+    pixels, token_ids = rows_of(evaluator, "test", chosen)
     maps = vqa.attention_model(evaluator.model)({images.IMAGE: pixels, text.TOKEN_IDS: token_ids}, training=False)
     maps = np.asarray(maps["attention"])
     paths = []
@@ -225,15 +224,20 @@ def pictures(evaluator: VqaEvaluator, folder) -> list:
     return paths
 
 
-def images_of(path: str, size: int) -> np.ndarray:
-    """uint8 [size, size, 3] of an image file, as the shards store it."""
-    with open(path, "rb") as file:
-        return images.decode_and_resize(tf.constant(file.read()), size).numpy()
-
-
-def _question_ids(evaluator: VqaEvaluator, questions: list[str]) -> np.ndarray:
-    """The questions' token ids int32 [n, time], as preprocessing made them."""
-    tokenizer = text.TextTokenizer.for_task(evaluator.params.preprocess, evaluator.inputs.vocabulary.wordpieces())
-    table = text.lookup_table(evaluator.inputs.vocabulary.tokens("words"))
-    tokens = text.normalize_words(tokenizer(tf.constant(questions)), evaluator.params.preprocess.lowercase)
-    return tf.cast(tf.ragged.map_flat_values(table.lookup, tokens).to_tensor(0), tf.int32).numpy()
+def rows_of(evaluator: VqaEvaluator, split: str, rows: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The stored pixels uint8 [n, size, size, 3] and token ids int32 [n, time] of the questions at `rows` (in
+    shard order) of `split`: what the model read when it answered them."""
+    batch_size = evaluator.params.evaluate.batch_size
+    files = evaluator.inputs.shards.files(split)  # every question, as `run` reads them (unseen answers too)
+    batches = vqa_data.vqa_dataset(files, batch_size, evaluator.image_size, with_strings=True)
+    wanted, pixels, token_ids = set(rows), {}, {}
+    for number, (inputs, _) in enumerate(batches):
+        for offset in range(len(inputs[images.IMAGE])):
+            if number * batch_size + offset in wanted:
+                pixels[number * batch_size + offset] = inputs[images.IMAGE][offset].numpy()
+                token_ids[number * batch_size + offset] = inputs[text.TOKEN_IDS][offset].numpy()
+        if len(pixels) == len(wanted):
+            break
+    width = max(len(token_ids[row]) for row in rows)
+    padded = [np.pad(token_ids[row], [0, width - len(token_ids[row])]) for row in rows]
+    return np.stack([pixels[row] for row in rows]), np.stack(padded).astype(np.int32)
