@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Few labels and much raw text, from the bundled Brown slice: the corpus of the language-model features
-experiment (`configs/lm_features.yaml`, issue 33's done-when).
+"""Few labels and much raw text: the corpora of the language-model features experiments (issue 33).
+
+`brown` (the default), from the bundled Brown slice, for the tagger (`configs/lm_features.yaml`, the issue's
+done-when):
 
 The 19,503 tagged sentences of `data/brown/brown_universal.txt` are ordered by a hash of their text (so the
 choice does not follow the corpus's order of genres) and cut into three files under `data/brown/few_labels/`:
@@ -9,12 +11,21 @@ choice does not follow the corpus's order of genres) and cut into three files un
 - `raw.txt`: the words of the other 17,053 sentences and nothing else: one sentence a paragraph (blank lines
   between), tokens joined by single spaces, tags dropped, the character language model's corpus.
 
-No sentence is in two files, so the language model never reads the tagger's held-out sentences (the train
-stage checks that too). Usage: python data/prepare_few_labels.py
+`movie_reviews`, from `data/movie_reviews/polarity.tsv` (`python data/prepare_movie_reviews.py` makes it), for
+the classifier (`configs/lm_features_reviews.yaml`): its 10,568 labelled snippets, ordered the same way, cut into
+`data/movie_reviews/few_labels/`:
+- `labelled.tsv`: 1,000 snippets, `label<TAB>text`, the classifier's training corpus (with its eval split);
+- `labelled_test.tsv`: the next 2,000, its test file;
+- `raw.txt`: the text alone of the others, one snippet a paragraph, less any whose text (white space removed)
+  is also a labelled one's (the corpus repeats two).
+
+No sentence is in two files, so the language model never reads the held-out sentences (the train stage checks
+that too). Usage: python data/prepare_few_labels.py [brown|movie_reviews]
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import pathlib
 
@@ -22,6 +33,9 @@ HERE = pathlib.Path(__file__).resolve().parent
 SOURCE = HERE / "brown" / "brown_universal.txt"
 OUT = HERE / "brown" / "few_labels"
 TAGGED, TEST = 450, 2000
+REVIEWS = HERE / "movie_reviews" / "polarity.tsv"
+REVIEWS_OUT = HERE / "movie_reviews" / "few_labels"
+LABELLED = 1000
 
 
 def words(line: str) -> str:
@@ -29,9 +43,18 @@ def words(line: str) -> str:
     return " ".join(token.rsplit("/", 1)[0] for token in line.split())
 
 
-def main() -> None:
+def hash_order(lines: list[str]) -> list[int]:
+    """The lines' indices ordered by a hash of their text."""
+    return sorted(range(len(lines)), key=lambda i: hashlib.sha256(lines[i].encode("utf-8")).hexdigest())
+
+
+def squeezed(text: str) -> str:
+    return "".join(text.split())
+
+
+def brown() -> None:
     lines = [line for line in SOURCE.read_text(encoding="utf-8").splitlines() if line.strip()]
-    order = sorted(range(len(lines)), key=lambda i: hashlib.sha256(lines[i].encode("utf-8")).hexdigest())
+    order = hash_order(lines)
     parts = {
         "tagged.txt": sorted(order[:TAGGED]),
         "tagged_test.txt": sorted(order[TAGGED : TAGGED + TEST]),
@@ -45,6 +68,29 @@ def main() -> None:
             content = "\n".join(lines[i] for i in chosen) + "\n"
         (OUT / name).write_text(content, encoding="utf-8")
         print(f"{OUT / name}: {len(chosen):,} sentences")
+
+
+def movie_reviews() -> None:
+    if not REVIEWS.exists():
+        raise SystemExit(f"error: {REVIEWS} is missing; make it with python data/prepare_movie_reviews.py")
+    lines = [line for line in REVIEWS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    order = hash_order(lines)
+    labelled, test, rest = order[:LABELLED], order[LABELLED : LABELLED + TEST], order[LABELLED + TEST :]
+    texts = [line.split("\t", 1)[1] for line in lines]
+    held = {squeezed(texts[i]) for i in labelled + test}
+    raw = [i for i in sorted(rest) if squeezed(texts[i]) not in held]
+    REVIEWS_OUT.mkdir(parents=True, exist_ok=True)
+    for name, chosen in (("labelled.tsv", sorted(labelled)), ("labelled_test.tsv", sorted(test))):
+        (REVIEWS_OUT / name).write_text("".join(lines[i] + "\n" for i in chosen), encoding="utf-8")
+        print(f"{REVIEWS_OUT / name}: {len(chosen):,} snippets")
+    (REVIEWS_OUT / "raw.txt").write_text("\n\n".join(texts[i] for i in raw) + "\n", encoding="utf-8")
+    print(f"{REVIEWS_OUT / 'raw.txt'}: {len(raw):,} snippets ({len(rest) - len(raw)} left out: a labelled one's text)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("corpus", nargs="?", choices=("brown", "movie_reviews"), default="brown")
+    {"brown": brown, "movie_reviews": movie_reviews}[parser.parse_args().corpus]()
 
 
 if __name__ == "__main__":

@@ -56,14 +56,13 @@ def _batches(
     batch_size: int,
     *,
     bucketed: bool,
-    scalars: Sequence[str],
     boundaries: Sequence[int] | None = None,
     tokens_per_batch: int = 0,
 ) -> tf.data.Dataset:
     """Right-padded batches of a dataset of feature dicts: bucketed by the length of `length_of` (training),
-    or in order; `scalars` are the features of one value an example, every other feature is a sequence.
-    Strings are padded with "", numbers with 0."""
-    padded_shapes = {key: [] if key in scalars else [None] for key in dataset.element_spec}
+    or in order; each feature is padded in every dimension it has (none for a scalar, time for a sequence,
+    time and characters for a token's character ids). Strings are padded with "", numbers with 0."""
+    padded_shapes = {key: [None] * len(spec.shape) for key, spec in dataset.element_spec.items()}
     padding = {
         key: tf.constant("" if spec.dtype == tf.string else 0, spec.dtype) for key, spec in dataset.element_spec.items()
     }
@@ -157,18 +156,25 @@ _CLASSIFIER_CONTEXT = {
     text.LABEL: tf.io.FixedLenFeature([], tf.string),
     text.LABEL_ID: tf.io.FixedLenFeature([], tf.int64),
 }
-_CLASSIFIER_SEQUENCE = {text.TOKEN_IDS: tf.io.FixedLenSequenceFeature([], tf.int64)}
+_CLASSIFIER_SEQUENCE = {
+    text.TOKEN_IDS: tf.io.FixedLenSequenceFeature([], tf.int64),
+    text.CHAR_IDS: tf.io.RaggedFeature(tf.int64),
+}
 
 
 def parse_classifier(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
-    """One serialized classifier SequenceExample -> `token_ids` int32 [time], `label_id` int32 [], strings."""
-    return _parsed(serialized, _CLASSIFIER_CONTEXT, _CLASSIFIER_SEQUENCE, (text.TOKEN_IDS, text.LABEL_ID))
+    """One serialized classifier SequenceExample -> `token_ids` int32 [time], `char_ids` int32 [time, chars],
+    `label_id` int32 [], strings."""
+    features = _parsed(serialized, _CLASSIFIER_CONTEXT, _CLASSIFIER_SEQUENCE, (text.TOKEN_IDS, text.LABEL_ID))
+    features[text.CHAR_IDS] = tf.cast(features[text.CHAR_IDS].to_tensor(), tf.int32)
+    return features
 
 
 def classifier_dataset(
     files: Sequence[pathlib.Path],
     batch_size: int,
     *,
+    char_features: bool = False,
     shuffle_buffer: int = 0,
     seed: int | None = None,
     with_strings: bool = False,
@@ -181,20 +187,21 @@ def classifier_dataset(
     Args are as for `tagger_dataset`; `with_strings` adds `key`, `text` and `label` to the inputs.
 
     Returns:
-        A dataset of (inputs: {"token_ids": int32 [batch, time], ...}, label_ids int32 [batch]).
+        A dataset of (inputs: {"token_ids": int32 [batch, time], ("char_ids": int32 [batch, time, chars]),
+        ...}, label_ids int32 [batch]).
     """
     dataset = _records(files, shuffle_buffer, seed)
     dataset = dataset.map(parse_classifier, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if not with_strings:  # training and validation: a label unseen in training has no class to learn (id -1)
         dataset = dataset.filter(lambda features: features[text.LABEL_ID] >= 0)
-    keys = [text.TOKEN_IDS, text.LABEL_ID] + ([text.KEY, text.TEXT, text.LABEL] if with_strings else [])
+    keys = [text.TOKEN_IDS, text.LABEL_ID] + ([text.CHAR_IDS] if char_features else [])
+    keys += [text.KEY, text.TEXT, text.LABEL] if with_strings else []
     dataset = dataset.map(lambda features: {key: features[key] for key in keys})
     dataset = _batches(
         dataset,
         text.TOKEN_IDS,
         batch_size,
         bucketed=bool(shuffle_buffer),
-        scalars=(text.KEY, text.TEXT, text.LABEL, text.LABEL_ID),
         boundaries=bucket_boundaries,
         tokens_per_batch=tokens_per_batch,
     )
@@ -314,13 +321,11 @@ def translator_dataset(
         return features
 
     dataset = dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    scalars = (text.KEY, text.SOURCE, text.TARGET)
     dataset = _batches(
         dataset,
         text.SOURCE_IDS,
         batch_size,
         bucketed=bool(shuffle_buffer),
-        scalars=scalars,
         boundaries=bucket_boundaries,
     )
 

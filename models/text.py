@@ -203,6 +203,12 @@ def split_chars(tokens: tf.Tensor | tf.RaggedTensor, max_word_length: int) -> tf
     return chars[..., :max_word_length]
 
 
+def char_ids(table: tf.lookup.StaticHashTable, tokens: tf.Tensor | tf.RaggedTensor, max_word_length: int):
+    """Character ids of `tokens` string [...] -> int64 [..., (chars)], the first `max_word_length` characters of
+    each looked up in `table` (a character vocabulary's `lookup_table`); "" has no characters."""
+    return tf.ragged.map_flat_values(table.lookup, split_chars(tokens, max_word_length))
+
+
 def lookup_table(tokens: Sequence[str], default_id: int = UNK_ID) -> tf.lookup.StaticHashTable:
     """A table from token to its index in `tokens`; anything else maps to `default_id`."""
     initializer = tf.lookup.KeyValueTensorInitializer(
@@ -246,7 +252,7 @@ class TaggerFeaturizer(tf.Module):
 
     def char_ids(self, tokens: tf.Tensor | tf.RaggedTensor) -> tf.RaggedTensor:
         """Character ids of `tokens` string [...] -> int64 [..., (chars)]; "" has no characters."""
-        return tf.ragged.map_flat_values(self.char_table.lookup, split_chars(tokens, self.max_word_length))
+        return char_ids(self.char_table, tokens, self.max_word_length)
 
     def tag_ids(self, tags: tf.Tensor | tf.RaggedTensor) -> tf.Tensor | tf.RaggedTensor:
         """Ids of tag strings; an unknown tag gets the id of `[UNK]`."""

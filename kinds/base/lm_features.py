@@ -83,6 +83,15 @@ class LanguageModelSource:
         return Choice(f"model.lm_features.{self.name}", states, reason)
 
 
+def sources(upstream, chars: list[str]) -> list[LanguageModelSource]:
+    """The language models of `model.lm_features` (`Recipe.use_upstream`'s `upstream`: each task's outputs, by
+    name), for a task whose character vocabulary is `chars`."""
+    return [
+        LanguageModelSource.read(name, up["model"], up["vocabulary"], chars, "model.lm_features")
+        for name, up in upstream.items()
+    ]
+
+
 def _shared(section: type, values: dict) -> dict:
     """The keys of a language model's section that every kind's `section` has (its kind may add others)."""
     keys = {field.name for field in dataclasses.fields(section)}

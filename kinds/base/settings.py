@@ -1,15 +1,27 @@
 """Settings that several kinds share, as mixins of the framework's sections (`pipeline.config`).
 
-Decoder kinds (translator, captioner) share an attentional decoder, how it decodes (`decode:`) and the
-curriculum that feeds it its own predictions (`curriculum:`); kinds whose batches can be cut by a token
-budget (tagger, classifier) share `train.tokens_per_batch`.
+Kinds whose examples hold each word's characters (tagger, classifier) share their vocabulary's settings
+(`preprocess:`) and the language models that read them (`model.lm_features`). Decoder kinds (translator,
+captioner) share an attentional decoder, how it decodes (`decode:`) and the curriculum that feeds it its own
+predictions (`curriculum:`); kinds whose batches can be cut by a token budget (tagger, classifier) share
+`train.tokens_per_batch`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from pipeline.config import PATH, ModelConfig, TaskConfig, TrainConfig, at_least, choice, fraction, tasks_of
+from pipeline.config import (
+    PATH,
+    ModelConfig,
+    PreprocessConfig,
+    TaskConfig,
+    TrainConfig,
+    at_least,
+    choice,
+    fraction,
+    tasks_of,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,6 +32,13 @@ class WordVectorsModel(ModelConfig):
     word_vectors: str | None = dataclasses.field(default=None, metadata=PATH)
     # Keep the vectors as they are (true) or train them with the rest of the model (false).
     freeze_vectors: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class CharactersPreprocess(PreprocessConfig):
+    # Characters seen fewer times in training are [UNK]; words are cut to this many characters.
+    char_min_count: int = dataclasses.field(default=1, metadata=at_least(1))
+    max_word_length: int = dataclasses.field(default=20, metadata=at_least(1))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,6 +7,18 @@ and TF-IDF 1-2 grams + logistic regression on the same split and tokens.
 
 from kinds.base.kind import BlessingRule, Kind, StatisticsLayout
 from kinds.classifier.settings import ClassifierTask
+from models.names import WORD_TOKENIZERS
+from pipeline.errors import ConfigError
+
+
+def check(task) -> None:
+    """A language model reads a text's words joined by spaces: its tokens must be words."""
+    if task.model.lm_features and task.preprocess.tokenizer not in WORD_TOKENIZERS:
+        raise ConfigError(
+            f"tasks.{task.name}.model.lm_features: a language model reads a text's words; the "
+            f"{task.preprocess.tokenizer} tokenizer does not cut words (use one of {', '.join(WORD_TOKENIZERS)})"
+        )
+
 
 KIND = Kind(
     name="classifier",
@@ -27,4 +39,5 @@ KIND = Kind(
         "eval.accuracy",
     ),
     settings=ClassifierTask,
+    check=check,
 )

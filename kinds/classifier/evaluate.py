@@ -37,7 +37,10 @@ class ClassifierEvaluator(Evaluator):
 
     def evaluate(self, split: str, deciding: bool) -> SplitEvaluation:
         dataset = input_pipeline.classifier_dataset(
-            self.inputs.shards.files(split), self.params.evaluate.batch_size, with_strings=True
+            self.inputs.shards.files(split),
+            self.params.evaluate.batch_size,
+            char_features=text.CHAR_IDS in {i.name for i in self.model.inputs},  # for its language models
+            with_strings=True,
         )
         texts, gold, predicted, probabilities, lengths = predict(self.model, dataset, self.labels)
         labels = self.labels
@@ -61,10 +64,8 @@ class ClassifierEvaluator(Evaluator):
 def predict(model: keras.Model, dataset, labels: Sequence[str]) -> tuple[list, list, list, np.ndarray, list]:
     """Texts, gold labels, predicted labels, class probabilities float [examples, classes], token counts."""
     # One traced graph for every batch width: the recurrent loop run eagerly is several times slower.
-    forward = tf.function(
-        lambda inputs: tf.nn.softmax(model(inputs, training=False)),
-        input_signature=[{text.TOKEN_IDS: tf.TensorSpec([None, None], tf.int32)}],
-    )
+    signature = {i.name: tf.TensorSpec([None] * len(i.shape), tf.int32) for i in model.inputs}
+    forward = tf.function(lambda inputs: tf.nn.softmax(model(inputs, training=False)), input_signature=[signature])
     texts, gold, probabilities, lengths = [], [], [], []
     for inputs, _ in dataset:
         strings = {key: inputs.pop(key) for key in (text.KEY, text.TEXT, text.LABEL)}

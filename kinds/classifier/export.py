@@ -28,14 +28,33 @@ class ClassifierServingModule(TextServingModule):
         [batch, classes] (classes in the order of the `labels` vocabulary), `input_tokens` int32 [batch].
     """
 
-    def __init__(self, model, tokenizer, words: list[str], labels: list[str], *, lowercase: bool, max_length: int):
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        words: list[str],
+        labels: list[str],
+        *,
+        lowercase: bool,
+        max_length: int,
+        chars: list[str] | None = None,
+        max_word_length: int = 0,
+    ):
         super().__init__("classifier", model, tokenizer, words, lowercase=lowercase, max_length=max_length)
         self.label_names = tf.constant(labels, tf.string)
+        # A model with language models (`model.lm_features`) also reads each word's characters.
+        self.char_table = text.lookup_table(chars) if chars is not None else None
+        self.max_word_length = max_word_length
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def serve_text(self, text_batch):
         token_ids, input_tokens = self.read(text_batch)
-        probabilities = tf.nn.softmax(self.model({text.TOKEN_IDS: token_ids}, training=False))
+        inputs = {text.TOKEN_IDS: token_ids}
+        if self.char_table is not None:  # preprocessing's character ids: of the tokens as cut, not normalized
+            tokens = self.tokenizer(text_batch)[:, : self.cut]
+            char_ids = tf.cast(text.char_ids(self.char_table, tokens, self.max_word_length).to_tensor(0), tf.int32)
+            inputs[text.CHAR_IDS] = tf.pad(char_ids, [[0, 0], [0, 1], [0, 1]])  # as `read` pads the token ids
+        probabilities = tf.nn.softmax(self.model(inputs, training=False))
         label = tf.gather(self.label_names, tf.argmax(probabilities, axis=-1))
         return {"label": label, "probabilities": probabilities, "input_tokens": input_tokens}
 
@@ -44,13 +63,17 @@ def serving_module(
     model_artifact: artifacts.Model, vocabulary: artifacts.Vocabulary, params
 ) -> ClassifierServingModule:
     """The trained classifier wrapped with its tokenizer and vocabularies."""
+    model = keras.saving.load_model(model_artifact.path)
+    reads_chars = text.CHAR_IDS in {i.name for i in model.inputs}
     return ClassifierServingModule(
-        keras.saving.load_model(model_artifact.path),
+        model,
         text.TextTokenizer.for_task(params.preprocess, vocabulary.wordpieces()),
         vocabulary.tokens("words"),
         vocabulary.tokens("labels"),
         lowercase=params.preprocess.lowercase,
         max_length=params.export.max_length,
+        chars=vocabulary.tokens("chars") if reads_chars else None,
+        max_word_length=params.preprocess.max_word_length,
     )
 
 

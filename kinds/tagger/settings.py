@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from kinds.base.settings import LanguageModelFeaturesModel, TokenBudgetTrain
-from pipeline.config import PreprocessConfig, TaskConfig, at_least, choice
+from kinds.base.settings import CharactersPreprocess, LanguageModelFeaturesModel, TokenBudgetTrain
+from pipeline.config import TaskConfig, at_least, choice
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,11 +29,8 @@ class TaggerModel(LanguageModelFeaturesModel):
     char_kernel_size: int = dataclasses.field(default=3, metadata=at_least(1))
 
 
-@dataclasses.dataclass(frozen=True)
-class TaggerPreprocess(PreprocessConfig):
-    # Characters seen fewer times in training are [UNK]; words are cut to this many characters.
-    char_min_count: int = dataclasses.field(default=1, metadata=at_least(1))
-    max_word_length: int = dataclasses.field(default=20, metadata=at_least(1))
+# The tagger's vocabulary of characters.
+TaggerPreprocess = CharactersPreprocess
 
 
 @dataclasses.dataclass(frozen=True)

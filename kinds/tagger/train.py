@@ -11,6 +11,7 @@ import pathlib
 import keras
 import tensorflow as tf
 
+from kinds.base import lm_features
 from kinds.base.epoch_score import EpochScore
 from kinds.base.lm_features import LanguageModelSource
 from kinds.base.recipe import Choice, Monitor, Recipe
@@ -54,12 +55,7 @@ class TaggerRecipe(Recipe):
 
     def use_upstream(self, upstream) -> list[Choice]:
         """The language models of `model.lm_features`, each to read the tagger's words in their sentence."""
-        self.language_models = [
-            LanguageModelSource.read(
-                name, up["model"], up["vocabulary"], self.vocabulary.tokens("chars"), "model.lm_features"
-            )
-            for name, up in upstream.items()
-        ]
+        self.language_models = lm_features.sources(upstream, self.vocabulary.tokens("chars"))
         return [source.choice() for source in self.language_models]
 
     def fit_to_corpus(self, shards) -> list[Choice]:

@@ -102,3 +102,34 @@ def test_a_language_model_that_read_the_taggers_held_out_sentences_is_refused(tm
     assert errors[-1].startswith(f"error: tasks.{TASK}: the corpus of task {LM}, whose model it reads, holds ")
     assert "take them out of chars's corpus" in errors[-1]
     assert "Traceback" not in result.stderr
+
+
+def test_a_classifier_reads_a_language_model_and_its_exported_model_holds_it(tmp_path):
+    rng = random.Random(2)
+    reviews = [
+        f"{label}\t{rng.choice(['the dog', 'a man', 'we'])} {rng.choice(words)} the fish ."
+        for label, words in (("good", ["love", "like"]), ("bad", ["hate", "fear"]))
+        for _ in range(60)
+    ]
+    (tmp_path / "reviews.tsv").write_text("\n".join(reviews) + "\n", encoding="utf-8")
+    write_raw_text(tmp_path / "raw.txt", other_sentences(400))
+    _, language_model = tiny_tasks("raw.txt")
+    classifier = {
+        "name": "reviews",
+        "kind": "classifier",
+        "data": {"format": "tsv", "train": "reviews.tsv", "split": {"eval": 0.15, "test": 0.15}},
+        "model": {"embedding_dim": 8, "hidden_dim": 8, "lm_features": [LM]},
+        "train": {"epochs": 2, "batch_size": 16, "learning_rate": 0.02},
+        "evaluate": {"bless_margin": -1.0},  # exported whatever two epochs learn: the export is what is tested
+    }
+    workspace = write_config(tmp_path, classifier, language_model)
+
+    result = run_cli(workspace, "run")
+
+    out = result.stdout
+    assert out.index(f"[{LM}] done:") < out.index("[reviews] ingest")
+    assert "model.lm_features.chars = 12: the forward language model of task chars" in out
+    assert "answered alike in a fresh process" in out  # export's infra-validation: SavedModel == Keras model
+    assert "[reviews] serving:" in out
+    answer = run_cli(workspace, "predict", "--task", "reviews", "we love the fish .")
+    assert answer.stdout.split()[0] in ("good", "bad")

@@ -39,7 +39,7 @@ from components.ingest import spec as ingest
 from components.preprocess import spec as preprocess
 from components.statistics import spec as statistics
 from components.train import spec as train
-from kinds.base.settings import TokenBudgetTrain
+from kinds.base.settings import CharactersPreprocess, TokenBudgetTrain
 from kinds.classifier import export as export_classifier
 from kinds.classifier.settings import ClassifierModel, ClassifierTask
 from models import text
@@ -113,12 +113,12 @@ def write_corpus(folder: pathlib.Path) -> None:
 
 
 def classifier_task(**changes) -> TaskConfig:
-    """The tiny classifier task; `changes` replace whole sections (`preprocess=PreprocessConfig(...)`)."""
+    """The tiny classifier task; `changes` replace whole sections (`preprocess=CharactersPreprocess(...)`)."""
     task = ClassifierTask(
         name="reviews",
         kind="classifier",
         data=DataConfig(format="tsv", train="*.tsv", split=SplitConfig(eval=0.2, test=0.2), max_reject_fraction=0.05),
-        preprocess=PreprocessConfig(tokenizer="regex", lowercase=True, normalization="nfkc"),
+        preprocess=CharactersPreprocess(tokenizer="regex", lowercase=True, normalization="nfkc"),
         model=ClassifierModel(embedding_dim=8, hidden_dim=8, pooling="attention"),
         train=TokenBudgetTrain(epochs=1, batch_size=16),
     )
@@ -127,7 +127,7 @@ def classifier_task(**changes) -> TaskConfig:
 
 def wordpiece_task() -> TaskConfig:
     return classifier_task(
-        preprocess=PreprocessConfig(
+        preprocess=CharactersPreprocess(
             tokenizer="wordpiece", lowercase=True, normalization="nfkc", wordpiece_vocab_size=WORDPIECE_VOCAB_SIZE
         )
     )

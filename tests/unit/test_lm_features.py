@@ -98,11 +98,9 @@ def test_the_unit_table_cuts_each_character_as_the_language_model_does():
     assert table == [0, unk, unk, unk, UNITS.index("a"), UNITS.index("b"), unk, unk, unk]
 
 
-@pytest.mark.parametrize("freeze", [True, False])
-def test_a_tagger_with_a_language_model_saves_loads_and_freezes_it(tmp_path, freeze):
-    import keras
-
-    from models import lm_features, text
+def reading_model(kind: str, chars: list[str], layer):
+    """A tiny tagger or classifier whose words' features include `layer`'s."""
+    from models.classifier import ClassifierSizes, build_classifier
     from models.tagger import TaggerSizes, build_tagger
     from pipeline.config import ModelConfig
 
@@ -110,25 +108,41 @@ def test_a_tagger_with_a_language_model_saves_loads_and_freezes_it(tmp_path, fre
     class Settings(ModelConfig):
         char_features: bool = False
         output: str = "softmax"
+        pooling: str = "max"
         embedding_dim: int = 4
         hidden_dim: int = 4
+
+    if kind == "tagger":
+        return build_tagger(TaggerSizes(words=10, chars=len(chars), tags=5), Settings(), None, [layer])
+    return build_classifier(ClassifierSizes(words=10, labels=3), Settings(), [layer])
+
+
+@pytest.mark.parametrize("kind", ["tagger", "classifier"])
+@pytest.mark.parametrize("freeze", [True, False])
+def test_a_model_with_a_language_model_reads_its_states_saves_loads_and_freezes_it(tmp_path, freeze, kind):
+    import keras
+
+    from models import lm_features, text
 
     chars = [*text.RESERVED_TOKENS, *"Thecabd.,"]
     table = lm_features.unit_table(chars, UNITS, text.TextTokenizer("characters", pattern=""), lowercase=True)
     layer = lm_features.LanguageModelStates(reader(), table, UNITS.index(" "), name="language_model_lm")
     layer.trainable = not freeze
-    tagger = build_tagger(TaggerSizes(words=10, chars=len(chars), tags=5), Settings(), None, [layer])
+    model = reading_model(kind, chars, layer)
     sentences = [["The", "cab", "."], ["a", "bed"]]
     inputs = {text.TOKEN_IDS: np.array([[4, 5, 6], [7, 8, 0]], np.int32), text.CHAR_IDS: char_ids(sentences, chars)}
 
-    tagger.save(tmp_path / "tagger.keras")
-    loaded = keras.saving.load_model(tmp_path / "tagger.keras")
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
 
-    np.testing.assert_allclose(loaded(inputs).numpy(), tagger(inputs).numpy(), atol=1e-6)
-    language_model_weights = {id(w) for w in tagger.get_layer("language_model_lm").weights}
-    trained = {id(w) for w in tagger.trainable_weights}
+    np.testing.assert_allclose(loaded(inputs).numpy(), model(inputs).numpy(), atol=1e-6)
+    language_model_weights = {id(w) for w in model.get_layer("language_model_lm").weights}
+    trained = {id(w) for w in model.trainable_weights}
     assert bool(language_model_weights & trained) is not freeze
     assert loaded.get_layer("language_model_lm").trainable is not freeze
+    # The same word ids, other characters ("a dab"): what the language model reads reaches the output.
+    respelled = {**inputs, text.CHAR_IDS: char_ids([["The", "cab", "."], ["a", "dab"]], chars)}
+    assert not np.allclose(model(respelled).numpy()[1], model(inputs).numpy()[1], atol=1e-6)
 
 
 # Config, DAG and scheduling ----------------------------------------------------------------------------------
@@ -180,6 +194,31 @@ def test_a_task_named_in_lm_features_must_be_one_unswept_language_model_of_the_c
         write_config(tmp_path, tagger_model, **options)
     assert message in str(error.value)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("tokenizer", ["wordpiece", "characters"])
+def test_a_classifier_whose_tokens_are_not_words_cannot_read_a_language_model(tmp_path, tokenizer):
+    import kinds
+    from pipeline.errors import ConfigError
+
+    (tmp_path / "reviews.tsv").write_text("good\tA fine film .\n", encoding="utf-8")
+    (tmp_path / "text.txt").write_text("the cat sat\n", encoding="utf-8")
+    classifier = {
+        "name": "reviews",
+        "kind": "classifier",
+        "data": {"format": "tsv", "train": "reviews.tsv"},
+        "preprocess": {"tokenizer": tokenizer},
+        "model": {"lm_features": ["chars"]},
+    }
+    lm = {"name": "chars", "kind": "language_model", "data": {"format": "text", "train": "text.txt"}}
+    (tmp_path / "pipeline_config.yaml").write_text(yaml.safe_dump({"tasks": [classifier, lm]}))
+
+    with pytest.raises(ConfigError) as error:
+        kinds.load_config(tmp_path / "pipeline_config.yaml")
+    assert str(error.value) == (
+        f"tasks.reviews.model.lm_features: a language model reads a text's words; the {tokenizer} tokenizer "
+        "does not cut words (use one of regex, whitespace, unicode_script)"
+    )
 
 
 def test_a_task_runs_after_the_language_models_it_reads(tmp_path):
