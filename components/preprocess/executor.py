@@ -11,9 +11,9 @@ and each shard is written sorted by (input hash, serialized example), so the sam
 files whatever the runner and worker count, and the same examples in the same order whatever the corpus
 files are called or the order they are read in (only the keys they hold, `file:line`, differ).
 
-No step holds the corpus in memory. Shards are written by an external sort: each worker buffers the
-records it encodes, at most `SPILL_BYTES` of them, and writes each shard's part of the buffer out as a
-sorted run file (`_SpillRuns`) in a scratch folder of the shards' folder (which every worker writes
+No step holds the corpus in memory. Shards are written by an external sort (`components.beam.sorted_runs`):
+each worker buffers the records it encodes, at most `SPILL_BYTES` of them, and writes each shard's part of
+the buffer out as a sorted run file in a scratch folder of the shards' folder (which every worker writes
 shards to, so every worker reaches it); only (shard, run path) pairs go through `GroupByKey`, and each
 shard is a streamed merge of its runs (`_write_shard`), which deletes them. The runners hold in memory
 what goes through `GroupByKey` and what passes between steps they do not fuse (the FnApiRunner's
@@ -27,45 +27,20 @@ manifest entries), not of the corpus.
 from __future__ import annotations
 
 import collections
-import hashlib
-import heapq
 import json
-import os
 import pathlib
 import shutil
-import struct
-import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.transforms.window import GlobalWindows
-from apache_beam.utils.windowed_value import WindowedValue
 
 import kinds
-from components.beam import io, runners
+from components.beam import io, runners, sorted_runs
 from kinds.base.layout import Entries
 from pipeline import artifacts
 from pipeline.component import StageContext
 from pipeline.config import PreprocessConfig
-
-# The encoded records a worker buffers before it writes them out as sorted runs (one a shard), counted
-# as the bytes of their keys and examples plus `_RECORD_OVERHEAD` each (what Python holds for a record).
-# A worker's memory then stays within about this much of what it holds for TensorFlow (~0.5 GB),
-# whatever the corpus size (the DirectRunner runs two workers), while runs stay large enough that a
-# merge reads long sequential stretches from few files: the tagger's Brown slice encodes to about 22 MB
-# a copy (1 KB a sentence), so at 40 copies (0.87 GB) each shard is merged from about 15 runs, and 1 TB
-# would make about 16,000 (merged `MERGE_FANIN` at a time).
-SPILL_BYTES = 64 << 20
-# Python's cost of one buffered record beyond its bytes: the tuple, the str, the bytes, the int, the list slot.
-_RECORD_OVERHEAD = 200
-# The most runs a merge reads at once (each open file, with a `_READ_BUFFER` of memory); more runs are
-# first merged into fewer, `MERGE_FANIN` at a time, which keeps within the usual limit of 1,024 open files.
-MERGE_FANIN = 128
-_READ_BUFFER = 1 << 18
-# The scratch folder of the runs, inside the shards' folder; removed when the pipeline ends, never left there.
-RUNS_FOLDER = ".sort-runs"
-_HEADER = struct.Struct("<III")  # a run's record: key bytes, example bytes, token count; then key, example
 
 
 def run(context: StageContext) -> None:
@@ -79,7 +54,7 @@ def run(context: StageContext) -> None:
 
     size = sum(examples.split_path(split).stat().st_size for split in splits)
     context.progress(f"Beam {context.beam.runner} {context.beam.runner_options(size)}")
-    runs = shards.uri / RUNS_FOLDER
+    runs = shards.uri / sorted_runs.RUNS_FOLDER
     runs.mkdir(parents=True, exist_ok=True)
     try:
         with runners.pipeline(context.beam, size) as p:
@@ -129,7 +104,7 @@ def _build(p, layout, params: PreprocessConfig, splits, examples, vocabulary: st
         written.append(
             blocks[split]
             | f"Encode {split}" >> beam.FlatMap(_over_blocks, layout.encode, beam.pvalue.AsSingleton(vocabularies))
-            | f"Sort runs of {split}" >> beam.ParDo(_SpillRuns(runs, split, params.num_shards))
+            | f"Sort runs of {split}" >> beam.ParDo(sorted_runs.SpillRuns(runs, split, params.num_shards))
             | f"Group {split}" >> beam.GroupByKey()
             | f"Write {split}" >> beam.Map(_write_shard, shards, split, params.num_shards)
         )
@@ -174,87 +149,11 @@ def _over_blocks(block: tuple[str, int, int], step, *args) -> Iterator:
 
 def shard_of(input_hash: str, num_shards: int) -> int:
     """The shard of a record: a stable hash of its input, so it does not move when other records change."""
-    return int.from_bytes(hashlib.sha256(input_hash.encode("utf-8")).digest()[:8], "big") % num_shards
+    return sorted_runs.partition_of(input_hash, num_shards)
 
 
 def shard_name(split: str, shard: int, num_shards: int) -> str:
     return f"{split}-{shard:05d}-of-{num_shards:05d}.tfrecord"
-
-
-class _SpillRuns(beam.DoFn):
-    """(input hash, example, tokens) -> (shard, path of a sorted run of the shard's records).
-
-    Buffers a bundle's records by shard and writes every shard's buffer out as a run, sorted as the shard
-    is, whenever the buffer holds `spill_bytes` (and when the bundle ends).
-    """
-
-    def __init__(self, folder: str, split: str, num_shards: int, spill_bytes: int | None = None) -> None:
-        self.folder = folder
-        self.split = split
-        self.num_shards = num_shards
-        self.spill_bytes = spill_bytes  # None: SPILL_BYTES, read when the DoFn runs (tests lower it)
-
-    def start_bundle(self) -> None:
-        self._buffers: dict[int, list[tuple[str, bytes, int]]] = collections.defaultdict(list)
-        self._bytes = 0
-
-    def process(self, record: tuple[str, bytes, int]) -> Iterator[tuple[int, str]]:
-        self._buffers[shard_of(record[0], self.num_shards)].append(record)
-        self._bytes += len(record[0]) + len(record[1]) + _RECORD_OVERHEAD
-        if self._bytes >= (SPILL_BYTES if self.spill_bytes is None else self.spill_bytes):
-            yield from self._spill()
-
-    def finish_bundle(self) -> Iterator[WindowedValue]:
-        for written in self._spill():
-            yield GlobalWindows.windowed_value(written)
-
-    def _spill(self) -> list[tuple[int, str]]:
-        written = []
-        for shard, records in sorted(self._buffers.items()):
-            records.sort()
-            path = os.path.join(self.folder, f"{self.split}-{shard:05d}-{uuid.uuid4().hex}.run")
-            write_run(path, records)
-            written.append((shard, path))
-        self._buffers.clear()
-        self._bytes = 0
-        return written
-
-
-def write_run(path: str, records: Iterable[tuple[str, bytes, int]]) -> None:
-    """Writes (input hash, example, tokens) records, in the order given, to a run file."""
-    with open(path, "wb") as run:
-        for key, serialized, length in records:
-            encoded = key.encode("utf-8")
-            run.write(_HEADER.pack(len(encoded), len(serialized), length))
-            run.write(encoded)
-            run.write(serialized)
-
-
-def read_run(path: str) -> Iterator[tuple[str, bytes, int]]:
-    """The records of a run file, in its order."""
-    with open(path, "rb", buffering=_READ_BUFFER) as run:
-        while header := run.read(_HEADER.size):
-            key_size, size, length = _HEADER.unpack(header)
-            yield run.read(key_size).decode("utf-8"), run.read(size), length
-
-
-def merged(paths: Sequence[str], fanin: int | None = None) -> Iterator[tuple[str, bytes, int]]:
-    """The records of sorted runs in one sorted stream; each run is deleted once the stream has passed it.
-
-    With more than `fanin` runs (`MERGE_FANIN`), the first are merged into new runs beside them first,
-    `fanin` at a time, so that at most `fanin` files are open at once.
-    """
-    paths, fanin = list(paths), fanin or MERGE_FANIN
-    while len(paths) > fanin:
-        group, paths = paths[:fanin], paths[fanin:]
-        combined = os.path.join(os.path.dirname(group[0]), f"merged-{uuid.uuid4().hex}.run")
-        write_run(combined, heapq.merge(*(read_run(path) for path in group)))
-        for path in group:
-            os.remove(path)
-        paths.append(combined)
-    yield from heapq.merge(*(read_run(path) for path in paths))
-    for path in paths:
-        os.remove(path)
 
 
 def _write_shard(group: tuple[int, Iterable[str]], folder: str, split: str, num_shards: int) -> dict:
@@ -267,7 +166,7 @@ def _write_shard(group: tuple[int, Iterable[str]], folder: str, split: str, num_
     temporary = path.with_suffix(".partial")
     lengths: collections.Counter[int] = collections.Counter()
     with tf.io.TFRecordWriter(str(temporary)) as writer:
-        for _, serialized, length in merged(sorted(runs)):
+        for _, serialized, length in sorted_runs.merged(sorted(runs)):
             writer.write(serialized)
             lengths[length] += 1
     temporary.rename(path)

@@ -1,27 +1,34 @@
-"""How often each input occurs, and in which splits: counted in Beam, not by holding every hash in one process.
+"""How often each input occurs, and in which splits: counted in Beam by an external sort, not by holding every
+input in memory.
 
 Ingest splits records by the hash of their input (`components/ingest/content.py`), so two records with the
 same input share a split; only held-out files given as such (`data.eval`, `data.test`) can repeat a
-training input. This pipeline groups the examples by input hash (one combine per distinct input) and
-sums, over the distinct inputs, how many occur more than once and how many sit in two splits at once,
-each with the first record (by key) where it happens.
+training input. Each record becomes (input hash, key, split), written out by the workers as sorted runs in
+partitions of the hash (`components.beam.sorted_runs`); each partition is then read as one sorted stream,
+in which the records of an input are neighbours, and summed: over the distinct inputs, how many occur more
+than once and how many sit in two splits at once, each with the first record (by key) where it happens.
+What any step holds is a worker's spill buffer and one input's records, whatever the corpus size.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import pathlib
+import shutil
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import apache_beam as beam
 
-from components.beam import io, runners
+from components.beam import io, runners, sorted_runs
 from pipeline import artifacts
 from pipeline.config import BeamConfig
 
 # The pairs of splits an input can be shared between, as they are reported.
 PAIRS = (("train", "eval"), ("train", "test"), ("eval", "test"))
+# The partitions of the input hashes: each one is merged and summed by one worker.
+PARTITIONS = 8
 
 
 def count(examples: artifacts.Examples, splits: list[str], runner: BeamConfig, output: pathlib.Path) -> dict[str, Any]:
@@ -31,59 +38,50 @@ def count(examples: artifacts.Examples, splits: list[str], runner: BeamConfig, o
     they are; `shared`: for each pair of splits (`train/test`), the inputs in both and the first record's key.
     """
     size = sum(examples.split_path(split).stat().st_size for split in splits)
-    with runners.pipeline(runner, size) as p:
-        per_split = [
-            p
-            | f"Blocks of {split}" >> beam.Create(io.read_blocks(examples.split_path(split)))
-            | f"Read {split}" >> beam.FlatMap(io.read_block)
-            | f"Inputs of {split}" >> beam.FlatMap(_inputs, split)
-            for split in splits
-        ]
-        _ = (
-            per_split
-            | "All inputs" >> beam.Flatten()
-            | "By input" >> beam.CombinePerKey(_Occurrences())
-            | "Occurrences" >> beam.Values()
-            | "Summarize" >> beam.CombineGlobally(_Summary())
-            | "Write" >> beam.Map(_write, str(output))
-        )
+    runs = output.parent / sorted_runs.RUNS_FOLDER
+    runs.mkdir(parents=True, exist_ok=True)
+    try:
+        with runners.pipeline(runner, size) as p:
+            per_split = [
+                p
+                | f"Blocks of {split}" >> beam.Create(io.read_blocks(examples.split_path(split)))
+                | f"Read {split}" >> beam.FlatMap(io.read_block)
+                | f"Inputs of {split}" >> beam.FlatMap(_inputs, artifacts.SPLITS.index(split))
+                for split in splits
+            ]
+            _ = (
+                per_split
+                | "All inputs" >> beam.Flatten()
+                | "Sort runs" >> beam.ParDo(sorted_runs.SpillRuns(str(runs), "inputs", PARTITIONS))
+                | "Group runs" >> beam.GroupByKey()
+                | "Count partitions" >> beam.Map(_count_partition)
+                | "Summarize" >> beam.CombineGlobally(_merge)
+                | "Write" >> beam.Map(_write, str(output))
+            )
+    finally:
+        shutil.rmtree(runs, ignore_errors=True)
     return json.loads(output.read_text())
 
 
-def _inputs(batch: list[dict[str, Any]], split: str) -> Iterator[tuple[str, tuple[str, str]]]:
+def _inputs(batch: list[dict[str, Any]], split: int) -> Iterator[sorted_runs.Record]:
     for record in batch:
-        yield record["input_hash"], (split, record["key"])
+        yield record["input_hash"], record["key"].encode("utf-8"), split
 
 
-class _Occurrences(beam.CombineFn):
-    """The records of one input: (how many, the splits they are in, the smallest key)."""
-
-    def create_accumulator(self) -> tuple[int, frozenset[str], str]:
-        return 0, frozenset(), ""
-
-    def add_input(self, accumulator, element: tuple[str, str]):
-        split, key = element
-        return self.merge_accumulators([accumulator, (1, frozenset([split]), key)])
-
-    def merge_accumulators(self, accumulators: Iterable):
-        count, splits, keys = 0, frozenset(), []
-        for found, in_splits, first in accumulators:
-            count, splits = count + found, splits | in_splits
-            keys += [first] if first else []
-        return count, splits, min(keys, default="")
-
-    def extract_output(self, accumulator):
-        return accumulator
+def _empty() -> dict[str, Any]:
+    return {"distinct": 0, "repeated": 0, "repeated_records": 0, "shared": {}}
 
 
-class _Summary(beam.CombineFn):
-    """Sums the occurrences of every distinct input into the counts `count` returns."""
-
-    def create_accumulator(self) -> dict[str, Any]:
-        return {"distinct": 0, "repeated": 0, "repeated_records": 0, "shared": {}}
-
-    def add_input(self, summary: dict[str, Any], occurrences: tuple[int, frozenset[str], str]) -> dict[str, Any]:
-        count, splits, first = occurrences
+def _count_partition(group: tuple[int, Iterable[str]]) -> dict[str, Any]:
+    """The summary of one partition's inputs, from its sorted runs (deleted as they are read)."""
+    summary = _empty()
+    records = sorted_runs.merged(sorted(group[1]))
+    for _, occurrences in itertools.groupby(records, key=lambda record: record[0]):
+        count, splits, first = 0, set(), None
+        for _, key, split in occurrences:  # in key order: the first is the smallest
+            count += 1
+            first = key.decode("utf-8") if first is None else first
+            splits.add(artifacts.SPLITS[split])
         summary["distinct"] += 1
         if count > 1:
             summary["repeated"] += 1
@@ -91,19 +89,18 @@ class _Summary(beam.CombineFn):
         for pair in PAIRS:
             if set(pair) <= splits:
                 _add_shared(summary["shared"], "/".join(pair), 1, first)
-        return summary
+    return summary
 
-    def merge_accumulators(self, summaries: Iterable[dict[str, Any]]) -> dict[str, Any]:
-        merged = self.create_accumulator()
-        for summary in summaries:
-            for name in ("distinct", "repeated", "repeated_records"):
-                merged[name] += summary[name]
-            for pair, found in summary["shared"].items():
-                _add_shared(merged["shared"], pair, found["inputs"], found["first"])
-        return merged
 
-    def extract_output(self, summary: dict[str, Any]) -> dict[str, Any]:
-        return summary
+def _merge(summaries: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The sum of partition summaries (or of sums of them: Beam combines in any grouping)."""
+    merged = _empty()
+    for summary in summaries:
+        for name in ("distinct", "repeated", "repeated_records"):
+            merged[name] += summary[name]
+        for pair, found in summary["shared"].items():
+            _add_shared(merged["shared"], pair, found["inputs"], found["first"])
+    return merged
 
 
 def _add_shared(shared: dict[str, Any], pair: str, inputs: int, first: str) -> None:

@@ -324,6 +324,41 @@ def test_the_beam_count_agrees_with_a_count_in_one_process(splits):
     assert found == {**expected, "shared": shared}
 
 
+def test_inputs_counted_from_many_small_runs_agree_with_one_run_and_leave_no_run_behind(tmp_path, monkeypatch):
+    from components.beam import sorted_runs
+    from components.statistics import inputs
+
+    records = {
+        "train": [record(f"a:{n:03d}", f"w{n % 40}/X") for n in range(200)],
+        "test": [record(f"b:{n:03d}", f"w{n}/X") for n in range(30, 60)],
+    }
+    examples = write_examples(tmp_path / "examples", **records)
+    whole = inputs.count(examples, ["train", "test"], BeamConfig(), tmp_path / "whole" / "inputs.json")
+    spilled, write_run = [], sorted_runs.write_run
+
+    def counted(path, records):
+        spilled.append(path)
+        write_run(path, records)
+
+    monkeypatch.setattr(sorted_runs, "write_run", counted)
+    monkeypatch.setattr(sorted_runs, "SPILL_BYTES", 20 * sorted_runs.RECORD_OVERHEAD)  # a run every ~20 records
+
+    small = inputs.count(examples, ["train", "test"], BeamConfig(), tmp_path / "small" / "inputs.json")
+
+    assert len(spilled) > 2 * inputs.PARTITIONS  # several runs a partition, merged
+    assert (
+        small
+        == whole
+        == {
+            "distinct": 60,  # w0..w39 in train, w40..w59 in test alone
+            "repeated": 40,
+            "repeated_records": 200 + 10,  # w30..w39 occur in test as well
+            "shared": {"train/test": {"inputs": 10, "first": "a:030"}},
+        }
+    )
+    assert not (tmp_path / "small" / sorted_runs.RUNS_FOLDER).exists()
+
+
 # ----------------------------------------------------------------------------------------------
 # Label mistakes: a typo, a header line, swapped columns
 

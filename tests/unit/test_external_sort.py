@@ -1,4 +1,5 @@
-"""The preprocess stage's external sort: shards merged from many sorted runs are the bytes of a sort in memory."""
+"""The external sort (`components.beam.sorted_runs`): shards merged from many sorted runs are the bytes of a sort in
+memory."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import random
 
 import pytest
 
-from components.beam import runners
+from components.beam import runners, sorted_runs
 from components.preprocess import executor
 from pipeline.config import BeamConfig
 
@@ -63,7 +64,7 @@ def external(items, folder: pathlib.Path, runs: pathlib.Path, spill_bytes: int) 
         _ = (
             p
             | beam.Create(items, reshuffle=False)
-            | beam.ParDo(executor._SpillRuns(str(runs), "train", NUM_SHARDS, spill_bytes))
+            | beam.ParDo(sorted_runs.SpillRuns(str(runs), "train", NUM_SHARDS, spill_bytes))
             | beam.GroupByKey()
             | beam.Map(count_runs)
             | beam.Map(executor._write_shard, str(folder), "train", NUM_SHARDS)
@@ -75,17 +76,17 @@ def external(items, folder: pathlib.Path, runs: pathlib.Path, spill_bytes: int) 
     return entries, run_counts
 
 
-@pytest.mark.parametrize("fanin", [executor.MERGE_FANIN, 2])
+@pytest.mark.parametrize("fanin", [sorted_runs.MERGE_FANIN, 2])
 def test_shards_merged_from_many_runs_are_the_bytes_of_the_sort_in_memory(tmp_path, monkeypatch, fanin):
     """A spill size of ~10 records writes each shard as dozens of runs (merged 2 at a time, in several
     passes, with `fanin` 2); the files, record and token counts must equal those of one sort in memory."""
-    monkeypatch.setattr(executor, "MERGE_FANIN", fanin)
+    monkeypatch.setattr(sorted_runs, "MERGE_FANIN", fanin)
     items = records(400)
     expected, written, runs = tmp_path / "expected", tmp_path / "written", tmp_path / "written" / ".runs"
     for folder in (expected, written, runs):
         folder.mkdir(parents=True, exist_ok=True)
     want = in_memory(items, expected)
-    entries, run_counts = external(items, written, runs, spill_bytes=10 * (executor._RECORD_OVERHEAD + 80))
+    entries, run_counts = external(items, written, runs, spill_bytes=10 * (sorted_runs.RECORD_OVERHEAD + 80))
 
     assert min(run_counts.values()) > 5, run_counts  # the merge had work to do
     assert sorted(entries) == sorted(want)
@@ -100,5 +101,5 @@ def test_shards_merged_from_many_runs_are_the_bytes_of_the_sort_in_memory(tmp_pa
 
 def test_a_run_file_gives_back_what_was_written(tmp_path):
     items = sorted(records(50)) + [("ñ-key", b"", 0), ("k", b"\x00" * 70000, 2**32 - 1)]
-    executor.write_run(str(tmp_path / "a.run"), items)
-    assert list(executor.read_run(str(tmp_path / "a.run"))) == items
+    sorted_runs.write_run(str(tmp_path / "a.run"), items)
+    assert list(sorted_runs.read_run(str(tmp_path / "a.run"))) == items
