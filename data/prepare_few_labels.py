@@ -19,8 +19,16 @@ the classifier (`configs/lm_features_reviews.yaml`): its 10,568 labelled snippet
 - `raw.txt`: the text alone of the others, one snippet a paragraph, less any whose text (white space removed)
   is also a labelled one's (the corpus repeats two).
 
+`hebrew_htb`, from UD Hebrew-HTB (`python data/prepare_hebrew_htb.py` makes `data/hebrew_htb/`), for the
+tagger in another language and script (`configs/lm_features_hebrew.yaml`): its 4,937 training sentences, ordered
+the same way, cut into `data/hebrew_htb/few_labels/`:
+- `tagged.conllu`: 450 sentences, unchanged, the tagger's training corpus (with its eval split); its test file
+  is the treebank's own `test.conllu`;
+- `raw.txt`: the words (the syntactic words a tagger reads, prefixes split off) of the other 4,487, one sentence
+  a paragraph. The treebank's dev and test sentences are in no file here.
+
 No sentence is in two files, so the language model never reads the held-out sentences (the train stage checks
-that too). Usage: python data/prepare_few_labels.py [brown|movie_reviews]
+that too). Usage: python data/prepare_few_labels.py [brown|movie_reviews|hebrew_htb]
 """
 
 from __future__ import annotations
@@ -36,6 +44,8 @@ TAGGED, TEST = 450, 2000
 REVIEWS = HERE / "movie_reviews" / "polarity.tsv"
 REVIEWS_OUT = HERE / "movie_reviews" / "few_labels"
 LABELLED = 1000
+HEBREW = HERE / "hebrew_htb" / "train.conllu"
+HEBREW_OUT = HERE / "hebrew_htb" / "few_labels"
 
 
 def words(line: str) -> str:
@@ -87,10 +97,42 @@ def movie_reviews() -> None:
     print(f"{REVIEWS_OUT / 'raw.txt'}: {len(raw):,} snippets ({len(rest) - len(raw)} left out: a labelled one's text)")
 
 
+def conllu_sentences(path: pathlib.Path) -> list[list[str]]:
+    """Each sentence of a CoNLL-U file, its lines (comments included)."""
+    sentences, sentence = [], []
+    for line in [*path.read_text(encoding="utf-8").splitlines(), ""]:
+        if line.strip():
+            sentence.append(line)
+        elif sentence:
+            sentences.append(sentence)
+            sentence = []
+    return sentences
+
+
+def conllu_words(sentence: list[str]) -> str:
+    """A CoNLL-U sentence's words (not its multiword tokens' ranges nor empty nodes), joined by single spaces."""
+    return " ".join(line.split("\t")[1] for line in sentence if line.split("\t", 1)[0].isdigit())
+
+
+def hebrew_htb() -> None:
+    if not HEBREW.exists():
+        raise SystemExit(f"error: {HEBREW} is missing; make it with python data/prepare_hebrew_htb.py")
+    sentences = conllu_sentences(HEBREW)
+    order = hash_order(["\n".join(sentence) for sentence in sentences])
+    tagged, rest = sorted(order[:TAGGED]), sorted(order[TAGGED:])
+    HEBREW_OUT.mkdir(parents=True, exist_ok=True)
+    text = "".join(line + "\n" for i in tagged for line in [*sentences[i], ""])
+    (HEBREW_OUT / "tagged.conllu").write_text(text, encoding="utf-8")
+    print(f"{HEBREW_OUT / 'tagged.conllu'}: {len(tagged):,} sentences")
+    (HEBREW_OUT / "raw.txt").write_text("\n\n".join(conllu_words(sentences[i]) for i in rest) + "\n", encoding="utf-8")
+    print(f"{HEBREW_OUT / 'raw.txt'}: {len(rest):,} sentences")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("corpus", nargs="?", choices=("brown", "movie_reviews"), default="brown")
-    {"brown": brown, "movie_reviews": movie_reviews}[parser.parse_args().corpus]()
+    corpora = {"brown": brown, "movie_reviews": movie_reviews, "hebrew_htb": hebrew_htb}
+    parser.add_argument("corpus", nargs="?", choices=tuple(corpora), default="brown")
+    corpora[parser.parse_args().corpus]()
 
 
 if __name__ == "__main__":
