@@ -263,6 +263,10 @@ class Model(Artifact):
     def path(self) -> pathlib.Path:
         return self.uri / "model.keras"
 
+    def args(self) -> dict[str, Any]:
+        """What the model was built from (`model_args.json`): its sizes and its task's sections."""
+        return json.loads((self.uri / "model_args.json").read_text(encoding="utf-8"))
+
 
 class Evaluation(Artifact):
     """Metrics of the model and its baselines per split (`metrics.json`) and plots."""

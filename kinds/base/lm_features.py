@@ -4,7 +4,6 @@ read from its task's outputs, as a layer of the reading task's model (`models.lm
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import keras
 
@@ -45,7 +44,7 @@ class LanguageModelSource:
         Raises:
             ConfigError: (at `where`, the key path naming it) the model does not read characters.
         """
-        args = json.loads((model.uri / "model_args.json").read_text(encoding="utf-8"))
+        args = model.args()
         preprocess = config.from_dict(
             config.PreprocessConfig, _shared(config.PreprocessConfig, args["preprocess"]), f"{name}.preprocess"
         )

@@ -13,21 +13,25 @@ PARAMS = {"max_length": 200, "temperature": 0.8}
 
 
 def predict(model, texts: list[str], params: dict) -> list[dict]:
-    """`generate` on prompts: each one's continuation (`params`: `max_length` units, `temperature`, 0 greedy)."""
+    """`generate` on prompts: each one's continuation (`params`: `max_length` units, `temperature`, 0 greedy),
+    and whether it comes before the prompt (`backward`: a model of reversed text writes what precedes it)."""
     params = {**PARAMS, **(params or {})}
     out = model.signatures["generate"](
         prompt=tf.constant(texts, tf.string),
         max_length=tf.constant(int(params["max_length"]), tf.int32),
         temperature=tf.constant(float(params["temperature"]), tf.float32),
     )
+    backward = bool(model.reads_backward.numpy()) if hasattr(model, "reads_backward") else False
     return [
-        {"prompt": prompt, "text": generated.decode("utf-8")}
+        {"prompt": prompt, "text": generated.decode("utf-8"), "backward": backward}
         for prompt, generated in zip(texts, out["text"].numpy(), strict=True)
     ]
 
 
 def line(text: str, prediction: dict) -> str:
-    """The prompt and its continuation."""
+    """The prompt and its continuation, in reading order: what a backward model wrote comes first."""
+    if prediction.get("backward"):
+        return prediction["text"] + prediction["prompt"]
     return prediction["prompt"] + prediction["text"]
 
 

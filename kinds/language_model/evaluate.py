@@ -8,7 +8,6 @@ each from its start. Both predict every unit of a document, the first one from t
 
 from __future__ import annotations
 
-import json
 import math
 
 import keras
@@ -16,6 +15,7 @@ import tensorflow as tf
 
 from kinds.base.evaluator import Evaluator, SplitEvaluation
 from kinds.language_model.kneser_ney import KneserNeyLM
+from kinds.language_model.settings import direction_of
 from models import input_pipeline, names, text
 from models.language_model import Generator, oriented, stream_cross_entropy  # (importing it registers the layers)
 from pipeline import artifacts
@@ -53,12 +53,6 @@ class LanguageModelEvaluator(Evaluator):
         records = self.inputs.examples.read(split)
         cases = validation_cases(self.model, self.inputs.vocabulary, records, self.units) if deciding else None
         return SplitEvaluation(scores, cases)
-
-
-def direction_of(model: artifacts.Model) -> str:
-    """Which way a trained language model reads (`model.direction`), from what its train stage saved."""
-    args = json.loads((model.uri / "model_args.json").read_text(encoding="utf-8"))
-    return args["model"].get("direction", "forward")
 
 
 def _scores(nats: float, count: int) -> dict[str, float]:

@@ -11,7 +11,7 @@ import keras
 import tensorflow as tf
 
 from kinds.base.export import Export
-from kinds.language_model.evaluate import direction_of
+from kinds.language_model.settings import direction_of
 from models import names, text
 from models.language_model import Generator, reverse_rows
 from pipeline import artifacts
@@ -27,8 +27,8 @@ class LanguageModelServingModule(tf.Module):
     Signatures (the serving contract):
         generate: `prompt` string [batch], `max_length` int32 [], `temperature` float32 [] -> `text`
             string [batch]: the continuation of each prompt (not the prompt itself); temperature 0 is
-            greedy decoding. A backward model (`backward`) continues leftwards: the text that comes before the
-            prompt, in reading order.
+            greedy decoding. A backward model (`backward`, saved as the variable `reads_backward`) continues
+            leftwards: the text that comes before the prompt, in reading order.
         score: `text` string [batch] -> `log_prob` float32 [batch] (natural log, summed over the units,
             the first one predicted from the start of a document, or its end for a backward model),
             `length` int32 [batch] (units scored).
@@ -46,6 +46,8 @@ class LanguageModelServingModule(tf.Module):
     ):
         super().__init__(name="language_model")
         self.backward = backward
+        # Saved, so that a client knows to put what `generate` writes before the prompt.
+        self.reads_backward = tf.Variable(backward, trainable=False, name="reads_backward")
         self.generator = generator
         self.tokenizer = tokenizer
         self.unit_table = text.lookup_table(units)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from pipeline import artifacts
 from pipeline.config import ModelConfig, TaskConfig, TrainConfig, at_least, choice
 
 
@@ -30,3 +31,8 @@ class LanguageModelModel(ModelConfig):
 class LanguageModelTask(TaskConfig):
     model: LanguageModelModel = LanguageModelModel()
     train: LanguageModelTrain = LanguageModelTrain()
+
+
+def direction_of(model: artifacts.Model) -> str:
+    """Which way a trained language model reads (`model.direction`), from what its train stage saved."""
+    return model.args()["model"].get("direction", "forward")

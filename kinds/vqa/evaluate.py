@@ -17,7 +17,6 @@ An answer never seen in training cannot be predicted: its questions are scored w
 from __future__ import annotations
 
 import collections
-import json
 import time
 import types
 from collections.abc import Iterable, Sequence
@@ -116,7 +115,7 @@ class VqaEvaluator(Evaluator):
         grid for every image in place of the CNN's (`models.vqa.BlindGrid`, all the CNN can give of a black image),
         the trained model's optimizer settings, fresh weights, the training questions in the training batches."""
         started = time.perf_counter()
-        args = json.loads((self.inputs.model.uri / "model_args.json").read_text())
+        args = self.inputs.model.args()
         keras.utils.set_random_seed(0)
         blind = vqa.build_vqa(vqa.VqaSizes(**args["sizes"]), types.SimpleNamespace(**args["model"]), blind=True)
         blind.compile(

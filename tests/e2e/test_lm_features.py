@@ -4,6 +4,7 @@ process as the Keras model did; a language model that read the tagger's held-out
 
 from __future__ import annotations
 
+import json
 import pathlib
 import random
 
@@ -83,6 +84,11 @@ def test_the_language_models_train_first_and_the_exported_tagger_holds_them(tmp_
 
     answer = run_cli(workspace, "predict", "--task", TASK, "we watch the fish .")
     assert answer.stdout.strip().startswith("we/")
+    # The backward language model writes what comes before a prompt, and predict prints it there.
+    greedy = ("predict", "--task", BACKWARD, "--length", "6", "--temperature", "0")
+    answer = json.loads(run_cli(workspace, *greedy, "--json", "fish .").stdout)
+    assert answer["backward"] is True and len(answer["text"]) == 6
+    assert run_cli(workspace, *greedy, "fish .").stdout == answer["text"] + "fish .\n"
 
     again = run_cli(workspace, "run", "--tasks", TASK)  # nothing changed: all cached, the language model's too
     assert f"[{TASK}] done: 0 stage(s) ran" in again.stdout
