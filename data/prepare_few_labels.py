@@ -24,8 +24,10 @@ tagger in another language and script (`configs/lm_features_hebrew.yaml`): its 4
 the same way, cut into `data/hebrew_htb/few_labels/`:
 - `tagged.conllu`: 450 sentences, unchanged, the tagger's training corpus (with its eval split); its test file
   is the treebank's own `test.conllu`;
-- `raw.txt`: the words (the syntactic words a tagger reads, prefixes split off) of the other 4,487, one sentence
-  a paragraph. The treebank's dev and test sentences are in no file here.
+- `raw.txt`: the words (the syntactic words a tagger reads, prefixes split off) of the other 4,487, one
+  sentence a paragraph, less any whose words (white space removed) are also a tagged, dev or test sentence's
+  (the treebank's training set repeats 10 of its test sentences, so 4,477 are kept). Dev and test sentences
+  are in no file here.
 
 No sentence is in two files, so the language model never reads the held-out sentences (the train stage checks
 that too). Usage: python data/prepare_few_labels.py [brown|movie_reviews|hebrew_htb]
@@ -120,12 +122,19 @@ def hebrew_htb() -> None:
     sentences = conllu_sentences(HEBREW)
     order = hash_order(["\n".join(sentence) for sentence in sentences])
     tagged, rest = sorted(order[:TAGGED]), sorted(order[TAGGED:])
+    held = [sentences[i] for i in tagged] + [
+        s for name in ("dev", "test") for s in conllu_sentences(HEBREW.with_name(f"{name}.conllu"))
+    ]
+    held_words = {squeezed(conllu_words(sentence)) for sentence in held}
+    raw = [i for i in rest if squeezed(conllu_words(sentences[i])) not in held_words]
     HEBREW_OUT.mkdir(parents=True, exist_ok=True)
     text = "".join(line + "\n" for i in tagged for line in [*sentences[i], ""])
     (HEBREW_OUT / "tagged.conllu").write_text(text, encoding="utf-8")
     print(f"{HEBREW_OUT / 'tagged.conllu'}: {len(tagged):,} sentences")
-    (HEBREW_OUT / "raw.txt").write_text("\n\n".join(conllu_words(sentences[i]) for i in rest) + "\n", encoding="utf-8")
-    print(f"{HEBREW_OUT / 'raw.txt'}: {len(rest):,} sentences")
+    (HEBREW_OUT / "raw.txt").write_text("\n\n".join(conllu_words(sentences[i]) for i in raw) + "\n", encoding="utf-8")
+    print(
+        f"{HEBREW_OUT / 'raw.txt'}: {len(raw):,} sentences ({len(rest) - len(raw)} left out: held-out sentences' words)"
+    )
 
 
 def main() -> None:
