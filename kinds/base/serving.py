@@ -43,9 +43,20 @@ class TextServingModule(tf.Module):
 
         One padding column more than needed, so that an empty text still has a (masked) time step.
         """
-        tokens = text.normalize_words(self.tokenizer(text_batch), self.lowercase)
-        ids = tf.cast(tf.ragged.map_flat_values(self.word_table.lookup, tokens[:, : self.cut]), tf.int32)
-        return tf.pad(ids.to_tensor(0), [[0, 0], [0, 1]]), tf.cast(tokens.row_lengths(), tf.int32)
+        tokens, input_tokens = self.cut_tokens(text_batch)
+        return self.ids(tokens), input_tokens
+
+    def cut_tokens(self, text_batch: tf.Tensor) -> tuple[tf.RaggedTensor, tf.Tensor]:
+        """Raw texts string [batch] -> (their first `max_length` tokens as cut, string [batch, (time)]; the
+        number of tokens of each text before the cut, int32 [batch])."""
+        tokens = self.tokenizer(text_batch)
+        return tokens[:, : self.cut], tf.cast(tokens.row_lengths(), tf.int32)
+
+    def ids(self, tokens: tf.RaggedTensor) -> tf.Tensor:
+        """Tokens string [batch, (time)] -> their word ids int32 [batch, time + 1] (as `read` gives them)."""
+        normalized = text.normalize_words(tokens, self.lowercase)
+        ids = tf.cast(tf.ragged.map_flat_values(self.word_table.lookup, normalized), tf.int32)
+        return tf.pad(ids.to_tensor(0), [[0, 0], [0, 1]])
 
     def token_ids(self, text_batch: tf.Tensor) -> tf.Tensor:
         """The ids `read` gives, for a module that does not say how long its inputs were."""

@@ -48,10 +48,9 @@ class ClassifierServingModule(TextServingModule):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def serve_text(self, text_batch):
-        token_ids, input_tokens = self.read(text_batch)
-        inputs = {text.TOKEN_IDS: token_ids}
+        tokens, input_tokens = self.cut_tokens(text_batch)
+        inputs = {text.TOKEN_IDS: self.ids(tokens)}
         if self.char_table is not None:  # preprocessing's character ids: of the tokens as cut, not normalized
-            tokens = self.tokenizer(text_batch)[:, : self.cut]
             char_ids = tf.cast(text.char_ids(self.char_table, tokens, self.max_word_length).to_tensor(0), tf.int32)
             inputs[text.CHAR_IDS] = tf.pad(char_ids, [[0, 0], [0, 1], [0, 1]])  # as `read` pads the token ids
         probabilities = tf.nn.softmax(self.model(inputs, training=False))
