@@ -18,7 +18,7 @@ Prints one JSON line (`language_model` only with `--lm-megabytes`; `--copies` wi
                 "wall_seconds": ..., "peak_mb": ...}, ...], "peak_ratio_40_to_1": ...,
      "language_model": {"megabytes": 50.1, "stages": {...}, "wall_seconds": ..., "peak_mb": ...}}
 
-Usage: .venv/bin/python benchmarks/scale.py [--copies 1 10 40] [--through train] [--lm-megabytes 50]
+Usage: .venv/bin/python benchmarks/scale.py [--copies 1 10 40] [--through train] [--lm-megabytes 50] [--beam-workers 2]
 """
 
 from __future__ import annotations
@@ -68,8 +68,11 @@ def make_text(megabytes: float, path: pathlib.Path) -> float:
     return path.stat().st_size / 1e6
 
 
-def tree_rss(root: int) -> int:
-    """The resident bytes of process `root` and all its descendants (from /proc)."""
+def tree_memory(root: int) -> dict[str, int]:
+    """Process `root` and all its descendants (from /proc): their resident bytes summed (`rss`, each shared
+    page counted once per process that maps it), their proportional set sizes summed (`pss`, each shared
+    page divided among the processes that map it, so the sum is what the tree costs the machine), and the
+    number of processes."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for entry in os.scandir("/proc"):
@@ -83,12 +86,28 @@ def tree_rss(root: int) -> int:
         pid = int(entry.name)
         children.setdefault(int(fields[1]), []).append(pid)  # field 4: the parent
         rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")  # field 24: resident pages
-    total, stack = 0, [root]
+    found = {"rss": 0, "pss": 0, "processes": 0}
+    stack = [root]
     while stack:
         pid = stack.pop()
-        total += rss.get(pid, 0)
+        if pid in rss:
+            found["rss"] += rss[pid]
+            found["pss"] += proportional_bytes(pid)
+            found["processes"] += 1
         stack += children.get(pid, [])
-    return total
+    return found
+
+
+def proportional_bytes(pid: int) -> int:
+    """The proportional set size of process `pid` (its `Pss:` in /proc/PID/smaps_rollup), 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 def tagger_task(copies: int, folder: pathlib.Path) -> tuple[dict, float]:
@@ -117,23 +136,32 @@ def language_model_task(megabytes: float, folder: pathlib.Path) -> tuple[dict, f
     return task, written
 
 
-def measure(task: dict, through: str, folder: pathlib.Path) -> dict:
+def beam_section(workers: int | None) -> dict:
+    """The config's `beam` section: the stage's own choice (none), or `workers` DirectRunner workers at every size."""
+    if workers is None:
+        return {}
+    mode = "in_memory" if workers == 1 else "multi_processing"
+    return {"beam": {"runner": "DirectRunner", "options": {"direct_num_workers": workers, "direct_running_mode": mode}}}
+
+
+def measure(task: dict, through: str, folder: pathlib.Path, workers: int | None = None) -> dict:
     """Runs `task` through stage `through` from an empty output folder: each stage's time and peak memory."""
     config = folder / "config.yaml"
-    config.write_text(yaml.safe_dump({"output_dir": str(folder / "runs"), "tasks": [task]}))
+    config.write_text(yaml.safe_dump({"output_dir": str(folder / "runs"), "tasks": [task], **beam_section(workers)}))
     command = [sys.executable, "-m", "pipeline", "run", "--config", str(config), "--through", through]
     command += ["--tracking-uri", f"sqlite:///{folder / 'mlflow.db'}"]
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     stages: dict[str, dict] = {}
     current = {"stage": "start"}
-    peaks: dict[str, int] = {}
+    peaks: dict[str, dict[str, int]] = {}
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            stage = current["stage"]
-            peaks[stage] = max(peaks.get(stage, 0), tree_rss(process.pid))
+            stage, found = current["stage"], tree_memory(process.pid)
+            peak = peaks.setdefault(stage, {"rss": 0, "pss": 0, "processes": 0})
+            peak.update({key: max(peak[key], value) for key, value in found.items()})
             time.sleep(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -154,11 +182,14 @@ def measure(task: dict, through: str, folder: pathlib.Path) -> dict:
     if process.returncode:
         sys.exit(f"the run of task {task['name']} failed:\n{''.join(output[-20:])}")
     for stage, found in stages.items():
-        found["peak_mb"] = round(peaks.get(stage, 0) / 1e6)
+        peak = peaks.get(stage, {"rss": 0, "pss": 0, "processes": 0})
+        found.update(peak_mb=round(peak["rss"] / 1e6), peak_pss_mb=round(peak["pss"] / 1e6))
+        found["processes"] = peak["processes"]
     return {
         "stages": stages,
         "wall_seconds": round(time.perf_counter() - started, 1),
-        "peak_mb": round(max(peaks.values()) / 1e6),
+        "peak_mb": round(max(peak["rss"] for peak in peaks.values()) / 1e6),
+        "peak_pss_mb": round(max(peak["pss"] for peak in peaks.values()) / 1e6),
     }
 
 
@@ -167,23 +198,29 @@ def main() -> None:
     parser.add_argument("--copies", type=int, nargs="*", default=[1, 10, 40])
     parser.add_argument("--through", default="preprocess", choices=["ingest", "statistics", "preprocess", "train"])
     parser.add_argument("--lm-megabytes", type=float, help="also the character language model on a text this size")
+    parser.add_argument(
+        "--beam-workers",
+        type=int,
+        choices=[1, 2],
+        help="DirectRunner workers at every size (default: the stage's choice, none under 16 MB of examples)",
+    )
     args = parser.parse_args()
     sizes = []
     for copies in args.copies:
         with tempfile.TemporaryDirectory(prefix=f"seqpipe-scale-{copies}-") as folder:
             task, megabytes = tagger_task(copies, pathlib.Path(folder))
-            measured = measure(task, args.through, pathlib.Path(folder))
+            measured = measure(task, args.through, pathlib.Path(folder), args.beam_workers)
             sizes.append({"copies": copies, "megabytes": round(megabytes, 1), **measured})
             print(json.dumps(sizes[-1]), file=sys.stderr, flush=True)
-    result: dict = {"through": args.through, "sizes": sizes}
+    result: dict = {"through": args.through, "beam_workers": args.beam_workers or "the stage's", "sizes": sizes}
     if len(sizes) > 1:
-        result[f"peak_ratio_{sizes[-1]['copies']}_to_{sizes[0]['copies']}"] = round(
-            sizes[-1]["peak_mb"] / sizes[0]["peak_mb"], 2
-        )
+        for measure_key in ("peak_mb", "peak_pss_mb"):
+            ratio = sizes[-1][measure_key] / sizes[0][measure_key]
+            result[f"{measure_key}_ratio_{sizes[-1]['copies']}_to_{sizes[0]['copies']}"] = round(ratio, 2)
     if args.lm_megabytes:
         with tempfile.TemporaryDirectory(prefix="seqpipe-scale-lm-") as folder:
             task, megabytes = language_model_task(args.lm_megabytes, pathlib.Path(folder))
-            measured = measure(task, args.through, pathlib.Path(folder))
+            measured = measure(task, args.through, pathlib.Path(folder), args.beam_workers)
             result["language_model"] = {"megabytes": round(megabytes, 1), **measured}
             print(json.dumps(result["language_model"]), file=sys.stderr, flush=True)
     print(json.dumps(result))
