@@ -25,6 +25,7 @@ from keras import ops
 
 from models import text
 from models.encoder import CELLS
+from models.fused_lstm import lstm_window
 
 CELL_TYPES = {"rnn": keras.layers.SimpleRNNCell, "gru": keras.layers.GRUCell, "lstm": keras.layers.LSTMCell}
 RESETS = "resets"
@@ -73,6 +74,44 @@ class ResettableCell(keras.layers.Layer):
         return cls(**config)
 
 
+@keras.saving.register_keras_serializable(package="seqpipe")
+class ResettableRNN(keras.layers.RNN):
+    """`keras.layers.RNN` over a `ResettableCell`, whose LSTM runs a window at a time where it can.
+
+    With TensorFlow, an LSTM cell with Keras's default activations, a bias and no dropout of its own, no
+    mask and the steps read forward is computed by `models.fused_lstm.lstm_window`: the same function on the
+    same weights, with its products hoisted out of the loop and the hidden units in two groups computed
+    side by side (1.x times the units a second of the generic loop here, `benchmarks/lm_throughput.py`).
+    Any other cell runs Keras's own loop, one `ResettableCell` step at a time.
+    """
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if not self._runs_fused(mask):
+            return super().inner_loop(sequences, initial_state, mask, training=training)
+        cell = self.cell.cell
+        features, flags = sequences[..., :-1], sequences[..., -1]
+        weights = [ops.cast(weight, sequences.dtype) for weight in (cell.kernel, cell.recurrent_kernel, cell.bias)]
+        parts = 2 if cell.units % 2 == 0 else 1
+        outputs, last_h, last_c = lstm_window(features, 1.0 - flags, *initial_state, *weights, parts=parts)
+        return outputs[:, -1], outputs, [last_h, last_c]
+
+    def _runs_fused(self, mask) -> bool:
+        cell = getattr(self.cell, "cell", None)
+        return (
+            keras.backend.backend() == "tensorflow"
+            and isinstance(self.cell, ResettableCell)
+            and type(cell) is keras.layers.LSTMCell
+            and keras.activations.serialize(cell.activation) == "tanh"
+            and keras.activations.serialize(cell.recurrent_activation) == "sigmoid"
+            and cell.use_bias
+            and not cell.dropout
+            and not cell.recurrent_dropout
+            and mask is None
+            and not self.go_backwards
+            and not self.unroll
+        )
+
+
 @dataclasses.dataclass(frozen=True)
 class LanguageModelSizes:
     """What the model's shape takes from the data: the unit vocabulary's size, reserved units included."""
@@ -107,7 +146,7 @@ def build_language_model(
         cell = ResettableCell(
             CELL_TYPES[c.cell](c.hidden_dim, name=f"{c.cell}_cell_{index}"), name=f"resettable_{index}"
         )
-        features = keras.layers.RNN(cell, return_sequences=True, stateful=stateful, name=f"{c.cell}_{index}")(features)
+        features = ResettableRNN(cell, return_sequences=True, stateful=stateful, name=f"{c.cell}_{index}")(features)
         features = keras.layers.Dropout(c.dropout, name=f"dropout_{index}")(features)
     logits = keras.layers.Dense(sizes.units, name="unit_logits")(features)
     return keras.Model({text.TOKEN_IDS: token_ids, RESETS: resets}, logits, name=f"{c.cell}_language_model")

@@ -20,7 +20,7 @@ from models.attention import BahdanauAttention, FinalStateAttention, LuongAttent
 from models.captioner import Captioner, ImageEncoder
 from models.crf import CRF
 from models.encoder import RecurrentEncoder
-from models.language_model import LanguageModelSizes, ResettableCell, build_language_model
+from models.language_model import LanguageModelSizes, ResettableCell, ResettableRNN, build_language_model
 from models.lm_features import LanguageModelStates, states_reader
 from models.pooling import AttentionPooling, LastStatePooling, MaskedMaxPooling, MaskedMeanPooling
 from models.seq2seq import Seq2Seq
@@ -105,6 +105,14 @@ CASES = {
     "ResettableCell": (
         lambda: ResettableCell(keras.layers.GRUCell(3, name="gru_cell"), name="resettable"),
         lambda layer: layer(STEP, [np.ones((2, 3), "float32")]),
+    ),
+    "ResettableRNN": (
+        lambda: ResettableRNN(
+            ResettableCell(keras.layers.LSTMCell(4, name="lstm_cell"), name="resettable"),
+            return_sequences=True,
+            name="lstm",
+        ),
+        lambda layer: layer(np.stack([STEP, STEP, STEP], axis=1)),
     ),
     "LanguageModelStates": (language_model_states, lambda layer: layer(CHAR_IDS)),
     "Seq2Seq": (translator, lambda model: model(TRANSLATOR_INPUTS, training=False)),
