@@ -78,9 +78,10 @@ def lstm_window(
         flat_inputs = tf.reshape(tf.transpose(inputs, [1, 0, 2]), [-1, features])
         keeps = tf.transpose(keep, [1, 0])[..., None]  # [time, batch, 1]
         kernels, recurrents = _to_groups(kernel, parts), _to_groups(recurrent_kernel, parts)
-        # The backward loop's product by each group's recurrent kernel transposed, transposed once here:
-        # oneDNN's product with `transpose_b` takes three times as long at these shapes.
+        # The backward pass multiplies by each group's kernels transposed, transposed once here: oneDNN's
+        # product with `transpose_b` takes three times as long at the loop's shapes.
         transposed_recurrents = [tf.transpose(recurrent) for recurrent in recurrents]
+        transposed_kernels = [tf.transpose(k) for k in kernels]
         projected = [
             tf.reshape(tf.matmul(flat_inputs, k) + b, [steps, batch, 4 * size])
             for k, b in zip(kernels, _to_groups(bias[None], parts), strict=True)
@@ -177,7 +178,7 @@ def lstm_window(
                 d_kernel.append(tf.matmul(flat_inputs, d_z, transpose_a=True))
                 d_recurrent.append(tf.matmul(flat_h, d_z, transpose_a=True))
                 d_bias.append(tf.reduce_sum(d_z, 0))
-                d_inputs.append(tf.matmul(d_z, kernels[part], transpose_b=True))
+                d_inputs.append(tf.matmul(d_z, transposed_kernels[part]))
             d_inputs = tf.transpose(tf.reshape(tf.add_n(d_inputs), [steps, batch, features]), [1, 0, 2])
             return (
                 d_inputs,
