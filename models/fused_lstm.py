@@ -11,7 +11,8 @@ Networks on GPUs"):
   on the step before (`h U`, and `dZ U^T` backward);
 - the hidden units are cut into `parts` groups (two by default, one per inter-op thread), each with its
   own gates, product and cell update, so the two halves of each step's product run at once on two cores;
-  TensorFlow runs a product of this size on one thread whatever its intra-op pool;
+  on this project's 2-core machine TensorFlow runs a product of this size on one thread whatever its
+  intra-op pool;
 - each group's gates are laid out as [input, forget, output | candidate], so a step applies one sigmoid
   and one tanh to each group.
 
@@ -59,7 +60,8 @@ def lstm_window(
 
     Args:
         inputs: float [batch, time, features].
-        keep: float [batch, time]; 0 zeroes the state before that step (a reset), 1 keeps it.
+        keep: float [batch, time]; 0 zeroes the state before that step (a reset), 1 keeps it. A constant:
+            its gradient is zero (it comes from the data's document boundaries).
         initial_h, initial_c: float [batch, hidden], the state before the first step.
         kernel, recurrent_kernel, bias: the cell's weights, [features, 4 hidden], [hidden, 4 hidden], [4 hidden].
         parts: groups of hidden units computed side by side (it must divide hidden).
@@ -78,10 +80,6 @@ def lstm_window(
         flat_inputs = tf.reshape(tf.transpose(inputs, [1, 0, 2]), [-1, features])
         keeps = tf.transpose(keep, [1, 0])[..., None]  # [time, batch, 1]
         kernels, recurrents = _to_groups(kernel, parts), _to_groups(recurrent_kernel, parts)
-        # The backward pass multiplies by each group's kernels transposed, transposed once here: oneDNN's
-        # product with `transpose_b` takes three times as long at the loop's shapes.
-        transposed_recurrents = [tf.transpose(recurrent) for recurrent in recurrents]
-        transposed_kernels = [tf.transpose(k) for k in kernels]
         projected = [
             tf.reshape(tf.matmul(flat_inputs, k) + b, [steps, batch, 4 * size])
             for k, b in zip(kernels, _to_groups(bias[None], parts), strict=True)
@@ -124,7 +122,8 @@ def lstm_window(
         outputs = outputs.stack()  # [time, batch, hidden]
         sigmoids, candidates, cells = ([array.stack() for array in group] for group in (sigmoids, candidates, cells))
         # Each step's state after its reset, which the gradient multiplies by. They are computed now: a stateful
-        # layer's initial state may be its state variables' buffers, which it overwrites before any gradient.
+        # layer's initial state may be its state variables themselves, which it assigns the last state to
+        # before any gradient runs.
         previous_h = tf.concat([initial_h[None], outputs[:-1]], 0) * keeps
         previous_cells = [
             tf.concat([c0[None], c[:-1]], 0) * keeps
@@ -154,6 +153,10 @@ def lstm_window(
                 )
                 forget_factors.append(forget_gate * keeps)
             d_outputs = tf.transpose(d_outputs, [1, 0, 2])
+            # The backward pass multiplies by each group's kernels transposed, transposed once here: oneDNN's
+            # product with `transpose_b` took three times as long at the loop's shapes on this machine.
+            transposed_recurrents = [tf.transpose(recurrent) for recurrent in recurrents]
+            transposed_kernels = [tf.transpose(k) for k in kernels]
 
             def backward(t, d_h, d_cs, d_gates):
                 t = t - 1

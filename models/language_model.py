@@ -81,9 +81,8 @@ class ResettableRNN(keras.layers.RNN):
     With TensorFlow, an LSTM cell with Keras's default activations, a bias and no dropout of its own, no
     mask and the steps read forward is computed by `models.fused_lstm.lstm_window`: the same function on the
     same weights, with its products hoisted out of the loops and the hidden units in two groups computed
-    side by side: a training step of the benchmark's model takes 70 ms instead of about 100 on two cores
-    (`benchmarks/lm_throughput.py`). Any other cell runs Keras's own loop, one `ResettableCell` step at a
-    time.
+    side by side (what that buys on two cores: the README's Performance section, `lm_throughput.py`).
+    Any other cell runs Keras's own loop, one `ResettableCell` step at a time.
     """
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
@@ -100,10 +99,10 @@ class ResettableRNN(keras.layers.RNN):
         cell = getattr(self.cell, "cell", None)
         return (
             keras.backend.backend() == "tensorflow"
-            and isinstance(self.cell, ResettableCell)
+            and type(self.cell) is ResettableCell
             and type(cell) is keras.layers.LSTMCell
-            and keras.activations.serialize(cell.activation) == "tanh"
-            and keras.activations.serialize(cell.recurrent_activation) == "sigmoid"
+            and cell.activation is keras.activations.tanh
+            and cell.recurrent_activation is keras.activations.sigmoid
             and cell.use_bias
             and not cell.dropout
             and not cell.recurrent_dropout
