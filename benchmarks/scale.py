@@ -13,10 +13,15 @@ training novels (`data/austen/train`, 3.6 MB) repeated, each paragraph of copy K
 every copy's documents are distinct (the vocabulary gains at most the digits and the parentheses).
 Prints one JSON line (`language_model` only with `--lm-megabytes`; `--copies` with no number runs it alone):
 
-    {"through": "preprocess",
-     "sizes": [{"copies": 1, "megabytes": 4.1, "stages": {"ingest": {"seconds": ..., "peak_mb": ...}, ...},
-                "wall_seconds": ..., "peak_mb": ...}, ...], "peak_ratio_40_to_1": ...,
-     "language_model": {"megabytes": 50.1, "stages": {...}, "wall_seconds": ..., "peak_mb": ...}}
+    {"through": "preprocess", "beam_workers": "the stage's",
+     "sizes": [{"copies": 1, "megabytes": 4.1,
+                "stages": {"ingest": {"seconds": ..., "peak_mb": ..., "peak_pss_mb": ..., "processes": ...}, ...},
+                "wall_seconds": ..., "peak_mb": ..., "peak_pss_mb": ...}, ...],
+     "peak_mb_ratio_40_to_1": ..., "peak_pss_mb_ratio_40_to_1": ...,
+     "language_model": {"megabytes": 50.1, "stages": {...}, "wall_seconds": ..., "peak_mb": ..., ...}}
+
+`peak_mb` is the tree's summed RSS, `peak_pss_mb` its summed PSS (`tree_memory`), and `processes` the most
+processes the tree had during the stage.
 
 Usage: .venv/bin/python benchmarks/scale.py [--copies 1 10 40] [--through train] [--lm-megabytes 50] [--beam-workers 2]
 """
