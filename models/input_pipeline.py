@@ -279,7 +279,13 @@ def language_model_dataset(streams: dict[str, np.ndarray], bptt: int) -> tf.data
 
     inputs = {text.TOKEN_IDS: cut(streams[text.TOKEN_IDS]), "resets": cut(streams["resets"])}
     dataset = tf.data.Dataset.from_tensor_slices((inputs, cut(streams["targets"]), cut(streams["weights"])))
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    # The windows are already in memory: a fixed prefetch, and no autotuning. With autotuning on, an
+    # iterator that Keras stops after `cardinality` batches (never reading the end) sometimes waits, when
+    # it is destroyed at the end of `fit` or `evaluate`, for tf.data's autotuning thread to wake, up to
+    # that thread's period, which doubles as the epoch goes on (seconds after a few seconds, up to a minute).
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.prefetch(2).with_options(options)
 
 
 _PAIR_CONTEXT = {key: tf.io.FixedLenFeature([], tf.string) for key in (text.KEY, text.SOURCE, text.TARGET)}

@@ -81,6 +81,17 @@ def test_the_dataset_gives_window_i_of_every_stream_in_batch_i():
     assert second[text.TOKEN_IDS].tolist() == [[6, 7, 8], [21, 22, 23]]
 
 
+def test_the_dataset_is_not_autotuned():
+    """Keras stops after `cardinality` batches; an autotuned iterator destroyed then may wait for tf.data's
+    autotuning thread to wake (seconds at the end of an epoch: `models.input_pipeline.language_model_dataset`)."""
+    streams = input_pipeline.language_model_streams([doc(*range(4, 12))], batch_size=2, bptt=3)
+
+    dataset = input_pipeline.language_model_dataset(streams, bptt=3)
+
+    assert dataset.options().autotune.enabled is False
+    assert int(dataset.cardinality()) == 2  # known: Keras stops after two batches, never reading the end
+
+
 def test_a_seed_shuffles_the_documents_reproducibly():
     documents = [doc(i + 4) for i in range(20)]
 
