@@ -1,6 +1,7 @@
 """Unit tests of models.encoder and models.tagger, on tiny models."""
 
 import dataclasses
+import importlib
 
 import keras
 import numpy as np
@@ -108,6 +109,31 @@ def test_encoder_from_config_with_the_same_weights_gives_the_same_outputs():
     rebuilt.set_weights(encoder.get_weights())
 
     np.testing.assert_array_equal(rebuilt(inputs), expected)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_on_a_gpu_every_encoder_layer_would_take_the_cudnn_path(cell):
+    """Keras's own rule (`keras.src.backend.tensorflow.rnn`), less the GPU being there: cuDNN's activations,
+    a bias, a GRU's reset after the product, no unrolling and no recurrent dropout. Dropout between layers
+    keeps the path open. (The rule's other half, right-padded masks, is the input pipelines' padding.)"""
+    rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")  # the package's `rnn` is a function
+
+    encoder = RecurrentEncoder(cell, layers=2, hidden_dim=3, bidirectional=True, dropout=0.5)
+    encoder.build((2, 5, 4))
+    layers = [
+        direction for layer in encoder.recurrent_layers for direction in (layer.forward_layer, layer.backward_layer)
+    ]
+
+    assert len(layers) == 4
+    for layer in layers:
+        assert type(layer) is {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}[cell]
+        assert layer.use_cudnn == "auto"
+        assert layer.recurrent_dropout == 0 and not layer.unroll
+        arguments = (layer.cell.activation, layer.cell.recurrent_activation, layer.unroll, layer.cell.use_bias)
+        if cell == "gru":
+            assert rnn._do_gru_arguments_support_cudnn(*arguments, reset_after=layer.cell.reset_after)
+        else:
+            assert rnn._do_lstm_arguments_support_cudnn(*arguments)
 
 
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
