@@ -281,8 +281,8 @@ def language_model_dataset(streams: dict[str, np.ndarray], bptt: int) -> tf.data
     dataset = tf.data.Dataset.from_tensor_slices((inputs, cut(streams["targets"]), cut(streams["weights"])))
     # The windows are already in memory: a fixed prefetch, and no autotuning. With autotuning on, an
     # iterator that Keras stops after `cardinality` batches (never reading the end) sometimes waits, when
-    # it is destroyed at the end of `fit` or `evaluate`, for tf.data's autotuning thread to wake, up to
-    # that thread's period, which doubles as the epoch goes on (seconds after a few seconds, up to a minute).
+    # `fit` (or the validation inside it) destroys it, for tf.data's autotuning thread to wake: up to that
+    # thread's period, which doubles from 10 ms as the epoch goes on, to at most a minute.
     options = tf.data.Options()
     options.autotune.enabled = False
     return dataset.prefetch(2).with_options(options)

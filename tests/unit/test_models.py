@@ -117,6 +117,7 @@ def test_on_a_gpu_every_encoder_layer_would_take_the_cudnn_path(cell):
     a bias, a GRU's reset after the product, no unrolling and no recurrent dropout. Dropout between layers
     keeps the path open. (The rule's other half, right-padded masks, is the input pipelines' padding.)"""
     rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")  # the package's `rnn` is a function
+    keras_rule = getattr(rnn, f"_do_{cell}_arguments_support_cudnn", None)  # private: checked where it exists
 
     encoder = RecurrentEncoder(cell, layers=2, hidden_dim=3, bidirectional=True, dropout=0.5)
     encoder.build((2, 5, 4))
@@ -128,12 +129,15 @@ def test_on_a_gpu_every_encoder_layer_would_take_the_cudnn_path(cell):
     for layer in layers:
         assert type(layer) is {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}[cell]
         assert layer.use_cudnn == "auto"
-        assert layer.recurrent_dropout == 0 and not layer.unroll
+        assert layer.recurrent_dropout == 0 and not layer.unroll and layer.cell.use_bias
+        assert layer.cell.activation is keras.activations.tanh
+        assert layer.cell.recurrent_activation is keras.activations.sigmoid
         arguments = (layer.cell.activation, layer.cell.recurrent_activation, layer.unroll, layer.cell.use_bias)
         if cell == "gru":
-            assert rnn._do_gru_arguments_support_cudnn(*arguments, reset_after=layer.cell.reset_after)
+            assert layer.cell.reset_after
+            assert keras_rule is None or keras_rule(*arguments, reset_after=layer.cell.reset_after)
         else:
-            assert rnn._do_lstm_arguments_support_cudnn(*arguments)
+            assert keras_rule is None or keras_rule(*arguments)
 
 
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
